@@ -1,0 +1,26 @@
+"""imc: train neural networks on simulated analog in-memory-computing hardware."""
+
+from importlib import metadata as _metadata
+
+from .compute import Compute
+from .device import Counters, Device
+from .hookspecs import hookimpl
+from .registry import BackendInfo, backend, get_registry
+from .spec import DeviceSpec
+
+try:
+    __version__ = _metadata.version("imc")
+except _metadata.PackageNotFoundError:  # running from a source tree without install
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BackendInfo",
+    "Compute",
+    "Counters",
+    "Device",
+    "DeviceSpec",
+    "backend",
+    "get_registry",
+    "hookimpl",
+    "__version__",
+]

@@ -1,0 +1,53 @@
+"""The ``imc`` command line. Each subcommand lives in its own module of this package.
+
+A subcommand module defines ``register(subparsers)``, which adds its parser and sets
+``func`` (taking the parsed args, returning an exit code). Errors a user can fix are
+raised as :class:`UsageError` (or ValueError/KeyError) and printed as one line on stderr
+with exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+SUBCOMMANDS = ("backends",)
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from imc import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="imc", description="Train neural networks on simulated analog in-memory-computing hardware."
+    )
+    parser.add_argument("--version", action="version", version=f"imc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in SUBCOMMANDS:
+        importlib.import_module(f"imc.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except (UsageError, ValueError, KeyError, FileNotFoundError, PermissionError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"imc {args.command}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"imc {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

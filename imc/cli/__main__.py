@@ -1,0 +1,5 @@
+import sys
+
+from imc.cli import main
+
+sys.exit(main())

@@ -1,0 +1,147 @@
+"""Where arrays live: numpy on the CPU or cupy on a GPU, with a seeded generator.
+
+A :class:`Compute` is created once at the boundary (``Compute.create("cpu", seed=0)``)
+and passed down to everything that allocates arrays or draws random numbers. There is
+no process-wide backend: two computes can coexist in one process. cupy is imported
+only when a GPU compute is asked for.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import attrs
+import numpy as np
+
+CPU_NAMES = ("cpu", "numpy")
+GPU_NAMES = ("gpu", "cupy", "cuda")
+
+
+def _load_cupy(device_id: int):
+    """Import cupy and select a CUDA device, or raise a clear error saying why not."""
+    try:
+        import cupy  # noqa: PLC0415  (lazy on purpose: CPU installs never import it)
+    except ImportError as exc:
+        raise RuntimeError(
+            "compute 'gpu' needs cupy, which is not installed: "
+            "pip install 'imc[gpu]' (or the cupy-cudaXXx wheel matching your CUDA)"
+        ) from exc
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except Exception as exc:  # cupy raises its own CUDARuntimeError types
+        raise RuntimeError(
+            f"compute 'gpu': cupy is installed but no CUDA device is usable ({exc}); "
+            "use compute 'cpu' on this machine"
+        ) from exc
+    if count == 0:
+        raise RuntimeError("compute 'gpu': cupy is installed but no CUDA device was found; use 'cpu'")
+    if not 0 <= device_id < count:
+        raise RuntimeError(f"compute 'gpu': device {device_id} requested but only {count} present")
+    cupy.cuda.Device(device_id).use()
+    return cupy
+
+
+def gpu_available() -> bool:
+    """True when cupy imports and sees at least one CUDA device (imports cupy if present)."""
+    import importlib.util
+
+    if importlib.util.find_spec("cupy") is None:
+        return False
+    try:
+        _load_cupy(0)
+    except RuntimeError:
+        return False
+    return True
+
+
+@attrs.define(eq=False)
+class Compute:
+    """The array namespace (numpy or cupy), a seeded random generator and the device.
+
+    ``xp`` is the array module; ``rng`` draws on that module's device; ``device`` is
+    "cpu" or "cuda:N"; ``seed`` is the seed the generator was made from.
+    """
+
+    xp: Any
+    rng: Any
+    device: str
+    seed: int
+
+    @classmethod
+    def create(cls, name: str = "cpu", seed: int = 0, device_id: int = 0) -> "Compute":
+        """Make a compute by name: "cpu"/"numpy" or "gpu"/"cupy"/"cuda"."""
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        key = str(name).lower()
+        if key in CPU_NAMES:
+            return cls(np, np.random.Generator(np.random.PCG64(int(seed))), "cpu", int(seed))
+        if key in GPU_NAMES:
+            cupy = _load_cupy(device_id)
+            return cls(cupy, cupy.random.RandomState(int(seed)), f"cuda:{device_id}", int(seed))
+        raise ValueError(f"unknown compute {name!r}: use 'cpu' (numpy) or 'gpu' (cupy)")
+
+    @property
+    def is_gpu(self) -> bool:
+        return self.device != "cpu"
+
+    @property
+    def name(self) -> str:
+        return "gpu" if self.is_gpu else "cpu"
+
+    def spawn(self, key: int) -> "Compute":
+        """A child compute on the same device with an independent, reproducible stream."""
+        child_seed = int(np.random.SeedSequence([self.seed, int(key)]).generate_state(1)[0])
+        if self.is_gpu:
+            rng = self.xp.random.RandomState(child_seed)
+        else:
+            rng = np.random.Generator(np.random.PCG64(child_seed))
+        return Compute(self.xp, rng, self.device, child_seed)
+
+    # -- random numbers, float32 by default, same call on both namespaces -------------
+    def normal(self, shape, dtype=np.float32):
+        """Standard normal draws."""
+        return self.rng.standard_normal(size=shape, dtype=dtype)
+
+    def uniform(self, shape, dtype=np.float32):
+        """Uniform draws in [0, 1)."""
+        if self.is_gpu:
+            return self.rng.random_sample(size=shape, dtype=dtype)
+        return self.rng.random(size=shape, dtype=dtype)
+
+    def binomial(self, n, p, shape=None):
+        """Binomial draws (counts as int64)."""
+        return self.rng.binomial(n, p, size=shape)
+
+    # -- arrays ------------------------------------------------------------------------
+    def asarray(self, x, dtype=np.float32):
+        """Put x on this compute's device (a copy only where needed)."""
+        return self.xp.asarray(x, dtype=dtype)
+
+    def to_numpy(self, x) -> np.ndarray:
+        """Bring an array back to the host as numpy."""
+        if self.is_gpu and not isinstance(x, np.ndarray):
+            return x.get()
+        return np.asarray(x)
+
+    # -- generator state (numpy only: cupy's cuRAND state is not exportable) ------------
+    def rng_state(self) -> str:
+        """The generator state as JSON text, so a checkpoint can restore it exactly."""
+        if self.is_gpu:
+            raise NotImplementedError(
+                "cupy generators cannot export their state; GPU runs resume by reseeding"
+            )
+        return json.dumps(self.rng.bit_generator.state)
+
+    def set_rng_state(self, state: str) -> None:
+        """Restore a state produced by :meth:`rng_state`."""
+        if self.is_gpu:
+            raise NotImplementedError("cupy generators cannot import a state")
+        self.rng.bit_generator.state = json.loads(state)
+
+
+def as_compute(compute: "Compute | str | None", seed: int = 0) -> Compute:
+    """Accept a Compute, a name, or None (meaning "cpu")."""
+    if isinstance(compute, Compute):
+        return compute
+    return Compute.create(compute or "cpu", seed=seed)

@@ -1,0 +1,87 @@
+"""Pulse-response curves for backend authors: where n pulses take a cell, in closed form.
+
+A curve works in normalised coordinates: ``u`` in [0, 1] is the position of the
+conductance in the cell's window, ``x`` in [0, 1] the position along the ``pmax`` pulses
+that cross the window. The NeuroSim-style exponential curve
+
+    u(x) = (1 - exp(-x / a)) / (1 - exp(-1 / a))
+
+covers linear (a -> infinity), saturating (a > 0: steps shrink towards the bound the cell
+is heading to) and accelerating (a < 0) responses. Depression uses the mirror image
+(u -> 1 - u) with its own ``a``. Labels follow NeuroSim's nonlinearity numbers (0 =
+linear) with one sign convention for both directions: positive = saturating.
+Sources: NeuroSim V3 manual Eq. 1-3 and its A-vs-NL table (DEVICES.md 1.2).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# NeuroSim nonlinearity label -> normalised A (DEVICES.md 1.2, from Nonlinearity-NormA.htm)
+_NL_LABELS = np.array([0.04, 0.5, 0.63, 1.0, 1.46, 1.75, 2.4, 4.88])
+_A_NORM = np.array([31.6, 2.52, 2.00, 1.25, 0.85, 0.70, 0.50, 0.20])
+LINEAR_A = 1e3  # |a| above this is treated as exactly linear
+
+
+def a_from_label(label: float) -> float:
+    """Normalised A for a nonlinearity label (log-log interpolation of NeuroSim's table).
+
+    0 means linear (returns inf); the sign is kept (positive = saturating).
+    """
+    if label == 0:
+        return float("inf")
+    mag = abs(label)
+    if mag < _NL_LABELS[0]:  # below the table: A ~ 1.26 / NL, the table's own trend
+        a = 1.26 / mag
+    else:
+        a = float(np.exp(np.interp(np.log(mag), np.log(_NL_LABELS), np.log(_A_NORM))))
+    return a if label > 0 else -a
+
+
+def _curve(x, a):
+    if not np.isfinite(a) or abs(a) > LINEAR_A:
+        return x
+    return (1 - np.exp(-x / a)) / (1 - np.exp(-1 / a))
+
+
+def _inverse(u, a):
+    if not np.isfinite(a) or abs(a) > LINEAR_A:
+        return u
+    return -a * np.log1p(-u * (1 - np.exp(-1 / a)))
+
+
+def _slope(u, a):
+    """du/dx at position u (1 for a linear curve)."""
+    if not np.isfinite(a) or abs(a) > LINEAR_A:
+        return np.ones_like(u)
+    k = 1 - np.exp(-1 / a)
+    return (1 - u * k) / (a * k)
+
+
+def advance(u, pulses, a_up: float, a_down: float, direction):
+    """Position after ``pulses`` (>= 0, may be fractional) in ``direction`` (+1/-1), clipped to [0, 1].
+
+    Works elementwise on numpy or cupy arrays (``direction`` may be an array).
+    """
+    xp = _namespace(u)
+    u = xp.clip(u, 0, 1)
+    up = direction > 0
+    x_up = xp.clip(_inverse(u, a_up) + pulses, 0, 1)
+    x_dn = xp.clip(_inverse(1 - u, a_down) + pulses, 0, 1)
+    return xp.where(up, _curve(x_up, a_up), 1 - _curve(x_dn, a_down))
+
+
+def slope(u, a_up: float, a_down: float, direction):
+    """Nominal du per unit x (one full-range pulse train) at u in ``direction``."""
+    xp = _namespace(u)
+    u = xp.clip(u, 0, 1)
+    return xp.where(direction > 0, _slope(u, a_up), _slope(1 - u, a_down))
+
+
+def _namespace(arr):
+    mod = type(arr).__module__
+    if mod.startswith("cupy"):
+        import cupy  # noqa: PLC0415
+
+        return cupy
+    return np

@@ -1,0 +1,357 @@
+"""The device protocol: what an array of analog cells does, and nothing more.
+
+:class:`Device` holds the true conductance of every cell (uS), per-cell parameters drawn
+at creation (device-to-device spread, stuck cells), and the counters. Its public methods
+validate their input completely before touching any state, so a bad call raises and leaves
+the device exactly as it was. A backend subclasses it and fills in the physics hooks:
+
+- ``_init_cells()``: draw per-cell parameters into ``self.cell`` and the initial state;
+- ``_pulse(g, idx, counts, signs)``: new conductances of the selected cells after pulses;
+- ``_update(g, idx, delta_us)``: new conductances and pulse counts for a requested change
+  (default: translate into whole pulses with the declared step, then ``_pulse``);
+- ``_program(g, idx, targets_us)``: closed-loop write-verify result;
+- ``declared_step_us`` / ``declared_write_noise_us``: what the spec promises, per state.
+
+Selected cells are always handled as 1-D gathers (``idx`` are flat indices), so a sparse
+update touches only its cells and untouched cells stay bit-identical.
+"""
+
+from __future__ import annotations
+
+import json
+
+import attrs
+import numpy as np
+
+from .compute import Compute
+from .spec import READ_NOISE, DeviceSpec
+
+UP, DOWN = 1, -1
+
+
+@attrs.define(eq=False)
+class Counters:
+    """Per-cell wear and whole-array totals. Arrays live on the device's namespace."""
+
+    pulses: object  # int64 per cell: every pulse applied (open loop and programming)
+    writes: object  # int64 per cell: write events (times the cell was selected)
+    cell_reads: int = 0  # cell reads (a product over B vectors reads every cell B times)
+    products: int = 0  # vector products, forward and transposed
+    energy_j: dict = attrs.field(factory=lambda: {"write": 0.0, "program": 0.0, "read": 0.0})
+
+    @classmethod
+    def zeros(cls, xp, shape) -> "Counters":
+        return cls(xp.zeros(shape, dtype=xp.int64), xp.zeros(shape, dtype=xp.int64))
+
+    @property
+    def total_energy_j(self) -> float:
+        return float(sum(self.energy_j.values()))
+
+
+class Device:
+    """An array of ``shape = (rows, cols)`` cells of one technology.
+
+    Inputs drive rows and outputs are column currents: ``forward(x) = x @ G`` with
+    ``x`` of shape (batch, rows), ``backward(d) = d @ G.T`` with ``d`` (batch, cols).
+    """
+
+    #: set by subclasses: names of per-cell parameter arrays kept in ``self.cell``
+    cell_fields: tuple[str, ...] = ()
+
+    def __init__(self, spec: DeviceSpec, shape, compute: Compute):
+        if not isinstance(spec, DeviceSpec):
+            raise TypeError(f"spec must be a DeviceSpec, got {type(spec).__name__}")
+        shape = tuple(int(s) for s in shape)
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(f"a device array has shape (rows, cols) with both >= 1, got {shape}")
+        self.spec = spec
+        self.shape = shape
+        self.compute = compute
+        self.xp = compute.xp
+        self.g = self.xp.full(shape, (spec.g_min_us + spec.g_max_us) / 2, dtype=np.float32)
+        self.cell: dict[str, object] = {}
+        self.counters = Counters.zeros(self.xp, shape)
+        self._init_cells()
+
+    # ------------------------------------------------------------------ physics hooks
+    def _init_cells(self) -> None:
+        """Draw per-cell parameters into ``self.cell`` (default: none)."""
+
+    def _pulse(self, g, idx, counts, signs):
+        """Conductances of cells ``idx`` (currently ``g``) after ``counts`` pulses of ``signs``."""
+        raise NotImplementedError
+
+    def _update(self, g, idx, delta_us):
+        """(new g, pulses per cell) for a requested change; default: whole nominal pulses."""
+        counts, signs = self.pulses_for(g, delta_us)
+        moved = counts > 0
+        new_g = g.copy()
+        if bool(moved.any()):
+            new_g[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
+        return new_g, counts
+
+    def _program(self, g, idx, targets_us):
+        """Write-verify result: the target plus the declared programming error."""
+        noise = self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)
+        lo, hi = self.window_at(idx)
+        return self.xp.clip(targets_us + noise, lo, hi)
+
+    def declared_step_us(self, g, direction: int):
+        """Nominal |dG| of one pulse from state ``g`` in ``direction`` (+1 up, -1 down)."""
+        bias = 1.0 + direction * self.spec.asymmetry
+        return self.xp.full(self.xp.shape(g), self.spec.step_us * bias, dtype=np.float32)
+
+    def declared_write_noise_us(self, g):
+        """Std of the error of one pulse (or one analog write) from state ``g``."""
+        return self.xp.full(self.xp.shape(g), self.spec.write_noise_us, dtype=np.float32)
+
+    def window_at(self, idx):
+        """(low, high) conductance bounds of cells ``idx``; the spec window by default."""
+        return np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
+
+    def drift(self, seconds: float) -> None:
+        """Let the stored state relax for ``seconds`` (capability "drift")."""
+        raise NotImplementedError(f"{self.spec.name} does not model drift (capability 'drift' absent)")
+
+    # ------------------------------------------------------------------ helpers
+    def pulses_for(self, g, delta_us):
+        """Whole pulses (count, sign) that best realise ``delta_us`` from ``g`` nominally."""
+        xp = self.xp
+        signs = xp.where(delta_us >= 0, UP, DOWN).astype(xp.int8)
+        step = xp.where(
+            signs > 0, self.declared_step_us(g, UP), self.declared_step_us(g, DOWN)
+        )
+        counts = xp.rint(xp.abs(delta_us) / xp.maximum(step, np.float32(1e-12)))
+        return counts.astype(xp.int64), signs
+
+    # ------------------------------------------------------------------ validation
+    def _as_array(self, name, value, dtype=np.float32):
+        try:
+            arr = self.xp.asarray(value, dtype=dtype)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{name} must be numeric: {exc}") from exc
+        return arr
+
+    def _check_finite(self, name, arr):
+        if not bool(self.xp.isfinite(arr).all()):
+            raise ValueError(f"{name} contains NaN or inf; pass finite values")
+
+    def _select(self, name, values, index):
+        """Turn (dense values) or (values at flat index) into (idx, values) 1-D arrays."""
+        xp = self.xp
+        if index is None:
+            if tuple(values.shape) != self.shape:
+                raise ValueError(f"{name} has shape {tuple(values.shape)}, the device has {self.shape}")
+            flat = values.reshape(-1)
+            idx = xp.flatnonzero(flat)
+            return idx, flat[idx]
+        idx = xp.asarray(index)
+        if idx.ndim != 1 or values.ndim != 1 or idx.shape[0] != values.shape[0]:
+            raise ValueError(
+                f"index and {name} must be 1-D of one length, got {tuple(idx.shape)} and {tuple(values.shape)}"
+            )
+        if idx.size and idx.dtype.kind not in "iu":
+            raise ValueError(f"index must hold integers, got dtype {idx.dtype}")
+        size = self.shape[0] * self.shape[1]
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+            raise ValueError(f"index out of range for a device of {size} cells")
+        if idx.size and xp.unique(idx).size != idx.size:
+            raise ValueError("index lists a cell more than once")
+        keep = values != 0
+        return idx[keep].astype(xp.int64), values[keep]
+
+    # ------------------------------------------------------------------ operations
+    def program(self, targets_us, mask=None) -> None:
+        """Closed-loop write-verify of cells to target conductances (uS).
+
+        ``mask`` (bool, same shape) selects cells; by default every cell is programmed.
+        Targets must be finite and inside the spec window.
+        """
+        xp = self.xp
+        targets = self._as_array("targets_us", targets_us)
+        if tuple(targets.shape) != self.shape:
+            raise ValueError(f"targets_us has shape {tuple(targets.shape)}, the device has {self.shape}")
+        self._check_finite("targets_us", targets)
+        lo, hi = self.spec.g_min_us, self.spec.g_max_us
+        if bool((targets < lo).any()) or bool((targets > hi).any()):
+            raise ValueError(
+                f"targets_us outside the window [{lo}, {hi}] uS "
+                f"(min {float(targets.min()):.4g}, max {float(targets.max()):.4g}); clip or rescale them"
+            )
+        if mask is None:
+            idx = xp.arange(self.g.size)
+        else:
+            mask = xp.asarray(mask)
+            if tuple(mask.shape) != self.shape or mask.dtype != bool:
+                raise ValueError(f"mask must be a bool array of shape {self.shape}")
+            idx = xp.flatnonzero(mask)
+        flat = self.g.reshape(-1)
+        new = self._program(flat[idx], idx, targets.reshape(-1)[idx])
+        self._commit(idx, new)
+        n_pulses = int(round(self.spec.program_pulses))
+        self._count_writes(idx, xp.full(idx.shape, n_pulses, dtype=xp.int64), "program")
+        reads = n_pulses * int(idx.size)
+        self.counters.cell_reads += reads
+        self.counters.energy_j["program"] += reads * self.spec.energy_per_read_j
+
+    def pulse(self, counts, signs, index=None) -> None:
+        """Open-loop pulses: ``counts`` (>= 0 integers) in direction ``signs`` (+1 / -1).
+
+        Dense form: arrays of the device's shape (cells with count 0 are untouched).
+        Sparse form: 1-D ``counts`` and ``signs`` at flat cell ``index``.
+        """
+        xp = self.xp
+        counts = self._as_array("counts", counts, dtype=np.float64)
+        self._check_finite("counts", counts)
+        if bool((counts < 0).any()):
+            raise ValueError("counts must be >= 0 (give the direction in signs)")
+        if bool((counts != xp.rint(counts)).any()):
+            raise ValueError("counts must be whole numbers of pulses")
+        signs = self._as_array("signs", signs, dtype=np.float64)
+        signs = xp.broadcast_to(signs, counts.shape)
+        if bool(((signs != 1) & (signs != -1) & (counts != 0)).any()):
+            raise ValueError("signs must be +1 or -1 for every pulsed cell")
+        idx, n = self._select("counts", counts, index)
+        s = signs.reshape(-1)[idx] if index is None else signs[counts != 0]
+        if idx.size == 0:
+            return
+        flat = self.g.reshape(-1)
+        new = self._pulse(flat[idx], idx, n.astype(xp.int64), s.astype(xp.int8))
+        self._commit(idx, new)
+        self._count_writes(idx, n.astype(xp.int64), "write")
+
+    def update(self, delta_us, index=None) -> None:
+        """Request conductance changes (uS); the device realises them with its own physics.
+
+        Cells whose request is exactly 0 are not touched. Dense form: an array of the
+        device's shape. Sparse form: 1-D ``delta_us`` at flat cell ``index``.
+        """
+        delta = self._as_array("delta_us", delta_us)
+        self._check_finite("delta_us", delta)
+        idx, d = self._select("delta_us", delta, index)
+        if idx.size == 0:
+            return
+        flat = self.g.reshape(-1)
+        new, n = self._update(flat[idx], idx, d)
+        self._commit(idx, new)
+        written = n > 0
+        self._count_writes(idx[written], n[written].astype(self.xp.int64), "write")
+
+    def read(self):
+        """Conductances as the periphery senses them (read noise redrawn), uS."""
+        self._count_reads(1)
+        return self._with_read_noise(self.g)
+
+    def forward(self, x):
+        """Batched product ``x @ G`` (uS * input units), x of shape (batch, rows) or (rows,)."""
+        return self._product(x, transposed=False)
+
+    def backward(self, d):
+        """Batched transposed product ``d @ G.T``, d of shape (batch, cols) or (cols,)."""
+        return self._product(d, transposed=True)
+
+    def peek(self):
+        """The exact stored conductances (a copy). Simulation-only: not counted, no noise."""
+        return self.g.copy()
+
+    # ------------------------------------------------------------------ products
+    def _product(self, x, transposed: bool):
+        xp = self.xp
+        x = self._as_array("input", x)
+        need = self.shape[1] if transposed else self.shape[0]
+        if x.ndim not in (1, 2) or x.shape[-1] != need:
+            raise ValueError(f"input must have shape (batch, {need}) or ({need},), got {tuple(x.shape)}")
+        self._check_finite("input", x)
+        x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        g = self.g.T if transposed else self.g
+        y = x2 @ g
+        rel = self.spec.read_noise_rel
+        if rel > 0 and self.spec.has(READ_NOISE):
+            # i.i.d. cell noise N(0, (rel*G)^2) per product, summed over the inputs:
+            # the output-referred std is rel * sqrt(x^2 @ G^2), drawn per vector.
+            spread = xp.sqrt((x2 * x2) @ (g * g)) * np.float32(rel)
+            y += spread * self.compute.normal(y.shape)
+        self._count_reads(x2.shape[0])
+        return y[0] if x.ndim == 1 else y
+
+    def _with_read_noise(self, g):
+        rel = self.spec.read_noise_rel
+        if rel > 0 and self.spec.has(READ_NOISE):
+            return g + self.xp.abs(g) * np.float32(rel) * self.compute.normal(g.shape)
+        return g.copy()
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _commit(self, idx, new_values) -> None:
+        new_values = self.xp.asarray(new_values, dtype=np.float32)
+        if not bool(self.xp.isfinite(new_values).all()):
+            raise FloatingPointError(f"{self.spec.name}: physics produced non-finite conductances")
+        self.g.reshape(-1)[idx] = new_values
+
+    def _count_writes(self, idx, pulses, category: str) -> None:
+        c = self.counters
+        c.pulses.reshape(-1)[idx] += pulses
+        c.writes.reshape(-1)[idx] += 1
+        c.energy_j[category] += float(pulses.sum()) * self.spec.energy_per_pulse_j
+
+    def _count_reads(self, vectors: int) -> None:
+        cells = vectors * self.shape[0] * self.shape[1]
+        self.counters.cell_reads += cells
+        self.counters.products += vectors
+        self.counters.energy_j["read"] += cells * self.spec.energy_per_read_j
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything needed to restore this device, as host numpy arrays (no pickle)."""
+        to_np = self.compute.to_numpy
+        c = self.counters
+        out = {
+            "g_us": to_np(self.g),
+            "pulses": to_np(c.pulses),
+            "writes": to_np(c.writes),
+            "totals": np.array([c.cell_reads, c.products], dtype=np.int64),
+            "energy_j": np.array([c.energy_j[k] for k in sorted(c.energy_j)], dtype=np.float64),
+            "energy_keys": np.array(sorted(c.energy_j)),
+            "spec_json": np.array(json.dumps(self.spec.to_dict(), sort_keys=True)),
+        }
+        for name in self.cell_fields:
+            out[f"cell.{name}"] = to_np(self.cell[name])
+        if not self.compute.is_gpu:
+            out["rng_state"] = np.array(self.compute.rng_state())
+        return out
+
+    def load_state(self, state: dict) -> None:
+        """Restore a :meth:`state` export; checks everything before changing anything."""
+        xp = self.xp
+        needed = ["g_us", "pulses", "writes", "totals", "energy_j", "energy_keys"]
+        needed += [f"cell.{n}" for n in self.cell_fields]
+        missing = [k for k in needed if k not in state]
+        if missing:
+            raise KeyError(f"device state is missing {missing}")
+        for key in ["g_us", "pulses", "writes"] + [f"cell.{n}" for n in self.cell_fields]:
+            if tuple(np.shape(state[key])) != self.shape:
+                raise ValueError(f"state[{key!r}] has shape {np.shape(state[key])}, the device has {self.shape}")
+        if "spec_json" in state:
+            saved = json.loads(str(state["spec_json"]))
+            if saved != json.loads(json.dumps(self.spec.to_dict(), sort_keys=True)):
+                raise ValueError("state was saved from a device with a different spec")
+        g = xp.asarray(state["g_us"], dtype=np.float32)
+        self._check_finite("state['g_us']", g)
+        rng_state = str(state["rng_state"]) if "rng_state" in state else None
+        if rng_state is not None:
+            json.loads(rng_state)  # malformed text fails here, before anything changes
+        self.g = g.copy()
+        self.cell = {n: xp.asarray(state[f"cell.{n}"]).copy() for n in self.cell_fields}
+        keys = [str(k) for k in np.asarray(state["energy_keys"]).tolist()]
+        totals = np.asarray(state["totals"]).tolist()
+        self.counters = Counters(
+            xp.asarray(state["pulses"], dtype=xp.int64).copy(),
+            xp.asarray(state["writes"], dtype=xp.int64).copy(),
+            int(totals[0]),
+            int(totals[1]),
+            dict(zip(keys, (float(v) for v in np.asarray(state["energy_j"]).tolist()))),
+        )
+        if rng_state is not None and not self.compute.is_gpu:
+            self.compute.set_rng_state(rng_state)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.spec.name} {self.shape[0]}x{self.shape[1]} on {self.compute.device}>"

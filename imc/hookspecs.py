@@ -1,0 +1,35 @@
+"""Every hook imc calls on its plugins. One marker, named imc; every hook starts with imc_.
+
+A plugin is any module or object with functions marked ``@imc.hookimpl``, registered
+under the entry-point group ``imc`` in its distribution's metadata::
+
+    # pyproject.toml of a third-party backend
+    [project.entry-points.imc]
+    ecram = "imc_ecram"
+
+    # imc_ecram/__init__.py
+    import imc
+    from imc_ecram.device import EcramDevice, PRESETS
+
+    @imc.hookimpl
+    def imc_backends():
+        return [imc.BackendInfo(name="ecram", factory=EcramDevice, presets=PRESETS,
+                                default_preset="default", description="ECRAM cell")]
+
+Pluggy drops defaults on hook implementations: hooks take their arguments by keyword.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("imc")
+hookimpl = pluggy.HookimplMarker("imc")
+
+
+# -- device backends -----------------------------------------------------------------
+@hookspec
+def imc_backends() -> Iterable["imc.registry.BackendInfo"]:  # noqa: F821
+    """Return the device backends this plugin provides, as :class:`imc.BackendInfo` records."""

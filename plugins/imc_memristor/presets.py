@@ -1,0 +1,77 @@
+"""Memristor presets, with the sources of their numbers (see shared/design/DEVICES.md).
+
+- "eapu-paper": the device the EaPU authors simulate (Liu et al., Nat. Commun. 2025,
+  EAPU.md): every actual write lands with additive Gaussian error sigma = 2 uS; no bounds,
+  no read noise, no nonlinearity. The window [0, 160] uS is the nominal mapping range
+  (a weight of +-1 at R_wg = 1/80 per uS around an 80 uS reference); it is not enforced.
+  The pulse step equals sigma, so EaPU's fixed step dG_th = sigma is one pulse.
+- "rram-realistic": a TaOx/HfOx 1T1R cell with DEVICES.md's suggested defaults:
+  2-20 uS window (Wu'18 on/off 10); 128 pulses across it; NeuroSim nonlinearity 0.04 up and
+  0.63 (saturating) down (Wu'18); cycle-to-cycle 3.7 % of range per pulse (Wu'18);
+  device-to-device step and window spread 0.3 (aihwkit ReRAM presets); read noise 1 % of G
+  per read; stuck-at 0.1 % low + 0.1 % high; endurance 1e7 pulses [assumed];
+  1.5 pJ per 1.6 V / 50 ns pulse; 4 fJ per cell read (0.2 V, 10 ns);
+  write-verify error with the NeuRRAM profile, ~1 uS at mid-window.
+- "rram-stress": rram-realistic with Ag:a-Si nonlinearity (2.4 / 4.88) and the 4-Mb HfO2
+  chip's fault rates (1.75 % stuck low, 9.04 % stuck high) to stress update rules.
+"""
+
+from imc.spec import BOUNDS, DEVICE_VARIATION, FAULTS, READ_NOISE, ANALOG_WRITE
+
+from .device import MemristorSpec
+
+EAPU_PAPER = MemristorSpec(
+    name="eapu-paper",
+    g_min_us=0.0,
+    g_max_us=160.0,
+    step_us=2.0,
+    write_noise_us=2.0,
+    read_noise_rel=0.0,
+    program_noise_us=0.0,
+    program_pulses=1,
+    endurance_cycles=1e7,
+    energy_per_pulse_j=1.5e-12,
+    energy_per_read_j=4e-15,
+    pulse_width_s=50e-9,
+    read_time_s=10e-9,
+    capabilities={ANALOG_WRITE},
+    source="EaPU, Nat. Commun. 2025 (DOI 10.1038/s41467-025-66240-7): additive Gaussian write error 2 uS",
+)
+
+_RANGE = 18.0
+RRAM_REALISTIC = MemristorSpec(
+    name="rram-realistic",
+    g_min_us=2.0,
+    g_max_us=20.0,
+    step_us=_RANGE / 128,
+    write_noise_us=0.037 * _RANGE,
+    read_noise_rel=0.01,
+    program_noise_us=1.0,
+    program_noise_model="neurram",
+    program_pulses=10,
+    nonlinearity_up=0.04,
+    nonlinearity_down=0.63,
+    step_d2d=0.3,
+    bounds_d2d=0.3,
+    stuck_low_prob=0.001,
+    stuck_high_prob=0.001,
+    endurance_cycles=1e7,
+    energy_per_pulse_j=1.5e-12,
+    energy_per_read_j=4e-15,
+    pulse_width_s=50e-9,
+    read_time_s=10e-9,
+    capabilities={BOUNDS, FAULTS, READ_NOISE, DEVICE_VARIATION},
+    source="DEVICES.md RRAM defaults: Wu'18 (NeuroSim V3), aihwkit ReRAM presets, NeuRRAM (Wan 2022)",
+)
+
+RRAM_STRESS = RRAM_REALISTIC.evolve(
+    name="rram-stress",
+    nonlinearity_up=2.4,
+    nonlinearity_down=4.88,
+    stuck_low_prob=0.0175,
+    stuck_high_prob=0.0904,
+    source="DEVICES.md: Ag:a-Si nonlinearity (NeuroSim), 4-Mb HfO2 chip fault rates (Chen 2015)",
+)
+
+PRESETS = {p.name: p for p in (EAPU_PAPER, RRAM_REALISTIC, RRAM_STRESS)}
+DEFAULT_PRESET = "eapu-paper"
