@@ -109,6 +109,18 @@ class Device:
         """(low, high) conductance bounds of cells ``idx``; the spec window by default."""
         return np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
 
+    def pulse_probabilistic(self, probabilities, signs, index=None) -> None:
+        """One pulse per selected cell that takes effect with the given probability.
+
+        For cells that switch stochastically by nature (capability
+        "native-probabilistic", e.g. MTJs whose pulse amplitude/width sets P_sw), the
+        pulse itself realises the probability; no digital random number is needed.
+        Cells with probability 0 are untouched. Dense or sparse form as :meth:`pulse`.
+        """
+        raise NotImplementedError(
+            f"{self.spec.name} has no native probabilistic switching (capability 'native-probabilistic' absent)"
+        )
+
     def drift(self, seconds: float) -> None:
         """Let the stored state relax for ``seconds`` (capability "drift")."""
         raise NotImplementedError(f"{self.spec.name} does not model drift (capability 'drift' absent)")
