@@ -1,0 +1,211 @@
+"""Memristor backend: statistics of writes, bounds, counters, bad input leaves state unchanged."""
+
+import math
+
+import numpy as np
+import pytest
+
+import imc
+
+
+def snapshot(dev):
+    return {k: np.array(v, copy=True) for k, v in dev.state().items()}
+
+
+def assert_same_state(before, dev):
+    after = dev.state()
+    assert before.keys() == after.keys()
+    for key in before:
+        np.testing.assert_array_equal(before[key], after[key], err_msg=key)
+
+
+def test_eapu_paper_write_error_is_gaussian_with_declared_sigma():
+    n = 20000
+    dev = imc.backend("memristor", (100, 200), preset="eapu-paper", seed=11)
+    g0 = dev.peek()
+    requested = np.full(dev.shape, 0.5, dtype=np.float32)
+    dev.update(requested)
+    error = (dev.peek() - g0 - requested).ravel().astype(np.float64)
+    sigma = 2.0
+    assert error.size == n
+    assert abs(error.mean()) < 4 * sigma / math.sqrt(n)
+    assert abs(error.std(ddof=1) - sigma) < 4 * sigma / math.sqrt(2 * (n - 1))
+    assert dev.declared_write_noise_us(g0).max() == pytest.approx(sigma)
+
+
+def test_eapu_paper_untouched_cells_are_bit_identical():
+    dev = imc.backend("memristor", (50, 40), preset="eapu-paper", seed=2)
+    g0 = dev.peek()
+    delta = np.zeros(dev.shape, dtype=np.float32)
+    delta[::3, ::2] = -0.7
+    dev.update(delta)
+    g1 = dev.peek()
+    np.testing.assert_array_equal(g1[delta == 0], g0[delta == 0])
+    assert np.all(g1[delta != 0] != g0[delta != 0])
+    # written cells count one write each, untouched cells none
+    np.testing.assert_array_equal(dev.counters.writes, (delta != 0).astype(np.int64))
+
+
+def test_sparse_update_matches_dense_update():
+    a = imc.backend("memristor", (20, 30), preset="eapu-paper", seed=4)
+    b = imc.backend("memristor", (20, 30), preset="eapu-paper", seed=4)
+    delta = np.zeros(a.shape, dtype=np.float32)
+    idx = np.array([3, 17, 250, 599])
+    delta.reshape(-1)[idx] = [0.1, -0.2, 0.3, 1.0]
+    a.update(delta)
+    b.update(delta.reshape(-1)[idx], index=idx)
+    np.testing.assert_array_equal(a.peek(), b.peek())
+    np.testing.assert_array_equal(a.counters.pulses, b.counters.pulses)
+
+
+def test_rram_realistic_stays_inside_each_device_window():
+    dev = imc.backend("memristor", (64, 64), preset="rram-realistic", seed=3)
+    lo, hi = dev.cell["g_lo"], dev.cell["g_hi"]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        counts = rng.integers(0, 40, size=dev.shape)
+        signs = rng.choice([-1, 1], size=dev.shape)
+        dev.pulse(counts, signs)
+        g = dev.peek()
+        assert np.all(g >= lo) and np.all(g <= hi)
+    assert np.any(hi > dev.spec.g_max_us) and np.any(lo < dev.spec.g_min_us)  # d2d windows differ
+
+
+def test_rram_counters_equal_requested_pulses_and_energy():
+    dev = imc.backend("memristor", (32, 16), preset="rram-realistic", seed=5)
+    rng = np.random.default_rng(1)
+    total = np.zeros(dev.shape, dtype=np.int64)
+    for _ in range(5):
+        counts = rng.integers(0, 7, size=dev.shape)
+        dev.pulse(counts, rng.choice([-1, 1], size=dev.shape))
+        total += counts
+    np.testing.assert_array_equal(dev.counters.pulses, total)
+    assert dev.counters.energy_j["write"] == pytest.approx(total.sum() * dev.spec.energy_per_pulse_j)
+
+
+def test_rram_stuck_cells_never_move():
+    dev = imc.backend("memristor", (100, 100), preset="rram-stress", seed=6)
+    stuck = dev.cell["stuck"] != 0
+    assert stuck.sum() > 0
+    g0 = dev.peek()
+    dev.pulse(np.full(dev.shape, 20), np.ones(dev.shape))
+    np.testing.assert_array_equal(dev.peek()[stuck], g0[stuck])
+
+
+def test_rram_mean_step_matches_declaration_mid_window():
+    """Single pulses from mid-window: mean |dG| agrees with the declared step (d2d included)."""
+    dev = imc.backend("memristor", (100, 100), preset="rram-realistic", seed=8, stuck_low_prob=0.0, stuck_high_prob=0.0)
+    mid = (dev.spec.g_min_us + dev.spec.g_max_us) / 2
+    dev.program(np.full(dev.shape, mid, dtype=np.float32))
+    g0 = dev.peek()
+    dev.pulse(np.full(dev.shape, 10), 1)
+    dg = (dev.peek() - g0).ravel().astype(np.float64) / 10
+    declared = float(dev.declared_step_us(np.float32(mid), 1))
+    se = dg.std(ddof=1) / math.sqrt(dg.size)
+    assert abs(dg.mean() - declared) < 4 * se + 0.05 * declared  # curve/window spread allowance
+
+
+def test_program_reaches_targets_within_declared_noise():
+    dev = imc.backend("memristor", (100, 100), preset="rram-realistic", seed=9, program_noise_model="constant",
+                      stuck_low_prob=0.0, stuck_high_prob=0.0, bounds_d2d=0.0)
+    target = np.full(dev.shape, 11.0, dtype=np.float32)
+    dev.program(target)
+    err = (dev.peek() - target).ravel().astype(np.float64)
+    sigma = dev.spec.program_noise_us
+    assert abs(err.mean()) < 4 * sigma / math.sqrt(err.size)
+    assert abs(err.std(ddof=1) - sigma) < 4 * sigma / math.sqrt(2 * (err.size - 1))
+
+
+def test_products_match_conductances_without_read_noise():
+    dev = imc.backend("memristor", (30, 20), preset="eapu-paper", seed=1)
+    x = np.random.default_rng(0).standard_normal((5, 30)).astype(np.float32)
+    np.testing.assert_allclose(dev.forward(x), x @ dev.peek(), rtol=1e-5)
+    d = np.random.default_rng(1).standard_normal((5, 20)).astype(np.float32)
+    np.testing.assert_allclose(dev.backward(d), d @ dev.peek().T, rtol=1e-5)
+    assert dev.counters.products == 10 and dev.counters.cell_reads == 10 * 600
+
+
+def test_read_noise_has_declared_relative_std():
+    dev = imc.backend("memristor", (100, 100), preset="rram-realistic", seed=12)
+    g = dev.peek()
+    rel = ((dev.read() - g) / g).ravel().astype(np.float64)
+    n, r = rel.size, dev.spec.read_noise_rel
+    assert abs(rel.std(ddof=1) - r) < 4 * r / math.sqrt(2 * (n - 1))
+
+
+def test_state_round_trip_reproduces_behaviour():
+    a = imc.backend("memristor", (16, 16), preset="rram-realistic", seed=13)
+    a.pulse(np.full(a.shape, 3), -1)
+    saved = a.state()
+    b = imc.backend("memristor", (16, 16), preset="rram-realistic", seed=99)
+    b.load_state(saved)
+    a.pulse(np.full(a.shape, 2), 1)
+    b.pulse(np.full(b.shape, 2), 1)
+    np.testing.assert_array_equal(a.peek(), b.peek())
+    np.testing.assert_array_equal(a.counters.pulses, b.counters.pulses)
+
+
+def test_state_from_another_spec_is_refused():
+    a = imc.backend("memristor", (8, 8), preset="rram-realistic")
+    b = imc.backend("memristor", (8, 8), preset="rram-stress")
+    before = snapshot(b)
+    with pytest.raises(ValueError, match="different spec"):
+        b.load_state(a.state())
+    assert_same_state(before, b)
+
+
+BAD_CALLS = [
+    ("update", lambda d: d.update(np.zeros((3, 3))), ValueError, "delta_us has shape"),
+    ("update", lambda d: d.update(np.full((8, 6), np.nan)), ValueError, "delta_us contains NaN"),
+    ("program", lambda d: d.program(np.full((8, 6), np.inf)), ValueError, "targets_us contains NaN or inf"),
+    ("program", lambda d: d.program(np.full((8, 6), 500.0)), ValueError, "targets_us outside the window"),
+    ("pulse", lambda d: d.pulse(np.full((8, 6), -2), 1), ValueError, "counts must be >= 0"),
+    ("pulse", lambda d: d.pulse(np.full((8, 6), 1.5), 1), ValueError, "whole numbers"),
+    ("pulse", lambda d: d.pulse(np.ones((8, 6)), 0), ValueError, "signs must be"),
+    ("pulse", lambda d: d.pulse(np.array([1, 1]), np.array([1, 1]), index=np.array([3, 3])), ValueError, "more than once"),
+    ("pulse", lambda d: d.pulse(np.array([1]), np.array([1]), index=np.array([48])), ValueError, "out of range"),
+    ("forward", lambda d: d.forward(np.ones((2, 5))), ValueError, r"shape \(batch, 8\)"),
+]
+
+
+@pytest.mark.parametrize("preset", ["eapu-paper", "rram-realistic"])
+@pytest.mark.parametrize("name, call, exc, match", BAD_CALLS, ids=[f"{c[0]}-{i}" for i, c in enumerate(BAD_CALLS)])
+def test_bad_input_raises_and_leaves_state_unchanged(preset, name, call, exc, match):
+    dev = imc.backend("memristor", (8, 6), preset=preset, seed=0)
+    before = snapshot(dev)
+    with pytest.raises(exc, match=match):
+        call(dev)
+    assert_same_state(before, dev)
+
+
+def test_unknown_preset_and_override_name_the_offender():
+    with pytest.raises(KeyError, match="unknown preset 'eapu-papr'.*did you mean 'eapu-paper'"):
+        imc.backend("memristor", (4, 4), preset="eapu-papr")
+    with pytest.raises(KeyError, match="unknown spec field 'write_noise'.*'write_noise_us'"):
+        imc.backend("memristor", (4, 4), write_noise=1.0)
+    with pytest.raises(ValueError, match="write_noise_us must be >= 0"):
+        imc.backend("memristor", (4, 4), write_noise_us=-1.0)
+
+
+def test_bad_shape():
+    with pytest.raises(ValueError, match="shape"):
+        imc.backend("memristor", (0, 4))
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("preset", ["eapu-paper", "rram-realistic"])
+def test_cupy_matches_numpy_statistically(preset):
+    from imc.compute import Compute
+
+    results = {}
+    for name in ("cpu", "gpu"):
+        compute = Compute.create(name, seed=21)
+        dev = imc.get_registry().create("memristor", (200, 100), preset=preset, compute=compute)
+        g0 = compute.to_numpy(dev.peek())
+        dev.pulse(dev.xp.full(dev.shape, 3), 1)
+        results[name] = (compute.to_numpy(dev.peek()) - g0).ravel().astype(np.float64)
+        assert type(dev.g).__module__.startswith("numpy" if name == "cpu" else "cupy")
+    a, b = results["cpu"], results["gpu"]
+    se = math.sqrt(a.var(ddof=1) / a.size + b.var(ddof=1) / b.size)
+    assert abs(a.mean() - b.mean()) < 5 * se
+    assert abs(a.std() - b.std()) < 5 * a.std() / math.sqrt(a.size) + 1e-6
