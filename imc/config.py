@@ -226,16 +226,26 @@ class RuleConfig(Component):
 
 @attrs.frozen(kw_only=True)
 class BackendConfig:
-    """The device backend, its preset and spec overrides, and how weights map onto it."""
+    """The device backend, its preset and spec overrides, and how weights map onto it.
+
+    TOML has no null, so 0 or "" mean "automatic"/"off": ``r_wg_per_us = 0`` picks 1/80 per
+    uS for unbounded devices (the paper) and fills the window for bounded ones; ``mapping =
+    ""`` picks a differential pair for bounded devices; tile sizes 0 = one array; converter
+    bits 0 = no quantisation.
+    """
 
     name: str = attrs.field(default="memristor", validator=_string)
     preset: str = attrs.field(default="", validator=_string)  # "" = the backend's default preset
     overrides: dict = attrs.field(factory=dict)
     r_wg_per_us: float = attrs.field(
-        default=1 / 80, converter=_to_float, validator=_number_in(0.0, unit=" (weight per uS)", open_low=True)
+        default=0.0, converter=_to_float, validator=_number_in(0.0, unit=" (weight per uS; 0 = automatic)")
     )
-    max_tile_rows: int = attrs.field(default=256, validator=_int_at_least(1, " cells"))
-    max_tile_cols: int = attrs.field(default=256, validator=_int_at_least(1, " cells"))
+    w_max: float = attrs.field(
+        default=1.0, converter=_to_float, validator=_number_in(0.0, unit=" (largest |weight| a bounded window holds)", open_low=True)
+    )
+    mapping: str = attrs.field(default="", validator=_one_of("", "pair", "reference"))
+    max_tile_rows: int = attrs.field(default=0, validator=_int_at_least(0, " cells (0 = one array)"))
+    max_tile_cols: int = attrs.field(default=0, validator=_int_at_least(0, " cells (0 = one array)"))
     dac_bits: int = attrs.field(default=0, validator=_bits)
     adc_bits: int = attrs.field(default=0, validator=_bits)
 
@@ -279,27 +289,19 @@ def _component_factories(kind: str) -> dict[str, Any] | None:
     """name -> callable whose signature lists the component's parameters; None if unknown yet."""
     try:
         if kind == "rule":
-            from . import rules as mod
+            from .rules import rules
 
-            table_names = ("RULES", "rule_classes", "available_rules")
-        elif kind == "optimizer":
-            from . import optim as mod
+            return {name: info.factory for name, info in rules().items()}
+        if kind == "optimizer":
+            from .optim import OPTIMIZERS
 
-            table_names = ("OPTIMIZERS", "optimizer_classes", "available_optimizers")
-        elif kind == "model":
-            from . import models as mod
+            return dict(OPTIMIZERS)
+        if kind == "model":
+            from .models import MODELS
 
-            table_names = ("MODELS", "model_builders", "available_models")
-        else:
-            return None
+            return dict(MODELS)
     except ImportError:
         return None
-    for attr in table_names:
-        table = getattr(mod, attr, None)
-        if callable(table):
-            table = table()
-        if isinstance(table, dict) and table:
-            return dict(table)
     return None
 
 
@@ -342,6 +344,11 @@ def _check_component(kind: str, comp: Component) -> None:
             raise ConfigKeyError(
                 _unknown_key_message(f"{kind}.{key}", key, [f"{kind}.{k}" for k in ["name", *accepted]])
             )
+    if kind in ("optimizer", "rule"):  # cheap to build: let the component check its own values
+        try:
+            factories[comp.name](**comp.params)
+        except (TypeError, ValueError) as exc:
+            raise ConfigValueError(f"{kind} {comp.name!r}: {exc}") from None
 
 
 def resolved_params(kind: str, comp: Component) -> dict:
@@ -571,7 +578,9 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
 
     An unknown key raises :class:`ConfigKeyError` with the path and the closest valid key;
     a bad value raises :class:`ConfigValueError`. Setting ``task.name`` switches the task
-    type (its other keys go back to that task's defaults unless also given).
+    type (its other keys go back to that task's defaults unless also given); setting
+    ``rule.name`` (or ``model.name``, ``optimizer.name``) keeps only the parameters the new
+    component accepts, so ``{"rule.name": "original"}`` drops EaPU's ``k``.
     """
     data = to_dict(cfg)
     items = sorted(overrides.items(), key=lambda kv: (not kv[0].endswith(".name"), kv[0]))
@@ -581,6 +590,9 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
             raise ConfigKeyError(f"malformed config key {dotted!r}: use dotted names like 'rule.k'")
         if parts == ["task", "name"] and value != data["task"].get("name"):
             data["task"] = to_dict(TASKS[value]()) if value in TASKS else {"name": value}
+            continue
+        if len(parts) == 2 and parts[0] in ("model", "optimizer", "rule") and parts[1] == "name":
+            data[parts[0]] = _switch_component(parts[0], data[parts[0]], value)
             continue
         node = data
         for i, part in enumerate(parts[:-1]):
@@ -593,6 +605,15 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
             raise ConfigKeyError(_unknown_key_message(str(dotted), leaf, _all_paths(data)))
         node[leaf] = value
     return from_dict(data)
+
+
+def _switch_component(kind: str, table: dict, name) -> dict:
+    """A component table renamed to ``name``, keeping only parameters the new one accepts."""
+    if name == table.get("name"):
+        return table
+    accepted = component_defaults(kind, name) if isinstance(name, str) else None
+    params = {k: v for k, v in table.items() if k != "name" and accepted is not None and k in accepted}
+    return {"name": name, **params}
 
 
 def _all_paths(data: dict, prefix: str = "") -> list[str]:

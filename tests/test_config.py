@@ -96,7 +96,7 @@ def test_unknown_keys_name_path_and_closest(tmp_path, text, fragment):
         ("epochs = 0", "epochs: must be an integer >= 1"),
         ("epochs = 'many'", "epochs: must be an integer"),
         ("batch_size = 2.5", "batch_size: must be an integer"),
-        ("[backend]\nr_wg_per_us = -0.1", "backend.r_wg_per_us: must lie in (0.0, inf) (weight per uS)"),
+        ("[backend]\nr_wg_per_us = -0.1", "backend.r_wg_per_us: must lie in [0.0, inf) (weight per uS"),
         ("[backend.overrides]\nwrite_noise_us = -2.0", "write_noise_us must be >= 0"),
         ("[task]\nname = 'denoise'\nnoise_sigma = 3.0", "task.noise_sigma: must lie in (0.0, 1.0]"),
         ("[task]\nname = 'denosie'", "did you mean 'denoise'"),
@@ -164,3 +164,21 @@ def test_parse_override_reads_toml_values():
     assert parse_override("model.hidden=[32, 16]") == ("model.hidden", [32, 16])
     with pytest.raises(ValueError, match="key=value"):
         parse_override("epochs")
+
+
+def test_component_parameters_checked_against_their_signature():
+    with pytest.raises(ConfigKeyError, match="'rule.kk'; did you mean 'rule.k'"):
+        apply_overrides(default_config(), {"rule.kk": 1.0})
+    with pytest.raises(ConfigKeyError, match="did you mean 'optimizer.momentum'"):
+        apply_overrides(default_config(), {"optimizer.momentun": 0.5})
+    with pytest.raises(ConfigValueError, match="optimizer 'sgd': lr must be > 0"):
+        apply_overrides(default_config(), {"optimizer.lr": -1.0})
+    with pytest.raises(ConfigValueError, match="rule.name: unknown rule 'eapv'; did you mean 'eapu'"):
+        apply_overrides(default_config(), {"rule.name": "eapv"})
+
+
+def test_switching_rule_keeps_only_parameters_it_accepts():
+    cfg = apply_overrides(default_config(), {"rule.name": "original"})
+    assert cfg.rule.name == "original" and cfg.rule.params == {}
+    cfg = apply_overrides(cfg, {"rule.name": "eapu", "rule.k": 0.5})
+    assert cfg.rule.params == {"k": 0.5}
