@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("backends",)
+SUBCOMMANDS = ("backends", "sweep")
 
 
 class UsageError(Exception):

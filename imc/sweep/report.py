@@ -1,0 +1,227 @@
+"""The sweep report: a table and one plot per axis, mean and spread over seeds.
+
+Axes whose last dotted part is ``seed`` (or ends in ``_seed``) are replicates: points that
+differ only in them form one group, reported as mean, standard deviation (ddof=1), min
+and max. Every other axis gets a figure ``report/vs_<axis>.png`` with one panel per
+metric, the axis on x and one line per combination of the remaining axes (say, one per
+update rule: the shape of the paper's accuracy-vs-write-noise figure).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+from pathlib import Path
+
+import attrs
+
+from imc.spec import unknown_name_message
+
+from .store import SweepStore, _write_atomic, flatten
+
+REPORT_DIR = "report"
+
+
+@attrs.frozen
+class Report:
+    """What ``write_report`` produced."""
+
+    table: str  # the text table (also in report/table.txt)
+    summary_csv: Path
+    plots: tuple
+    groups: list  # one dict per group: axis values, counts and per-metric statistics
+    metrics: tuple
+
+
+def is_seed_axis(key: str) -> bool:
+    """Replicate axes: ``seed``, ``task.split_seed`` and the like."""
+    last = key.rsplit(".", 1)[-1]
+    return last == "seed" or last.endswith("_seed")
+
+
+def write_report(sweep_dir, *, metrics=None) -> Report:
+    """Summarise a sweep folder into report/table.txt, report/summary.csv and report/vs_*.png."""
+    store = SweepStore(sweep_dir)
+    plan = store.read_plan()
+    if plan is None:
+        raise FileNotFoundError(f"{store.root} is not a sweep folder (no {store.plan_path.name}); run `imc sweep` first")
+    rows = list(store.rows().values())
+    axes = list(plan["axes"])
+    group_axes = [a for a in axes if not is_seed_axis(a)]
+    ok_rows = [r for r in rows if r["status"] == "ok"]
+    available = _numeric_metrics(ok_rows)
+    chosen = tuple(_choose_metrics(metrics, available))
+    groups = _groups(rows, plan, group_axes, chosen)
+
+    out = store.root / REPORT_DIR
+    out.mkdir(exist_ok=True)
+    table = _table(plan, rows, group_axes, groups, chosen)
+    _write_atomic(out / "table.txt", table + "\n")
+    summary_csv = out / "summary.csv"
+    _write_atomic(summary_csv, _summary_csv(group_axes, groups, chosen))
+    plots = tuple(_plot_axis(out, plan, axis, group_axes, groups, chosen) for axis in group_axes) if chosen else ()
+    return Report(table=table, summary_csv=summary_csv, plots=plots, groups=groups, metrics=chosen)
+
+
+def _numeric_metrics(rows) -> list[str]:
+    names = []
+    for row in rows:
+        for key, value in flatten(row.get("summary") or {}).items():
+            if _is_number(value) and key not in names:
+                names.append(key)
+    return names
+
+
+def _choose_metrics(asked, available) -> list[str]:
+    if not asked:
+        return list(available)
+    for name in asked:
+        if name not in available:
+            raise KeyError(unknown_name_message("metric", name, available, "the sweep's summaries"))
+    return list(asked)
+
+
+def _groups(rows, plan, group_axes, metrics) -> list[dict]:
+    order = {a: list(plan["axes"][a]) for a in group_axes}
+    by_key: dict[tuple, list] = {}
+    for row in rows:
+        key = tuple(row["params"].get(a) for a in group_axes)
+        by_key.setdefault(key, []).append(row)
+
+    def rank(key):
+        return tuple(order[a].index(v) if v in order[a] else len(order[a]) for a, v in zip(group_axes, key))
+
+    groups = []
+    for key in sorted(by_key, key=lambda k: (rank(k), tuple(map(str, k)))):
+        members = by_key[key]
+        ok = [flatten(r.get("summary") or {}) for r in members if r["status"] == "ok"]
+        stats = {}
+        for metric in metrics:
+            values = [float(s[metric]) for s in ok if _is_number(s.get(metric))]
+            stats[metric] = _stats(values)
+        groups.append(
+            {
+                "params": dict(zip(group_axes, key)),
+                "ok": len(ok),
+                "failed": sum(r["status"] != "ok" for r in members),
+                "stats": stats,
+            }
+        )
+    return groups
+
+
+def _stats(values) -> dict:
+    if not values:
+        return {"n": 0, "mean": math.nan, "std": math.nan, "min": math.nan, "max": math.nan}
+    return {
+        "n": len(values),
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "max": max(values),
+    }
+
+
+def _table(plan, rows, group_axes, groups, metrics) -> str:
+    header = [*group_axes, "runs", *(f"{m} (mean ± std)" for m in metrics)]
+    lines = [header]
+    for group in groups:
+        cells = [_fmt(group["params"][a]) for a in group_axes]
+        runs = f"{group['ok']}" + (f" (+{group['failed']} failed)" if group["failed"] else "")
+        cells.append(runs)
+        for metric in metrics:
+            s = group["stats"][metric]
+            cells.append("-" if s["n"] == 0 else f"{_fmt(s['mean'])} ± {_fmt(s['std'])}")
+        lines.append(cells)
+    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+    text = [f"sweep {plan['name']!r}: {len(rows)} of {len(plan['points'])} points recorded"]
+    text += ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    failed = sorted((r for r in rows if r["status"] != "ok"), key=lambda r: r["index"])
+    if failed:
+        text.append(f"{len(failed)} failed point(s):")
+        for row in failed:
+            params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items())
+            text.append(f"  point {row['index']} ({params}): {row['error']}")
+    return "\n".join(text)
+
+
+def _summary_csv(group_axes, groups, metrics) -> str:
+    import csv
+    import io
+
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    stat_names = ("mean", "std", "min", "max", "n")
+    writer.writerow([*group_axes, "ok", "failed", *(f"{m}.{s}" for m in metrics for s in stat_names)])
+    for group in groups:
+        stats = [group["stats"][m][s] for m in metrics for s in stat_names]
+        writer.writerow([*(group["params"][a] for a in group_axes), group["ok"], group["failed"], *stats])
+    return buffer.getvalue()
+
+
+def _plot_axis(out: Path, plan, axis, group_axes, groups, metrics) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    others = [a for a in group_axes if a != axis]
+    x_values = list(plan["axes"][axis])
+    for group in groups:
+        if group["params"][axis] not in x_values:
+            x_values.append(group["params"][axis])
+    numeric_x = all(_is_number(v) for v in x_values)
+    lines: dict[tuple, list] = {}
+    for group in groups:
+        lines.setdefault(tuple(group["params"][a] for a in others), []).append(group)
+
+    ncols = min(3, len(metrics))
+    nrows = math.ceil(len(metrics) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
+    for panel, metric in zip(axes.flat, metrics):
+        for key, members in lines.items():
+            members = sorted(members, key=lambda g: x_values.index(g["params"][axis]))
+            points = [(g["params"][axis], g["stats"][metric]) for g in members if g["stats"][metric]["n"]]
+            if not points:
+                continue
+            xs = [x if numeric_x else x_values.index(x) for x, _ in points]
+            means = [s["mean"] for _, s in points]
+            stds = [s["std"] for _, s in points]
+            label = ", ".join(f"{a}={_fmt(v)}" for a, v in zip(others, key)) or None
+            panel.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
+        if not numeric_x:
+            panel.set_xticks(range(len(x_values)), [_fmt(v) for v in x_values])
+        _maybe_log(panel)
+        panel.set_xlabel(axis)
+        panel.set_title(metric)
+        panel.grid(alpha=0.3)
+    for panel in list(axes.flat)[len(metrics):]:
+        panel.set_visible(False)
+    if len(lines) > 1:
+        axes.flat[0].legend(fontsize="small")
+    seeds = [a for a in plan["axes"] if is_seed_axis(a)]
+    spread = f"mean ± std over {', '.join(seeds)}" if seeds else "one run per point"
+    fig.suptitle(f"{plan['name']}: metrics vs {axis} ({spread})")
+    fig.tight_layout()
+    path = out / f"vs_{re.sub(r'[^A-Za-z0-9_.-]+', '_', axis)}.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def _maybe_log(panel) -> None:
+    """Log y when the data are positive and span more than two decades (writes, energy)."""
+    ys = [y for line in panel.get_lines() for y in line.get_ydata() if _is_number(y)]
+    if ys and min(ys) > 0 and max(ys) / min(ys) > 100:
+        panel.set_yscale("log")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _fmt(value) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
