@@ -1,0 +1,156 @@
+"""Checkpoints as .npz (arrays) plus JSON (everything else), written atomically; no pickle.
+
+A checkpoint of a nested state dict (arrays, numbers, strings, lists, nested dicts) is:
+
+- ``checkpoint-<step>.npz``: every array, keyed by its path in the dict ("model/0/weight");
+- ``checkpoint.json``: the scalars, the name and SHA-256 of that .npz, and caller metadata.
+
+Each file is written to a temporary name in the same folder, flushed to disk and moved into
+place with ``os.replace``. The JSON is replaced last, so it always names a complete .npz:
+a process killed at any moment leaves either the previous checkpoint or the new one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+INDEX = "checkpoint.json"
+FORMAT = 1
+_SEP = "/"
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _is_scalar(value) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(_is_scalar(v) for v in value)
+    return False
+
+
+def flatten(state: dict, prefix: str = "") -> tuple[dict[str, np.ndarray], dict]:
+    """Split a nested state into (arrays by path, JSON-able scalars by path)."""
+    arrays, scalars = {}, {}
+    for key, value in state.items():
+        key = str(key)
+        if _SEP in key:
+            raise ValueError(f"state key {prefix + key!r} must not contain {_SEP!r}")
+        path = prefix + key
+        if isinstance(value, dict):
+            sub_arrays, sub_scalars = flatten(value, path + _SEP)
+            arrays.update(sub_arrays)
+            scalars.update(sub_scalars)
+            if not value:
+                scalars[path] = {}
+        elif isinstance(value, (np.ndarray, np.generic)):
+            if value.dtype.kind == "O":
+                raise TypeError(f"state entry {path!r} is an object array; checkpoints hold numeric or text arrays only")
+            arrays[path] = np.asarray(value)
+        elif hasattr(value, "get") and hasattr(value, "dtype"):  # a cupy array: bring it to the host
+            arrays[path] = value.get()
+        elif _is_scalar(value):
+            scalars[path] = value
+        else:
+            raise TypeError(f"state entry {path!r} of type {type(value).__name__} cannot be checkpointed")
+    return arrays, scalars
+
+
+def unflatten(arrays: dict, scalars: dict) -> dict:
+    """Inverse of :func:`flatten`."""
+    out: dict = {}
+    for path, value in [*scalars.items(), *arrays.items()]:
+        node = out
+        *parents, leaf = path.split(_SEP)
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = value
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save(folder, state: dict, step: int, meta: dict | None = None) -> Path:
+    """Write a checkpoint of ``state`` at ``step`` into ``folder``; returns the .npz path."""
+    folder = Path(folder)
+    arrays, scalars = flatten(state)
+    npz_path = folder / f"checkpoint-{int(step):08d}.npz"
+    fd, tmp = tempfile.mkstemp(prefix=f".{npz_path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, **arrays)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, npz_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    index = {
+        "format": FORMAT,
+        "step": int(step),
+        "npz": npz_path.name,
+        "sha256": _sha256(npz_path),
+        "scalars": scalars,
+        "meta": meta or {},
+    }
+    atomic_write_text(folder / INDEX, json.dumps(index, indent=1))
+    for old in folder.glob("checkpoint-*.npz"):  # only now is the previous one redundant
+        if old.name != npz_path.name:
+            old.unlink(missing_ok=True)
+    return npz_path
+
+
+def exists(folder) -> bool:
+    return (Path(folder) / INDEX).is_file()
+
+
+def load(folder) -> tuple[dict, int, dict]:
+    """(state, step, meta) of the checkpoint in ``folder``; clear errors if absent or damaged."""
+    folder = Path(folder)
+    index_path = folder / INDEX
+    if not index_path.is_file():
+        raise FileNotFoundError(f"no checkpoint in {folder} ({INDEX} is missing)")
+    try:
+        index = json.loads(index_path.read_text(encoding="utf-8"))
+        npz_path = folder / index["npz"]
+        expected = index["sha256"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{index_path} is damaged ({exc}); the checkpoint cannot be used") from None
+    if index.get("format") != FORMAT:
+        raise ValueError(f"{index_path}: checkpoint format {index.get('format')!r} is not {FORMAT}")
+    if not npz_path.is_file():
+        raise FileNotFoundError(f"checkpoint arrays {npz_path} are missing")
+    if _sha256(npz_path) != expected:
+        raise ValueError(f"{npz_path} does not match the checksum in {index_path}; the checkpoint is damaged")
+    with np.load(npz_path, allow_pickle=False) as archive:
+        arrays = {key: archive[key] for key in archive.files}
+    return unflatten(arrays, index["scalars"]), int(index["step"]), index.get("meta", {})

@@ -1,0 +1,33 @@
+"""Tasks: the data a run trains and tests on, all available offline.
+
+``load_task(task_config)`` returns a :class:`TaskData` with float32 inputs (NCHW for
+images), targets (int64 class labels, or float32 images in [0, 1]) and what the report
+needs (the metric, a baseline to beat). One module per task:
+
+- ``digits``: scikit-learn's 8x8 digits (classification);
+- ``denoise``: Gaussian denoising of natural-image patches (PSNR on held-out images);
+- ``superres``: 2x super-resolution of bicubic-downsampled patches (PSNR vs bicubic);
+- ``npz``: the user's arrays in a .npz file (x/y);
+- ``folder``: the user's images, one sub-folder per class.
+"""
+
+from __future__ import annotations
+
+from .base import TaskData
+from . import denoise, digits, folder, npz, superres
+
+LOADERS = {
+    "digits": digits.load,
+    "denoise": denoise.load,
+    "superres": superres.load,
+    "npz": npz.load,
+    "images": folder.load,
+}
+
+
+def load_task(task) -> TaskData:
+    """Load the data of a task config (``imc.config.DigitsTask`` etc.)."""
+    return LOADERS[task.name](task)
+
+
+__all__ = ["LOADERS", "TaskData", "load_task"]

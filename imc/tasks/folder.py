@@ -1,0 +1,38 @@
+"""Classification from the user's images: ``path/<class name>/<image files>``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from .base import CLASSIFICATION, TaskData, split_indices
+from .images import image_files, read_gray
+
+
+def load(task) -> TaskData:
+    """Gray images resized to ``size`` x ``size``; classes are the sub-folders, sorted by name."""
+    from skimage.transform import resize
+
+    if not task.path:
+        raise ValueError("task 'images' needs task.path, a folder with one sub-folder of images per class")
+    root = Path(task.path)
+    if not root.is_dir():
+        raise FileNotFoundError(f"image folder not found: {root} (task.path)")
+    classes = sorted(p for p in root.iterdir() if p.is_dir())
+    if len(classes) < 2:
+        raise ValueError(f"{root}: needs at least two sub-folders (one per class), found {len(classes)}")
+    images, labels = [], []
+    for label, folder in enumerate(classes):
+        for file in image_files(folder):
+            image = read_gray(file)
+            images.append(resize(image, (task.size, task.size), anti_aliasing=True).astype(np.float32))
+            labels.append(label)
+    x = np.stack(images)[:, None]
+    y = np.asarray(labels, dtype=np.int64)
+    train, test = split_indices(len(y), task.test_fraction, task.split_seed, labels=y)
+    return TaskData(
+        name="images", kind=CLASSIFICATION, x_train=x[train], y_train=y[train],
+        x_test=x[test], y_test=y[test], n_classes=len(classes),
+        baseline={"classes": [c.name for c in classes]},
+    )
