@@ -33,3 +33,15 @@ hookimpl = pluggy.HookimplMarker("imc")
 @hookspec
 def imc_backends() -> Iterable["imc.registry.BackendInfo"]:  # noqa: F821
     """Return the device backends this plugin provides, as :class:`imc.BackendInfo` records."""
+
+
+# -- update rules --------------------------------------------------------------------
+@hookspec
+def imc_update_rules() -> Iterable["imc.rules.RuleInfo"]:  # noqa: F821
+    """Return update rules this plugin provides, as :class:`imc.rules.RuleInfo` records.
+
+    ``RuleInfo(name="my-rule", factory=MyRule, description="...")`` where ``MyRule``
+    subclasses :class:`imc.rules.UpdateRule` (``apply(name, tile, delta_w)`` turns a
+    proposed weight change into writes on the tile's devices). Select it with
+    ``imc.rules.make_rule("my-rule", **params)``.
+    """

@@ -1,0 +1,400 @@
+"""Weight matrices stored on device tiles: mapping, tiling, periphery conversions.
+
+An :class:`AnalogMatrix` holds a logical weight matrix ``W`` of shape (inputs, outputs)
+on one or more :class:`imc.Device` arrays of at most ``max_tile_rows x max_tile_cols``
+cells (inputs drive rows, outputs are column currents). Weights map to conductances with
+the ratio ``r_wg_per_us`` (weight per uS):
+
+- "reference" mapping (default for devices without the BOUNDS capability, the EaPU
+  paper's setting): ``W = r * (G - G_ref)`` with ``G_ref`` the middle of the nominal
+  window (80 uS for the "eapu-paper" memristor, so ``r = 1/80`` maps 0..160 uS to -1..+1).
+  The reference column is a fixed, never-written column whose current ``G_ref * sum(x)``
+  is subtracted in the periphery; it is modelled as exact.
+- "pair" mapping (default for bounded devices): ``W = r * (G+ - G-)`` on two arrays.
+  A requested change is written to ONE device of the pair: the one with more headroom in
+  the needed direction (raise G+ or lower G- for an increase, the mirror for a decrease),
+  decided from the selected cells' stored state (a read-before-write of those cells only).
+
+Forward ``x @ W`` and backward ``d @ W.T`` run through ``Device.forward``/``backward``
+(read noise included), with optional DAC quantisation of the driven vectors and ADC
+quantisation of each tile's sensed outputs (see :mod:`imc.nn.quant`). The digital
+periphery computes the weight gradient from the same vectors.
+
+In ``exact`` mode (used by the "ideal" update rule) the matrix is a plain float32 array
+with digital products and exact updates: the noiseless upper bound, with no device work.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from ..compute import Compute
+from ..spec import BOUNDS, NATIVE_PROBABILISTIC
+from .quant import levels, quantize_rows
+
+MAPPINGS = ("reference", "pair")
+PAPER_R_WG_PER_US = 1.0 / 80.0
+
+
+def _optional_positive_int(instance, attribute, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{attribute.name} must be a positive integer or None, got {value!r}")
+
+
+def _optional_bits(instance, attribute, value):
+    if value is not None:
+        try:
+            levels(value)
+        except ValueError as exc:
+            raise ValueError(f"{attribute.name}: {exc}") from None
+
+
+def _optional_positive_float(instance, attribute, value):
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
+        raise ValueError(f"{attribute.name} must be a positive finite number or None, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class AnalogConfig:
+    """How analog layers put their weights on devices.
+
+    backend/preset/overrides: which device (``imc.backend(backend, preset=..., **overrides)``).
+    r_wg_per_us: weight per uS; None = 1/80 for unbounded devices (the paper), and for
+    bounded ones ``w_max / window`` (pair; ``2 w_max / window`` with a reference column)
+    so the window maps to ``|w| <= w_max``.
+    mapping: "reference", "pair" or None (pair when the device declares BOUNDS).
+    max_tile_rows / max_tile_cols: largest array; bigger matrices are tiled (None = one array).
+    dac_bits / adc_bits: converter resolution (None = ideal, no quantisation).
+    """
+
+    backend: str = attrs.field(default="memristor", validator=attrs.validators.instance_of(str))
+    preset: str | None = attrs.field(default=None)
+    overrides: dict = attrs.field(factory=dict, converter=dict, hash=False)
+    r_wg_per_us: float | None = attrs.field(default=None, validator=_optional_positive_float)
+    w_max: float = attrs.field(default=1.0, converter=float, validator=_optional_positive_float)
+    mapping: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(MAPPINGS)))
+    max_tile_rows: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    max_tile_cols: int | None = attrs.field(default=None, validator=_optional_positive_int)
+    dac_bits: int | None = attrs.field(default=None, validator=_optional_bits)
+    adc_bits: int | None = attrs.field(default=None, validator=_optional_bits)
+
+    def spec(self):
+        """The resolved device spec (unknown backend/preset/override names raise KeyError)."""
+        from ..registry import get_registry
+
+        return get_registry().spec(self.backend, self.preset, **self.overrides)
+
+    def resolved_mapping(self, spec) -> str:
+        if self.mapping is not None:
+            return self.mapping
+        return "pair" if spec.has(BOUNDS) else "reference"
+
+    def resolved_r_wg(self, spec) -> float:
+        if self.r_wg_per_us is not None:
+            return float(self.r_wg_per_us)
+        if not spec.has(BOUNDS):
+            return PAPER_R_WG_PER_US
+        span = spec.range_us if self.resolved_mapping(spec) == "pair" else spec.range_us / 2
+        return self.w_max / span
+
+
+@attrs.define
+class WriteStats:
+    """Cells written and pulses applied by one operation (from the devices' counters)."""
+
+    cells: int = 0
+    pulses: int = 0
+
+    def __iadd__(self, other: "WriteStats") -> "WriteStats":
+        self.cells += other.cells
+        self.pulses += other.pulses
+        return self
+
+
+@attrs.define(eq=False)
+class _Tile:
+    rows: slice
+    cols: slice
+    devices: list  # [G] (reference) or [G+, G-] (pair)
+
+
+class AnalogMatrix:
+    """A (inputs, outputs) weight matrix on device tiles; see the module docstring."""
+
+    def __init__(self, weights, config: AnalogConfig, compute: Compute):
+        from ..registry import get_registry
+
+        xp = compute.xp
+        w = xp.asarray(weights, dtype=np.float32)
+        if w.ndim != 2:
+            raise ValueError(f"an analog matrix needs 2-D weights, got shape {tuple(w.shape)}")
+        self.config = config
+        self.compute = compute
+        self.xp = xp
+        self.shape = tuple(int(s) for s in w.shape)
+        self.size = self.shape[0] * self.shape[1]
+        registry = get_registry()
+        info = registry.get(config.backend).info
+        self.spec = info.spec(config.preset, **config.overrides)
+        self.mapping = config.resolved_mapping(self.spec)
+        self.r_wg_per_us = config.resolved_r_wg(self.spec)
+        self.g_ref_us = np.float32((self.spec.g_min_us + self.spec.g_max_us) / 2)
+        self.native_probabilistic = self.spec.has(NATIVE_PROBABILISTIC)
+        self.exact = None  # float32 weights in exact (digital) mode
+        self.conversions = {"dac": 0, "adc": 0}
+        self.macs = 0  # analog multiply-accumulates performed (for the digital-equivalent count)
+        self.flops = 0  # digital flops of products in exact mode
+        tr = config.max_tile_rows or self.shape[0]
+        tc = config.max_tile_cols or self.shape[1]
+        self.tiles: list[_Tile] = []
+        key = 0
+        for r0 in range(0, self.shape[0], tr):
+            for c0 in range(0, self.shape[1], tc):
+                rows, cols = slice(r0, min(r0 + tr, self.shape[0])), slice(c0, min(c0 + tc, self.shape[1]))
+                tshape = (rows.stop - rows.start, cols.stop - cols.start)
+                devices = []
+                for _ in range(2 if self.mapping == "pair" else 1):
+                    devices.append(info.factory(spec=self.spec, shape=tshape, compute=compute.spawn(key)))
+                    key += 1
+                self.tiles.append(_Tile(rows, cols, devices))
+        self._tile_rows, self._tile_cols = tr, tc
+        self._tiles_per_row = -(-self.shape[1] // tc)
+        self.program(w)
+
+    # ------------------------------------------------------------------ loading weights
+    def targets_us(self, w):
+        """Conductance targets (per device of a tile) for weights ``w``, clipped to the window."""
+        xp, s = self.xp, self.spec
+        lo, hi = np.float32(s.g_min_us), np.float32(s.g_max_us)
+        g = w * np.float32(1.0 / self.r_wg_per_us)
+        if self.mapping == "pair":
+            half = g * np.float32(0.5)
+            return [xp.clip(self.g_ref_us + half, lo, hi), xp.clip(self.g_ref_us - half, lo, hi)]
+        return [xp.clip(self.g_ref_us + g, lo, hi)]
+
+    def program(self, weights) -> None:
+        """Write-verify every cell to represent ``weights`` (initial load or re-programming)."""
+        w = self.xp.asarray(weights, dtype=np.float32)
+        if tuple(w.shape) != self.shape:
+            raise ValueError(f"weights have shape {tuple(w.shape)}, the matrix is {self.shape}")
+        if not bool(self.xp.isfinite(w).all()):
+            raise ValueError("weights contain NaN or inf")
+        if self.exact is not None:
+            self.exact = w.copy()
+            return
+        for tile in self.tiles:
+            for dev, target in zip(tile.devices, self.targets_us(w[tile.rows, tile.cols])):
+                dev.program(target)
+
+    def set_exact(self, weights=None) -> None:
+        """Switch to exact digital weights (the "ideal" rule); default: the current array weights."""
+        w = self.peek_weights() if weights is None else self.xp.asarray(weights, dtype=np.float32)
+        self.exact = w.copy()
+
+    @property
+    def devices(self) -> list:
+        return [d for t in self.tiles for d in t.devices]
+
+    # ------------------------------------------------------------------ reading
+    def _weights(self, getter):
+        if self.exact is not None:
+            return self.exact.copy()
+        out = self.xp.empty(self.shape, dtype=np.float32)
+        r = np.float32(self.r_wg_per_us)
+        for tile in self.tiles:
+            g = getter(tile.devices[0])
+            g = g - (getter(tile.devices[1]) if self.mapping == "pair" else self.g_ref_us)
+            out[tile.rows, tile.cols] = g * r
+        return out
+
+    def peek_weights(self):
+        """The weights the cells hold exactly (simulation-only: no read, no noise)."""
+        return self._weights(lambda d: d.peek())
+
+    def read_weights(self):
+        """The weights as the periphery reads them (read noise, counted as reads)."""
+        return self._weights(lambda d: d.read())
+
+    # ------------------------------------------------------------------ products
+    def forward(self, x):
+        """``x @ W`` for x of shape (batch, inputs)."""
+        return self._product(x, transposed=False)
+
+    def backward(self, d):
+        """``d @ W.T`` for d of shape (batch, outputs)."""
+        return self._product(d, transposed=True)
+
+    def _product(self, x, transposed: bool):
+        xp = self.xp
+        n_in = self.shape[1] if transposed else self.shape[0]
+        if x.ndim != 2 or x.shape[1] != n_in:
+            raise ValueError(f"input must have shape (batch, {n_in}), got {tuple(x.shape)}")
+        if self.exact is not None:
+            w = self.exact.T if transposed else self.exact
+            self.flops += 2 * x.shape[0] * w.shape[0] * w.shape[1]
+            return x @ w.astype(x.dtype, copy=False)
+        cfg = self.config
+        x = quantize_rows(xp, xp.asarray(x, dtype=np.float32), cfg.dac_bits)
+        batch = x.shape[0]
+        single = len(self.tiles) == 1
+        y = None if single else xp.zeros((batch, self.shape[0] if transposed else self.shape[1]), dtype=np.float32)
+        op = "backward" if transposed else "forward"
+        for tile in self.tiles:
+            src, dst = (tile.cols, tile.rows) if transposed else (tile.rows, tile.cols)
+            xs = x if single else x[:, src]
+            part = getattr(tile.devices[0], op)(xs)
+            if self.mapping == "pair":
+                part -= getattr(tile.devices[1], op)(xs)
+            else:
+                part -= self.g_ref_us * xs.sum(axis=1, keepdims=True)
+            part = quantize_rows(xp, part, cfg.adc_bits)
+            n_src, n_dst = xs.shape[1], part.shape[1]
+            self.conversions["dac"] += batch * n_src * len(tile.devices)
+            self.conversions["adc"] += batch * n_dst
+            self.macs += batch * n_src * n_dst * len(tile.devices)
+            if single:
+                y = part
+            else:
+                y[:, dst] += part
+        y *= np.float32(self.r_wg_per_us)
+        return y
+
+    # ------------------------------------------------------------------ properties for rules
+    def _declared(self, fn):
+        dev = self.tiles[0].devices[0]
+        g = self.xp.asarray([self.g_ref_us], dtype=np.float32)
+        return fn(dev, g)
+
+    def write_noise_us(self) -> float:
+        """Declared write noise (std of one write, uS) at the middle of the window."""
+        return float(self._declared(lambda d, g: d.declared_write_noise_us(g))[0])
+
+    def step_us(self) -> float:
+        """Declared nominal step of one pulse at the middle of the window (mean of up and down), uS."""
+        up = self._declared(lambda d, g: d.declared_step_us(g, 1))[0]
+        down = self._declared(lambda d, g: d.declared_step_us(g, -1))[0]
+        return float((up + down) / 2)
+
+    # ------------------------------------------------------------------ writes
+    def add_exact(self, delta_w) -> None:
+        """Exact digital update (exact mode only)."""
+        if self.exact is None:
+            raise RuntimeError("add_exact needs exact mode (set_exact); analog weights change only through writes")
+        self.exact += delta_w
+
+    def update(self, index, delta_us) -> WriteStats:
+        """Request changes ``delta_us`` (uS, in weight direction) at flat weight ``index``."""
+        return self._write("update", index, delta_us, None)
+
+    def pulse(self, index, counts, signs) -> WriteStats:
+        """``counts`` pulses in weight direction ``signs`` (+1 raises the weight) at ``index``."""
+        return self._write("pulse", index, signs, counts)
+
+    def pulse_probabilistic(self, index, probabilities, signs) -> WriteStats:
+        """One native probabilistic pulse per cell (capability native-probabilistic)."""
+        if not self.native_probabilistic:
+            raise NotImplementedError(f"{self.spec.name} has no native probabilistic switching")
+        return self._write("pulse_probabilistic", index, signs, probabilities)
+
+    def _write(self, op: str, index, signed, amount) -> WriteStats:
+        """Route a sparse write to tiles (and to one device of a pair), counting what was written.
+
+        ``signed`` carries the direction (delta for "update", +-1 signs otherwise) in weight
+        terms; ``amount`` is the count or probability for pulse ops.
+        """
+        if self.exact is not None:
+            raise RuntimeError("the matrix is in exact mode; use add_exact")
+        xp = self.xp
+        stats = WriteStats()
+        index = xp.asarray(index, dtype=xp.int64)
+        if index.size == 0:
+            return stats
+        single = len(self.tiles) == 1
+        if single:
+            groups = [(self.tiles[0], index, None)]
+        else:
+            r, c = index // self.shape[1], index % self.shape[1]
+            tid = (r // self._tile_rows) * self._tiles_per_row + c // self._tile_cols
+            groups = []
+            for t, tile in enumerate(self.tiles):
+                pos = xp.flatnonzero(tid == t)
+                if pos.size:
+                    width = tile.cols.stop - tile.cols.start
+                    local = (r[pos] - tile.rows.start) * width + (c[pos] - tile.cols.start)
+                    groups.append((tile, local, pos))
+        for tile, local, pos in groups:
+            s = signed if pos is None else signed[pos]
+            a = amount if (pos is None or amount is None) else amount[pos]
+            if self.mapping == "pair":
+                stats += self._write_pair(op, tile, local, s, a)
+            else:
+                stats += self._apply(op, tile.devices[0], local, s, a)
+        return stats
+
+    def _write_pair(self, op, tile, local, s, a) -> WriteStats:
+        xp = self.xp
+        plus, minus = tile.devices
+        lo, hi = np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
+        gp, gm = plus.g.reshape(-1)[local], minus.g.reshape(-1)[local]
+        up = s > 0
+        # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
+        use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
+        stats = WriteStats()
+        for dev, choose, flip in ((plus, use_plus, 1), (minus, ~use_plus, -1)):
+            pos = xp.flatnonzero(choose)
+            if pos.size:
+                stats += self._apply(op, dev, local[pos], s[pos] * flip, None if a is None else a[pos])
+        return stats
+
+    @staticmethod
+    def _apply(op, dev, local, s, a) -> WriteStats:
+        writes, pulses = dev.counters.writes.reshape(-1), dev.counters.pulses.reshape(-1)
+        w0, p0 = writes[local], pulses[local]
+        if op == "update":
+            dev.update(s, index=local)
+        elif op == "pulse":
+            dev.pulse(a, s, index=local)
+        else:
+            dev.pulse_probabilistic(a, s, index=local)
+        return WriteStats(int((writes[local] - w0).astype(bool).sum()), int((pulses[local] - p0).sum()))
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict:
+        """Plain arrays: every device's state (keys ``dev{k}.<name>``) and the exact weights."""
+        out = {}
+        for k, dev in enumerate(self.devices):
+            for name, arr in dev.state().items():
+                out[f"dev{k}.{name}"] = arr
+        out["conversions"] = np.array(
+            [self.conversions["dac"], self.conversions["adc"], self.macs, self.flops], dtype=np.int64
+        )
+        if self.exact is not None:
+            out["exact"] = self.compute.to_numpy(self.exact)
+        return out
+
+    def load_state(self, state: dict) -> None:
+        devs = self.devices
+        parts = [{k[len(f"dev{i}.") :]: v for k, v in state.items() if k.startswith(f"dev{i}.")} for i in range(len(devs))]
+        if any(not p for p in parts) or "conversions" not in state:
+            raise KeyError(f"analog matrix state needs dev0..dev{len(devs) - 1} and conversions")
+        if "exact" in state and tuple(np.shape(state["exact"])) != self.shape:
+            raise ValueError(f"exact weights have shape {np.shape(state['exact'])}, the matrix is {self.shape}")
+        backups = [d.state() for d in devs]
+        try:
+            for dev, part in zip(devs, parts):
+                dev.load_state(part)
+        except Exception:
+            for dev, backup in zip(devs, backups):
+                dev.load_state(backup)
+            raise
+        dac, adc, macs, flops = (int(v) for v in np.asarray(state["conversions"]).tolist())
+        self.conversions = {"dac": dac, "adc": adc}
+        self.macs, self.flops = macs, flops
+        self.exact = self.xp.asarray(state["exact"], dtype=np.float32).copy() if "exact" in state else None

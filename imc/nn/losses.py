@@ -1,0 +1,54 @@
+"""Losses: ``forward(prediction, target) -> float`` and ``backward() -> d loss / d prediction``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .module import _namespace
+
+
+class MSELoss:
+    """Mean of squared errors over all elements."""
+
+    def forward(self, pred, target) -> float:
+        if tuple(pred.shape) != tuple(target.shape):
+            raise ValueError(f"MSELoss: prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+        self._diff = pred - target
+        return float((self._diff * self._diff).mean())
+
+    def backward(self):
+        return self._diff * self._diff.dtype.type(2.0 / self._diff.size)
+
+    __call__ = forward
+
+
+class CrossEntropyLoss:
+    """Softmax cross-entropy of logits (N, classes) against integer labels (N,), batch mean."""
+
+    def forward(self, logits, labels) -> float:
+        xp = _namespace(logits)
+        if logits.ndim != 2:
+            raise ValueError(f"CrossEntropyLoss expects logits (batch, classes), got {tuple(logits.shape)}")
+        labels = xp.asarray(labels)
+        if labels.shape != (logits.shape[0],):
+            raise ValueError(f"CrossEntropyLoss: labels must have shape ({logits.shape[0]},), got {tuple(labels.shape)}")
+        if labels.dtype.kind not in "iu":
+            raise ValueError(f"CrossEntropyLoss: labels must be integers, got dtype {labels.dtype}")
+        if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]):
+            raise ValueError(f"CrossEntropyLoss: labels must lie in [0, {logits.shape[1]})")
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        log_z = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
+        log_p = shifted - log_z
+        rows = xp.arange(logits.shape[0])
+        self._p, self._labels, self._rows = xp.exp(log_p), labels, rows
+        return float(-log_p[rows, labels].mean())
+
+    def backward(self):
+        g = self._p.copy()
+        g[self._rows, self._labels] -= 1
+        return g * g.dtype.type(1.0 / g.shape[0])
+
+    __call__ = forward
+
+
+LOSSES = {"mse": MSELoss, "cross-entropy": CrossEntropyLoss}

@@ -1,0 +1,260 @@
+"""Module and Parameter: the minimal layer protocol, plus containers and shape-only layers.
+
+Every module has ``forward(x)``, ``backward(grad_out) -> grad_in`` (using what forward
+cached), ``named_parameters()`` and ``state()``/``load_state()``. Arrays are numpy or cupy
+(the module's ``xp``), float32 unless a layer was built with another dtype; NCHW for
+images. ``flops`` counts the digital floating-point operations the module performed
+(for the ledger's energy estimate).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Parameter:
+    """A trainable tensor: digital (``data``, an array) or analog (``tile``, an AnalogMatrix)."""
+
+    def __init__(self, data=None, tile=None):
+        if (data is None) == (tile is None):
+            raise ValueError("a Parameter holds either data (digital) or a tile (analog)")
+        self.data = data
+        self.tile = tile
+        self.grad = None
+
+    @property
+    def analog(self) -> bool:
+        return self.tile is not None
+
+    @property
+    def shape(self) -> tuple:
+        return tuple(self.tile.shape) if self.analog else tuple(self.data.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    def value(self):
+        """The current weights: the array itself, or the tile's weights as read by the periphery."""
+        return self.tile.read_weights() if self.analog else self.data
+
+
+class Module:
+    """Base class: override ``forward``/``backward``; register params and children in __init__."""
+
+    def __init__(self):
+        self._params: dict[str, Parameter] = {}
+        self._children: dict[str, Module] = {}
+        self.training = True
+        self.flops = 0
+
+    # -- structure --------------------------------------------------------------------
+    def add_parameter(self, name: str, param: Parameter) -> Parameter:
+        self._params[name] = param
+        return param
+
+    def add_child(self, name: str, module: "Module") -> "Module":
+        if not isinstance(module, Module):
+            raise TypeError(f"child {name!r} must be a Module, got {type(module).__name__}")
+        self._children[name] = module
+        return module
+
+    def modules(self):
+        """This module and all descendants, depth first."""
+        yield self
+        for child in self._children.values():
+            yield from child.modules()
+
+    def named_parameters(self, prefix: str = ""):
+        """(dotted name, Parameter) for every parameter, in a fixed order."""
+        for name, p in self._params.items():
+            yield prefix + name, p
+        for name, child in self._children.items():
+            yield from child.named_parameters(f"{prefix}{name}.")
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def tiles(self) -> list:
+        """Every analog matrix in the model."""
+        return [p.tile for p in self.parameters() if p.analog]
+
+    def train(self, mode: bool = True) -> "Module":
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        return self.train(False)
+
+    def total_flops(self) -> int:
+        return sum(m.flops for m in self.modules())
+
+    # -- computation --------------------------------------------------------------------
+    def forward(self, x):
+        raise NotImplementedError
+
+    def backward(self, grad_out):
+        raise NotImplementedError
+
+    def __call__(self, x):
+        return self.forward(x)
+
+    # -- state ----------------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        """Digital parameters as ``name``, tiles as ``name.<tile key>``, flop counters; host numpy."""
+        out = {}
+        for name, p in self.named_parameters():
+            if p.analog:
+                for key, arr in p.tile.state().items():
+                    out[f"{name}.{key}"] = arr
+            else:
+                out[name] = _to_numpy(p.data)
+        out["flops"] = np.array([m.flops for m in self.modules()], dtype=np.int64)
+        return out
+
+    def load_state(self, state: dict) -> None:
+        """Restore :meth:`state`; checks names and shapes before changing anything."""
+        params = list(self.named_parameters())
+        for name, p in params:
+            if not p.analog:
+                if name not in state:
+                    raise KeyError(f"model state is missing parameter {name!r}")
+                if tuple(np.shape(state[name])) != p.shape:
+                    raise ValueError(f"state[{name!r}] has shape {np.shape(state[name])}, the parameter has {p.shape}")
+        flops = np.asarray(state.get("flops", []))
+        mods = list(self.modules())
+        if flops.shape != (len(mods),):
+            raise ValueError(f"model state 'flops' must list {len(mods)} modules, got shape {flops.shape}")
+        for name, p in params:
+            if p.analog:
+                prefix = name + "."
+                p.tile.load_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
+        for name, p in params:
+            if not p.analog:
+                xp = _namespace(p.data)
+                p.data[...] = xp.asarray(state[name], dtype=p.data.dtype)
+        for m, f in zip(mods, flops.tolist()):
+            m.flops = int(f)
+
+
+def _to_numpy(x):
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+
+
+def _namespace(x):
+    if type(x).__module__.startswith("cupy"):
+        import cupy  # noqa: PLC0415
+
+        return cupy
+    return np
+
+
+class Sequential(Module):
+    """Modules applied in order; children are named "0", "1", ..."""
+
+    def __init__(self, *layers: Module):
+        super().__init__()
+        for i, layer in enumerate(layers):
+            self.add_child(str(i), layer)
+
+    @property
+    def layers(self) -> list[Module]:
+        return list(self._children.values())
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = layer.forward(x)
+        return x
+
+    def backward(self, grad_out):
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+
+class Residual(Module):
+    """``skip(x) + scale * block(x)``; skip is the identity unless given (DnCNN uses scale=-1)."""
+
+    def __init__(self, block: Module, skip: Module | None = None, scale: float = 1.0):
+        super().__init__()
+        self.block = self.add_child("block", block)
+        self.skip = self.add_child("skip", skip) if skip is not None else None
+        self.scale = float(scale)
+
+    def forward(self, x):
+        out = self.block.forward(x)
+        if self.scale != 1.0:
+            out = out * out.dtype.type(self.scale)
+        base = x if self.skip is None else self.skip.forward(x)
+        if tuple(base.shape) != tuple(out.shape):
+            raise ValueError(f"residual block output {tuple(out.shape)} does not match skip {tuple(base.shape)}")
+        return out + base
+
+    def backward(self, grad_out):
+        g_block = grad_out * grad_out.dtype.type(self.scale) if self.scale != 1.0 else grad_out
+        g = self.block.backward(g_block)
+        return g + (grad_out if self.skip is None else self.skip.backward(grad_out))
+
+
+class ReLU(Module):
+    def forward(self, x):
+        self._mask = x > 0
+        return x * self._mask
+
+    def backward(self, grad_out):
+        return grad_out * self._mask
+
+
+class Tanh(Module):
+    def forward(self, x):
+        self._y = _namespace(x).tanh(x)
+        return self._y
+
+    def backward(self, grad_out):
+        return grad_out * (1 - self._y * self._y)
+
+
+class Sigmoid(Module):
+    def forward(self, x):
+        xp = _namespace(x)
+        self._y = 1 / (1 + xp.exp(-x))
+        return self._y
+
+    def backward(self, grad_out):
+        return grad_out * self._y * (1 - self._y)
+
+
+class Flatten(Module):
+    """(N, ...) -> (N, prod(...))."""
+
+    def forward(self, x):
+        self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad_out):
+        return grad_out.reshape(self._shape)
+
+
+class PixelShuffle(Module):
+    """(N, C*r*r, H, W) -> (N, C, H*r, W*r), as in sub-pixel convolution (Shi et al. 2016)."""
+
+    def __init__(self, factor: int):
+        super().__init__()
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+            raise ValueError(f"pixel shuffle factor must be a positive integer, got {factor!r}")
+        self.r = factor
+
+    def forward(self, x):
+        n, c, h, w = x.shape
+        r = self.r
+        if c % (r * r):
+            raise ValueError(f"PixelShuffle({r}) needs channels divisible by {r * r}, got {c}")
+        self._shape = x.shape
+        return x.reshape(n, c // (r * r), r, r, h, w).transpose(0, 1, 4, 2, 5, 3).reshape(n, c // (r * r), h * r, w * r)
+
+    def backward(self, grad_out):
+        n, c, h, w = self._shape
+        r = self.r
+        g = grad_out.reshape(n, c // (r * r), h, r, w, r).transpose(0, 1, 3, 5, 2, 4)
+        return g.reshape(n, c, h, w)

@@ -1,0 +1,170 @@
+"""Digital optimisers: full-precision state, each PROPOSES a change dW and does not apply it.
+
+``opt.propose(name, grad, weight=None) -> dW`` keeps per-parameter state under ``name``
+(the parameter's dotted name). ``weight`` is needed only for weight decay. The update rule
+(:mod:`imc.rules`) decides what the array is actually asked to write.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .spec import unknown_name_message
+
+
+def _check(name, value, low=0.0, high=None, open_low=False):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if (value <= low) if open_low else (value < low):
+        raise ValueError(f"{name} must be {'>' if open_low else '>='} {low}, got {value!r}")
+    if high is not None and value >= high:
+        raise ValueError(f"{name} must be < {high}, got {value!r}")
+    return float(value)
+
+
+def _to_numpy(x):
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+
+
+class Optimizer:
+    """Base: named per-parameter state arrays plus a step counter per parameter."""
+
+    name = "base"
+    #: digital floating-point operations per weight per step (for the ledger)
+    flops_per_weight = 0
+    slots: tuple[str, ...] = ()
+
+    def __init__(self):
+        self.buffers: dict[str, dict[str, object]] = {}  # param name -> slot -> array
+        self.steps: dict[str, int] = {}
+
+    def propose(self, name: str, grad, weight=None):
+        raise NotImplementedError
+
+    def _slot(self, name, slot, like):
+        bufs = self.buffers.setdefault(name, {})
+        if slot not in bufs:
+            xp = _namespace(like)
+            bufs[slot] = xp.zeros(like.shape, dtype=like.dtype)
+        return bufs[slot]
+
+    def params(self) -> dict:
+        return {}
+
+    def state(self) -> dict[str, np.ndarray]:
+        out = {}
+        for name, bufs in self.buffers.items():
+            for slot, arr in bufs.items():
+                out[f"{name}.{slot}"] = _to_numpy(arr)
+            out[f"{name}.step"] = np.array(self.steps.get(name, 0), dtype=np.int64)
+        return out
+
+    def load_state(self, state: dict, xp=np) -> None:
+        """Restore :meth:`state` (arrays go to ``xp``); replaces all current state."""
+        buffers, steps = {}, {}
+        for key, arr in state.items():
+            name, _, slot = key.rpartition(".")
+            if not name or (slot != "step" and slot not in self.slots):
+                raise KeyError(f"optimizer {self.name!r} state has unexpected entry {key!r}")
+            if slot == "step":
+                steps[name] = int(np.asarray(arr))
+            else:
+                buffers.setdefault(name, {})[slot] = xp.asarray(arr).copy()
+        self.buffers, self.steps = buffers, steps
+
+
+def _namespace(x):
+    if type(x).__module__.startswith("cupy"):
+        import cupy  # noqa: PLC0415
+
+        return cupy
+    return np
+
+
+class SGD(Optimizer):
+    """dW = -lr * v with v = momentum * v + (grad + weight_decay * W) (PyTorch convention)."""
+
+    name = "sgd"
+    slots = ("velocity",)
+
+    def __init__(self, lr: float = 0.01, momentum: float = 0.0, weight_decay: float = 0.0):
+        super().__init__()
+        self.lr = _check("lr", lr, open_low=True)
+        self.momentum = _check("momentum", momentum, high=1.0)
+        self.weight_decay = _check("weight_decay", weight_decay)
+        self.flops_per_weight = 2 + (2 if self.momentum else 0) + (2 if self.weight_decay else 0)
+
+    def params(self) -> dict:
+        return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
+
+    def propose(self, name: str, grad, weight=None):
+        g = _decayed(grad, weight, self.weight_decay)
+        self.steps[name] = self.steps.get(name, 0) + 1
+        if self.momentum:
+            v = self._slot(name, "velocity", g)
+            v *= v.dtype.type(self.momentum)
+            v += g
+            g = v
+        return g * g.dtype.type(-self.lr)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba 2015) with bias correction; weight decay added to the gradient (L2)."""
+
+    name = "adam"
+    slots = ("m", "v")
+
+    def __init__(self, lr: float = 1e-3, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__()
+        self.lr = _check("lr", lr, open_low=True)
+        self.beta1 = _check("beta1", beta1, high=1.0)
+        self.beta2 = _check("beta2", beta2, high=1.0)
+        self.eps = _check("eps", eps, open_low=True)
+        self.weight_decay = _check("weight_decay", weight_decay)
+        self.flops_per_weight = 12 + (2 if self.weight_decay else 0)
+
+    def params(self) -> dict:
+        return {"lr": self.lr, "beta1": self.beta1, "beta2": self.beta2, "eps": self.eps,
+                "weight_decay": self.weight_decay}
+
+    def propose(self, name: str, grad, weight=None):
+        g = _decayed(grad, weight, self.weight_decay)
+        t = self.steps[name] = self.steps.get(name, 0) + 1
+        m, v = self._slot(name, "m", g), self._slot(name, "v", g)
+        ty = g.dtype.type
+        m *= ty(self.beta1)
+        m += ty(1 - self.beta1) * g
+        v *= ty(self.beta2)
+        v += ty(1 - self.beta2) * (g * g)
+        step = self.lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
+        return m * ty(-step) / (_namespace(v).sqrt(v) + ty(self.eps * math.sqrt(1 - self.beta2**t)))
+
+
+def _decayed(grad, weight, weight_decay):
+    if not weight_decay:
+        return grad
+    if weight is None:
+        raise ValueError("weight decay needs the current weights: pass weight=")
+    return grad + grad.dtype.type(weight_decay) * weight
+
+
+OPTIMIZERS = {"sgd": SGD, "adam": Adam}
+
+
+def available_optimizers() -> list[str]:
+    return sorted(OPTIMIZERS)
+
+
+def make_optimizer(name: str, **params) -> Optimizer:
+    """Build an optimiser by name ("sgd", "adam"); an unknown name lists the available ones."""
+    try:
+        cls = OPTIMIZERS[name]
+    except (KeyError, TypeError):
+        raise KeyError(unknown_name_message("optimizer", name, OPTIMIZERS)) from None
+    try:
+        return cls(**params)
+    except TypeError as exc:
+        raise ValueError(f"optimizer {name!r}: {exc}") from None

@@ -1,0 +1,65 @@
+"""Update rules, selected by name and extensible by plugins (hook ``imc_update_rules``).
+
+Built-in: "ideal", "original", "eapu", "mixed-precision", "manhattan". A plugin adds
+rules by returning :class:`RuleInfo` records from ``imc_update_rules()``::
+
+    @imc.hookimpl
+    def imc_update_rules():
+        return [RuleInfo(name="my-rule", factory=MyRule, description="...")]
+"""
+
+from __future__ import annotations
+
+from ..spec import unknown_name_message
+from .base import RuleInfo, UpdateRule
+from .eapu import EaPURule
+from .ideal import IdealRule
+from .manhattan import ManhattanRule
+from .mixed_precision import MixedPrecisionRule
+from .original import OriginalRule
+
+BUILTIN_RULES = {
+    info.name: info
+    for info in (
+        RuleInfo(name="ideal", factory=IdealRule, description="digital training with exact weights (upper bound)"),
+        RuleInfo(name="original", factory=OriginalRule, description="write every nonzero change every step"),
+        RuleInfo(name="eapu", factory=EaPURule, description="error-aware probabilistic update (Liu et al. 2025)"),
+        RuleInfo(name="mixed-precision", factory=MixedPrecisionRule, description="digital accumulator, whole pulses"),
+        RuleInfo(name="manhattan", factory=ManhattanRule, description="one sign pulse per cell per step"),
+    )
+}
+
+
+def rules(pm=None) -> dict[str, RuleInfo]:
+    """Every available rule: built-ins, then those plugins register (a clash is an error)."""
+    from ..registry import get_plugin_manager
+
+    pm = pm or get_plugin_manager()
+    found = dict(BUILTIN_RULES)
+    hook = getattr(pm.hook, "imc_update_rules", None)
+    for impl in hook.get_hookimpls() if hook is not None else ():
+        for info in impl.function() or ():
+            if not isinstance(info, RuleInfo):
+                raise TypeError(f"plugin {impl.plugin_name}: imc_update_rules must return RuleInfo, got {type(info).__name__}")
+            if info.name in found:
+                raise ValueError(f"update rule name {info.name!r} is claimed twice (plugin {impl.plugin_name})")
+            found[info.name] = info
+    return found
+
+
+def available_rules(pm=None) -> list[str]:
+    return sorted(rules(pm))
+
+
+def make_rule(name: str, pm=None, **params) -> UpdateRule:
+    """Build a rule by name; an unknown name is a KeyError listing the available ones."""
+    table = rules(pm)
+    if name not in table:
+        raise KeyError(unknown_name_message("update rule", name, table))
+    try:
+        return table[name].factory(**params)
+    except TypeError as exc:
+        raise ValueError(f"update rule {name!r}: {exc}") from None
+
+
+__all__ = ["BUILTIN_RULES", "RuleInfo", "UpdateRule", "available_rules", "make_rule", "rules"]

@@ -1,0 +1,82 @@
+"""What every update rule is: a small object that turns a proposed dW into device writes.
+
+``rule.attach(model, compute)`` is called once by the trainer (a rule may switch the
+model's tiles to another mode or allocate state); ``rule.apply(name, tile, delta_w)``
+is called every step for every analog weight matrix and returns the
+:class:`~imc.nn.WriteStats` of what the devices actually wrote. Vectors (biases) never
+reach a rule: the trainer updates them exactly in digital periphery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+import numpy as np
+
+from ..compute import Compute
+
+
+@attrs.frozen(kw_only=True)
+class RuleInfo:
+    """A registered update rule: ``factory(**params)`` builds it."""
+
+    name: str = attrs.field(validator=attrs.validators.instance_of(str))
+    factory: Callable[..., "UpdateRule"] = attrs.field(validator=attrs.validators.is_callable())
+    description: str = ""
+
+
+class UpdateRule:
+    """Base class. Subclasses set ``name``, implement :meth:`apply`, and may keep arrays in ``self.arrays``."""
+
+    name = "base"
+    #: digital operations per weight per step spent on the decision (ledger energy)
+    flops_per_weight = 1
+    #: digital words of state per weight (mixed precision's accumulator)
+    words_per_weight = 0
+
+    def __init__(self):
+        self.compute: Compute | None = None
+        self.arrays: dict[str, object] = {}
+
+    def params(self) -> dict:
+        """The rule's parameters (JSON-able)."""
+        return {}
+
+    def attach(self, model, compute: Compute) -> None:
+        """Bind to a model before training; ``compute`` is this rule's own random stream."""
+        self.compute = compute
+
+    def apply(self, name: str, tile, delta_w):
+        """Ask ``tile`` (an AnalogMatrix) to realise the proposed change ``delta_w`` (weights)."""
+        raise NotImplementedError
+
+    @property
+    def xp(self):
+        return self.compute.xp
+
+    # -- state ---------------------------------------------------------------------------
+    def state(self) -> dict[str, np.ndarray]:
+        out = {f"array.{k}": self.compute.to_numpy(v) for k, v in self.arrays.items()}
+        if self.compute is not None and not self.compute.is_gpu:
+            out["rng_state"] = np.array(self.compute.rng_state())
+        return out
+
+    def load_state(self, state: dict) -> None:
+        unknown = [k for k in state if k != "rng_state" and not k.startswith("array.")]
+        if unknown:
+            raise KeyError(f"rule {self.name!r} state has unexpected entries {unknown}")
+        arrays = {k[len("array.") :]: self.compute.xp.asarray(v).copy() for k, v in state.items() if k.startswith("array.")}
+        if "rng_state" in state and not self.compute.is_gpu:
+            self.compute.set_rng_state(str(state["rng_state"]))
+        self.arrays = arrays
+
+
+def check_number(name, value, positive=True):
+    import math
+
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if positive and value <= 0:
+        raise ValueError(f"{name} must be > 0, got {value!r}")
+    return float(value)

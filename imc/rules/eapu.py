@@ -1,0 +1,80 @@
+""""eapu": the error-aware probabilistic update (Liu et al., Nat. Commun. 2025; EAPU.md).
+
+For every weight, with ``dG = dW / R_wg`` (uS) and threshold ``dG_th``:
+
+- ``|dG| >= dG_th``: the change is written as proposed;
+- otherwise, with probability ``p = |dG| / dG_th``, one fixed change ``sign(dG) * dG_th``
+  is written; with probability ``1 - p`` the cell is not touched.
+
+Nothing accumulates skipped updates. ``dG_th = k * declared write noise`` of the device
+(at mid-window; the declared step when a device declares no noise), or ``threshold_us``
+when given. The decision is fused: one uniform draw ``u`` per weight and one comparison
+``|dW| > u * dG_th * R_wg`` selects exactly the cells written with probability
+``min(1, |dG| / dG_th)``; only those are gathered and sent to ``device.update`` in the
+sparse ``index`` form.
+
+On a device with native probabilistic switching (capability "native-probabilistic",
+e.g. MRAM) and ``native`` not False, the coin flip is left to the cell: cells with
+``|dG|`` below the device's declared step get one ``pulse_probabilistic`` with
+``p = |dG| / step`` (the pulse's nominal change is the step, so the threshold is the
+step there); larger changes are written with ``device.update``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .base import UpdateRule, check_number
+
+
+class EaPURule(UpdateRule):
+    name = "eapu"
+    flops_per_weight = 4
+
+    def __init__(self, k: float = 1.0, threshold_us: float | None = None, native: bool | str = "auto"):
+        super().__init__()
+        self.k = check_number("k", k)
+        self.threshold_us = None if threshold_us is None else check_number("threshold_us", threshold_us)
+        if native not in (True, False, "auto"):
+            raise ValueError(f"native must be True, False or 'auto', got {native!r}")
+        self.native = native
+
+    def params(self) -> dict:
+        return {"k": self.k, "threshold_us": self.threshold_us, "native": self.native}
+
+    def threshold(self, tile) -> float:
+        """dG_th in uS for this matrix."""
+        if self.threshold_us is not None:
+            return self.threshold_us
+        noise = tile.write_noise_us()
+        return self.k * (noise if noise > 0 else tile.step_us())
+
+    def apply(self, name, tile, delta_w):
+        if tile.native_probabilistic and self.native in (True, "auto"):
+            return self._apply_native(tile, delta_w)
+        if self.native is True:
+            raise ValueError(f"eapu native=True needs a native-probabilistic device; {tile.spec.name} is not")
+        xp = self.xp
+        r = np.float32(tile.r_wg_per_us)
+        th = np.float32(self.threshold(tile))
+        flat = delta_w.reshape(-1)
+        u = self.compute.uniform(flat.shape)
+        u *= th * r  # threshold in weight units times u ~ U[0, 1)
+        index = xp.flatnonzero(xp.abs(flat) > u)  # selected with probability min(1, |dG| / dG_th)
+        dg = flat[index] / r
+        small = xp.abs(dg) < th
+        dg = xp.where(small, xp.where(dg > 0, th, -th), dg).astype(np.float32)
+        return tile.update(index, dg)
+
+    def _apply_native(self, tile, delta_w):
+        xp = self.xp
+        r = np.float32(tile.r_wg_per_us)
+        step = np.float32(tile.step_us())
+        dg = delta_w.reshape(-1) / r
+        mag = xp.abs(dg)
+        big = xp.flatnonzero(mag >= step)
+        small = xp.flatnonzero((mag > 0) & (mag < step))
+        stats = tile.update(big, dg[big])
+        signs = xp.where(dg[small] > 0, 1, -1).astype(xp.int8)
+        stats += tile.pulse_probabilistic(small, mag[small] / step, signs)
+        return stats

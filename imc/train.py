@@ -1,0 +1,236 @@
+"""The training loop: seeded, resumable at any step boundary, with per-step/epoch callbacks.
+
+``Trainer(model, loss, optimizer, rule, compute, batch_size=..., seed=...)`` binds the
+rule to the model, then ``fit(train=(x, y), test=(x, y), epochs=E)`` runs until E epochs
+are complete. Each step: forward, loss, backward, then for every parameter the optimiser
+proposes dW; analog matrices hand it to the update rule, digital vectors (biases) and
+digital layers take it exactly. The batch order of epoch ``e`` is a permutation drawn
+from ``(seed, e)`` alone, so a run restored with :meth:`Trainer.load_state` mid-epoch
+continues exactly as if it had never stopped.
+
+Callbacks are objects with optional ``on_step(trainer, metrics)`` and
+``on_epoch_end(trainer, metrics)``; metrics are JSON-able dicts. A callback may set
+``trainer.should_stop = True`` to end ``fit`` after the current step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+from .compute import Compute
+from .ledger import EnergyConstants, Ledger
+from .nn.analog import WriteStats
+from .nn.module import Module
+
+METRICS = ("accuracy", "psnr")
+RULE_STREAM = 7919  # key of the rule's random stream, spawned from the trainer's compute
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite."""
+
+
+class Trainer:
+    """See the module docstring."""
+
+    def __init__(self, model: Module, loss, optimizer, rule, compute: Compute, *, batch_size: int, seed: int,
+                 metric: str = "accuracy", callbacks=(), eval_batch_size: int = 1024,
+                 energy: EnergyConstants | None = None, data_range: float = 1.0):
+        if not isinstance(model, Module):
+            raise TypeError(f"model must be an imc.nn.Module, got {type(model).__name__}")
+        if not isinstance(compute, Compute):
+            raise TypeError(f"compute must be an imc.Compute, got {type(compute).__name__}")
+        for name, value in (("batch_size", batch_size), ("eval_batch_size", eval_batch_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive integer, got {value!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if metric not in METRICS:
+            raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+        self.model, self.loss, self.optimizer, self.rule = model, loss, optimizer, rule
+        self.compute, self.xp = compute, compute.xp
+        self.batch_size, self.eval_batch_size = int(batch_size), int(eval_batch_size)
+        self.seed, self.metric, self.data_range = int(seed), metric, float(data_range)
+        self.callbacks = tuple(callbacks)
+        self.rule.attach(model, compute.spawn(RULE_STREAM))
+        self.ledger = Ledger(model, optimizer, rule, energy)
+        self.step = 0  # optimisation steps done
+        self.epoch = 0  # epochs completed
+        self.history: list[dict] = []  # end-of-epoch metrics
+        self.should_stop = False
+        self._order_cache: tuple[int, int, np.ndarray] | None = None
+
+    # ------------------------------------------------------------------ data
+    def batch_order(self, epoch: int, n: int) -> np.ndarray:
+        """The sample order of ``epoch``, from ``(seed, epoch)`` only."""
+        if self._order_cache is None or self._order_cache[:2] != (epoch, n):
+            perm = np.random.default_rng([self.seed, int(epoch)]).permutation(n)
+            self._order_cache = (epoch, n, perm)
+        return self._order_cache[2]
+
+    def _arrays(self, data, what: str):
+        if not isinstance(data, (tuple, list)) or len(data) != 2:
+            raise ValueError(f"{what} must be a pair (x, y)")
+        x, y = data
+        if len(x) != len(y):
+            raise ValueError(f"{what}: x has {len(x)} samples but y has {len(y)}; they must match")
+        if len(x) == 0:
+            raise ValueError(f"{what} is empty")
+        x = self.compute.asarray(x)
+        if self.metric == "accuracy":
+            y = self.xp.asarray(y)
+            if y.dtype.kind not in "iu":
+                raise ValueError(f"{what}: accuracy needs integer class labels, got dtype {y.dtype}")
+        else:
+            y = self.compute.asarray(y)
+        return x, y
+
+    def steps_per_epoch(self, n: int) -> int:
+        return -(-n // self.batch_size)
+
+    # ------------------------------------------------------------------ training
+    def fit(self, train, test=None, epochs: int = 1) -> dict:
+        """Train until ``epochs`` epochs are complete (continuing from the current step)."""
+        if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
+            raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+        x, y = self._arrays(train, "train")
+        test = self._arrays(test, "test") if test is not None else None
+        n = len(x)
+        spe = self.steps_per_epoch(n)
+        self.should_stop = False
+        while self.step < epochs * spe and not self.should_stop:
+            epoch, i = divmod(self.step, spe)
+            idx = self.batch_order(epoch, n)[i * self.batch_size : (i + 1) * self.batch_size]
+            idx = self.xp.asarray(idx)
+            loss = self.train_step(x[idx], y[idx], epoch)
+            metrics = {"step": self.step, "epoch": epoch, "loss": loss, **self.ledger.step_metrics()}
+            for cb in self.callbacks:
+                if hasattr(cb, "on_step"):
+                    cb.on_step(self, metrics)
+            if i == spe - 1:
+                self.epoch = epoch + 1
+                metrics = {"step": self.step, "epoch": self.epoch, "train_loss": loss, **self.ledger.step_metrics()}
+                metrics["update_ratio_epoch"] = self._epoch_ratio(epoch)
+                if test is not None:
+                    metrics.update(self.evaluate(*test))
+                self.history.append(metrics)
+                for cb in self.callbacks:
+                    if hasattr(cb, "on_epoch_end"):
+                        cb.on_epoch_end(self, metrics)
+        return self.summary()
+
+    def _epoch_ratio(self, epoch: int) -> float:
+        cells = [c for c, e in zip(self.ledger.step_cells, self.ledger.epoch_of_step) if e == epoch]
+        return float(np.mean(cells) / self.ledger.n_weights) if cells and self.ledger.n_weights else 0.0
+
+    def train_step(self, xb, yb, epoch: int | None = None) -> float:
+        """One optimisation step on a batch; returns the loss (before the update)."""
+        epoch = self.epoch if epoch is None else epoch
+        model = self.model.train()
+        out = model.forward(xb)
+        loss = float(self.loss.forward(out, yb))
+        if not math.isfinite(loss):
+            raise TrainingDiverged(
+                f"loss is {loss} at step {self.step} (epoch {epoch}); training stopped. "
+                "Lower the learning rate or check the inputs for NaN/inf."
+            )
+        model.backward(self.loss.backward())
+        stats = WriteStats()
+        for name, p in model.named_parameters():
+            weight = p.value() if getattr(self.optimizer, "weight_decay", 0) else None
+            delta = self.optimizer.propose(name, p.grad, weight)
+            if p.analog:
+                stats += self.rule.apply(name, p.tile, delta)
+            else:
+                p.data += delta.astype(p.data.dtype, copy=False)
+        self.step += 1
+        self.ledger.record_step(epoch, stats.cells, stats.pulses)
+        return loss
+
+    # ------------------------------------------------------------------ evaluation
+    def predict(self, x):
+        """Model outputs in eval mode, batched by ``eval_batch_size`` (counted as inference)."""
+        model = self.model.eval()
+        self.ledger.observe("train")
+        outs = [model.forward(x[i : i + self.eval_batch_size]) for i in range(0, len(x), self.eval_batch_size)]
+        self.ledger.observe("eval")
+        return self.xp.concatenate(outs)
+
+    def evaluate(self, x, y) -> dict:
+        """Loss and the metric ("accuracy" as a fraction, or "psnr" in dB) on (x, y)."""
+        if len(x) != len(y):
+            raise ValueError(f"evaluate: x has {len(x)} samples but y has {len(y)}")
+        out = self.predict(x)
+        result = {"test_loss": float(self.loss.forward(out, y))}
+        if self.metric == "accuracy":
+            result["accuracy"] = float((out.argmax(axis=1) == y).mean())
+        else:
+            result["psnr"] = psnr(self.xp, out, y, self.data_range)
+        return result
+
+    # ------------------------------------------------------------------ results
+    def summary(self) -> dict:
+        last = self.history[-1] if self.history else {}
+        return {
+            "steps": self.step,
+            "epochs": self.epoch,
+            "metric": self.metric,
+            "final": {k: v for k, v in last.items() if k in ("accuracy", "psnr", "test_loss", "train_loss")},
+            "history": list(self.history),
+            "rule": {"name": self.rule.name, **self.rule.params()},
+            "optimizer": {"name": self.optimizer.name, **self.optimizer.params()},
+            "ledger": self.ledger.summary(),
+        }
+
+    # ------------------------------------------------------------------ state
+    def state(self) -> dict[str, np.ndarray]:
+        """Everything needed for an exact resume at this step boundary (plain numpy arrays)."""
+        out = {}
+        for prefix, part in (("model.", self.model), ("optim.", self.optimizer), ("rule.", self.rule), ("ledger.", self.ledger)):
+            for key, arr in part.state().items():
+                out[prefix + key] = arr
+        out["trainer.counters"] = np.array([self.step, self.epoch, self.seed, self.batch_size], dtype=np.int64)
+        out["trainer.history"] = np.array(json.dumps(self.history))
+        return out
+
+    def load_state(self, state: dict) -> None:
+        """Restore a :meth:`state` export; on any error the trainer is left as it was."""
+        if "trainer.counters" not in state:
+            raise KeyError("trainer state is missing 'trainer.counters'")
+        step, epoch, seed, batch = (int(v) for v in np.asarray(state["trainer.counters"]).tolist())
+        if (seed, batch) != (self.seed, self.batch_size):
+            raise ValueError(
+                f"state was saved with seed {seed} and batch_size {batch}; this trainer has "
+                f"seed {self.seed} and batch_size {self.batch_size}, so the run would not continue identically"
+            )
+        history = json.loads(str(state.get("trainer.history", "[]")))
+        parts = {p: {k[len(p) :]: v for k, v in state.items() if k.startswith(p)} for p in ("model.", "optim.", "rule.", "ledger.")}
+        backup = self.state()
+        try:
+            self.model.load_state(parts["model."])
+            self.optimizer.load_state(parts["optim."], xp=self.xp)
+            self.rule.load_state(parts["rule."])
+            self.ledger.load_state(parts["ledger."])
+        except Exception:
+            self._restore(backup)
+            raise
+        self.step, self.epoch, self.history = step, epoch, history
+
+    def _restore(self, backup: dict) -> None:
+        parts = {p: {k[len(p) :]: v for k, v in backup.items() if k.startswith(p)} for p in ("model.", "optim.", "rule.", "ledger.")}
+        self.model.load_state(parts["model."])
+        self.optimizer.load_state(parts["optim."], xp=self.xp)
+        self.rule.load_state(parts["rule."])
+        self.ledger.load_state(parts["ledger."])
+
+
+def psnr(xp, pred, target, data_range: float = 1.0) -> float:
+    """Mean per-image PSNR in dB, ``10 log10(range^2 / mse)`` (images on axis 0)."""
+    if tuple(pred.shape) != tuple(target.shape):
+        raise ValueError(f"psnr: prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+    diff = (pred - target).reshape(len(pred), -1)
+    mse = xp.maximum((diff * diff).mean(axis=1), 1e-12)
+    return float((10 * xp.log10(data_range**2 / mse)).mean())
