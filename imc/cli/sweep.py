@@ -19,9 +19,9 @@ EPILOG = """\
 examples:
   imc sweep examples/sweeps/noise.toml --workers 2     run on a local Dask cluster
   imc sweep noise.toml --scheduler tcp://10.0.0.5:8786  run on a running Dask cluster
-  imc sweep report sweeps/noise                        table + plots along each axis
+  imc sweep report runs/sweeps/noise                      table + plots along each axis
 
-The sweep folder (default sweeps/<name>) gets results.jsonl, results.csv, sweep.json and
+The sweep folder (default runs/sweeps/<name>) gets results.jsonl, results.csv, sweep.json and
 runs/<point id>/ per point. Re-running the same command skips finished points.
 See docs/sweeps.md for the sweep file format.
 """
@@ -39,7 +39,7 @@ def register(sub) -> None:
     p.add_argument("target", metavar="SWEEP.toml|report", help="the sweep file to run, or the word 'report'")
     p.add_argument("sweep_dir", nargs="?", metavar="SWEEP_DIR", help="with 'report': the sweep folder")
     run = p.add_argument_group("running a sweep")
-    run.add_argument("--out", metavar="DIR", help="sweep folder (default: sweeps/<sweep name>)")
+    run.add_argument("--out", metavar="DIR", help="sweep folder (default: runs/sweeps/<sweep name>)")
     run.add_argument("--workers", type=int, metavar="N", help="local cluster worker processes (default: CPU count)")
     run.add_argument("--scheduler", metavar="ADDRESS", help="use a running Dask cluster, e.g. tcp://HOST:8786")
     run.add_argument(
@@ -73,7 +73,7 @@ def _run(args) -> int:
     if args.timeout <= 0:
         raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
     sweep = load_sweep(args.target)
-    out = Path(args.out) if args.out else Path("sweeps") / sweep.name
+    out = Path(args.out) if args.out else Path("runs") / "sweeps" / sweep.name
     if args.dry_run:
         print(f"sweep {sweep.name!r} ({sweep.mode}): {len(sweep.points)} points -> {out}")
         for point in sweep.points:
