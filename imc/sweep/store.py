@@ -166,15 +166,13 @@ def flat_row(row: dict) -> dict:
 
 
 def flatten(data: dict, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}; lists become JSON text."""
+    """{"a": {"b": 1}, "h": [..]} -> {"a.b": 1}; lists (histories) stay in results.jsonl only."""
     out = {}
     for key, value in data.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
             out.update(flatten(value, name + "."))
-        elif isinstance(value, (list, tuple)):
-            out[name] = json.dumps(value)
-        else:
+        elif not isinstance(value, (list, tuple)):
             out[name] = value
     return out
 
