@@ -1,3 +1,39 @@
-"""imc_conformance: contract tests any imc device backend can be run against by name."""
+"""imc_conformance: contract tests any imc device backend can be run against by name.
+
+Three ways in, one set of checks:
+
+- subclass :class:`BackendTests` in two lines naming the backend (and preset)::
+
+      from imc_conformance import BackendTests
+
+      class TestMyDevice(BackendTests):
+          backend = "ecram"
+
+- ``pytest --pyargs imc_conformance --imc-backend NAME [--imc-preset P] [--imc-compute gpu]``;
+- ``imc conformance NAME [--preset P] [--compute gpu] [--json report.json]``.
+
+Checks are plain functions of a :class:`Target` (see :data:`imc_conformance.registry.CHECKS`);
+optional behaviours are capabilities, and a backend that lacks one is skipped with the reason.
+"""
 
 __version__ = "0.1.0"
+
+from .registry import CheckFailure, CheckSkip, check_names, get_check  # noqa: E402
+from .runner import Outcome, StaleExpectedFailure, run_check, run_checks  # noqa: E402
+from .target import Target, all_presets  # noqa: E402
+from .testing import BackendTests  # noqa: E402
+
+__all__ = [
+    "BackendTests",
+    "CheckFailure",
+    "CheckSkip",
+    "Outcome",
+    "StaleExpectedFailure",
+    "Target",
+    "all_presets",
+    "check_names",
+    "get_check",
+    "run_check",
+    "run_checks",
+    "__version__",
+]

@@ -1,0 +1,146 @@
+"""Checks of reading: read noise as declared, products that agree with the conductances, edge cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from imc.spec import BOUNDS, READ_NOISE
+
+from .probes import host, mid_targets, on_device
+from .registry import check, fail
+from .stats import Z, float32_tolerance, mean_and_se
+
+SHAPE = (24, 40)  # non-square: forward and transposed products have different widths
+REPEATS = 8
+
+
+def _rng(target, key):
+    return np.random.default_rng(target.device_seed(2000 + key))
+
+
+def _programmed(target, key, shape):
+    dev = target.make(key=key, shape=shape)
+    dev.program(on_device(dev, mid_targets(dev)))
+    return dev
+
+
+def _z_scores(measured, expected, std):
+    keep = std > 0
+    return (measured[keep] - expected[keep]) / std[keep], (measured[~keep] - expected[~keep])
+
+
+def _judge_z(z, what):
+    """z should be standard normal: mean 0 and mean square 1 within Z standard errors."""
+    mean, se = mean_and_se(z)
+    if abs(mean) > Z * se:
+        fail(f"{what} is biased: mean {mean:+.3f} declared standard deviations ({abs(mean) / se:.1f} SE; allowed {Z:g})")
+    ms, se2 = mean_and_se(z * z)
+    if abs(ms - 1) > Z * se2:
+        fail(
+            f"{what} scatters by {math.sqrt(ms):.3f} x its declared standard deviation "
+            f"(variance ratio {ms:.3f}, {abs(ms - 1) / se2:.1f} SE over {z.size} values; allowed {Z:g})"
+        )
+    return math.sqrt(ms)
+
+
+@check("read_noise_as_declared")
+def read_noise_as_declared(target):
+    """read() and products scatter by exactly the declared read noise (none if 'read-noise' is absent)."""
+    spec = target.spec
+    dev = _programmed(target, 70, (64, 64))
+    rng = _rng(target, 70)
+    g = host(dev, dev.peek()).astype(np.float64)
+    reads = np.stack([host(dev, dev.read()).astype(np.float64) for _ in range(REPEATS)])
+    x = rng.standard_normal((REPEATS * 8, g.shape[0]))
+    y = host(dev, dev.forward(on_device(dev, x))).astype(np.float64)
+    d = rng.standard_normal((REPEATS * 8, g.shape[1]))
+    yt = host(dev, dev.backward(on_device(dev, d))).astype(np.float64)
+    if not spec.has(READ_NOISE) or spec.read_noise_rel == 0:
+        if (reads != g[None]).any():
+            fail(f"the device declares no read noise but read() differs from the stored conductances "
+                 f"(by up to {float(np.abs(reads - g).max()):.3g} uS)")
+        return "no read noise declared; reads are exact"
+    rel = spec.read_noise_rel
+    z_read, exact = _z_scores(reads, np.broadcast_to(g, reads.shape), rel * np.abs(np.broadcast_to(g, reads.shape)))
+    if exact.size and (exact != 0).any():
+        fail("cells at 0 uS must read exactly 0 (noise is relative to G)")
+    s_read = _judge_z(z_read, "read()")
+    s_fwd = _judge_z(_z_scores(y, x @ g, rel * np.sqrt((x * x) @ (g * g)))[0], "forward products")
+    s_bwd = _judge_z(_z_scores(yt, d @ g.T, rel * np.sqrt((d * d) @ (g.T * g.T)))[0], "transposed products")
+    return f"read noise {s_read:.3f}, forward {s_fwd:.3f}, transposed {s_bwd:.3f} x declared"
+
+
+@check("products_match_conductances")
+def products_match_conductances(target):
+    """forward(x) = x @ G and backward(d) = d @ G.T with the right shapes, for batches and single vectors."""
+    spec = target.spec
+    dev = _programmed(target, 71, SHAPE)
+    rng = _rng(target, 71)
+    rows, cols = SHAPE
+    g = host(dev, dev.peek()).astype(np.float64)
+    noisy = spec.has(READ_NOISE) and spec.read_noise_rel > 0
+    for name, op, width, mat in (("forward", dev.forward, rows, g), ("backward", dev.backward, cols, g.T)):
+        out_width = mat.shape[1]
+        for shape in ((5, width), (1, width), (width,)):
+            x = rng.standard_normal(shape)
+            y = host(dev, op(on_device(dev, x)))
+            want_shape = shape[:-1] + (out_width,)
+            if y.shape != want_shape:
+                fail(f"{name} of an input of shape {shape} returned shape {y.shape}, expected {want_shape}")
+            expected = x @ mat
+            scale = np.abs(x) @ np.abs(mat)
+            tol = float32_tolerance(1.0) * 4 * scale
+            if noisy:
+                tol = tol + (Z + 1.5) * spec.read_noise_rel * np.sqrt((x * x) @ (mat * mat))
+            bad = np.abs(y - expected) > tol
+            if bad.any():
+                worst = float((np.abs(y - expected) / np.maximum(scale, 1e-30)).max())
+                fail(
+                    f"{name} disagrees with the stored conductances for input shape {shape}: {int(bad.sum())} "
+                    f"outputs off (worst by {worst:.3g} of |x| @ |G|)"
+                    + (" beyond the declared read noise" if noisy else "")
+                )
+
+
+@check("edge_cases_stay_finite")
+def edge_cases_stay_finite(target):
+    """Zero inputs, tiny and huge requests, window-edge targets and long pulse trains give finite results."""
+    spec = target.spec
+    dev = _programmed(target, 72, SHAPE)
+    rows, cols = SHAPE
+    zero_x, zero_d = np.zeros((3, rows)), np.zeros((3, cols))
+    for name, op, x in (("forward", dev.forward, zero_x), ("backward", dev.backward, zero_d)):
+        y = host(dev, op(on_device(dev, x)))
+        if not np.isfinite(y).all():
+            fail(f"{name} of an all-zero input returned NaN or inf")
+        if (y != 0).any():
+            fail(f"{name} of an all-zero input returned non-zero outputs (max {float(np.abs(y).max()):.3g})")
+    ones = np.ones(SHAPE)
+    many = int(math.ceil(2 * spec.range_us / spec.step_us))
+    ops = (
+        ("update(1e-30 uS)", lambda: dev.update(on_device(dev, ones * 1e-30))),
+        ("update(step / 1000)", lambda: dev.update(on_device(dev, ones * spec.step_us / 1000))),
+        ("update(-10 x window)", lambda: dev.update(on_device(dev, ones * -10 * spec.range_us))),
+        ("update(+10 x window)", lambda: dev.update(on_device(dev, ones * 10 * spec.range_us))),
+        ("program(g_min_us)", lambda: dev.program(on_device(dev, ones * spec.g_min_us))),
+        (f"{many} pulses down from g_min_us", lambda: dev.pulse(on_device(dev, ones * many, np.int64), -1)),
+        ("program(g_max_us)", lambda: dev.program(on_device(dev, ones * spec.g_max_us))),
+        (f"{many} pulses up from g_max_us", lambda: dev.pulse(on_device(dev, ones * many, np.int64), 1)),
+        ("empty sparse update", lambda: dev.update(on_device(dev, np.zeros(0)), index=on_device(dev, np.zeros(0), np.int64))),
+    )
+    for what, op in ops:
+        try:
+            op()
+        except FloatingPointError as exc:
+            fail(f"{what}: {exc}")
+        g = host(dev, dev.peek())
+        if not np.isfinite(g).all():
+            fail(f"{what} left non-finite conductances")
+        for name, out in (("read()", dev.read()), ("forward", dev.forward(on_device(dev, np.ones((2, rows)))))):
+            if not np.isfinite(host(dev, out)).all():
+                fail(f"after {what}, {name} returned NaN or inf")
+    if spec.has(BOUNDS):
+        return "finite at the window edges"
+    return "finite (unbounded device)"

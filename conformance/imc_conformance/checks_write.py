@@ -1,0 +1,279 @@
+"""Checks of writing: programming, open-loop steps and noise, untouched cells, bounds, faults."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from imc.spec import BOUNDS, DRIFT, FAULTS, NATIVE_PROBABILISTIC
+
+from .probes import declared, differences, host, mid_targets, on_device, snapshot, windows
+from .registry import check, fail, skip
+from .stats import Z, binomial_bound, float32_tolerance, mean_and_se
+from .writes import judge_single_steps, measure_single_steps
+
+SMALL_SHAPE = (24, 40)  # non-square, so a transposition or row/column mix-up shows
+
+
+def _rng(target, key):
+    """Seeded generator for a check's inputs (separate from the device's own stream)."""
+    return np.random.default_rng(target.device_seed(1000 + key))
+
+
+@check("program_reaches_targets")
+def program_reaches_targets(target):
+    """Write-verify lands within the declared program noise of each target and stays in the window."""
+    spec = target.spec
+    dev = target.make(key=10)
+    rng = _rng(target, 10)
+    lo, hi = windows(dev)
+    span = spec.range_us
+    targets = rng.uniform(spec.g_min_us + 0.1 * span, spec.g_max_us - 0.1 * span, dev.shape).astype(np.float32)
+    dev.program(on_device(dev, targets))
+    g = host(dev, dev.peek()).astype(np.float64)
+    ftol = float32_tolerance(max(abs(spec.g_min_us), abs(spec.g_max_us)))
+    outside = (g < lo - ftol) | (g > hi + ftol)
+    if outside.any():
+        fail(f"programming left {int(outside.sum())} cells outside their own window (window_at)")
+    reach = np.clip(targets, lo, hi)  # a cell can only reach the part of a target inside its window
+    err = g - reach
+    sigma = spec.program_noise_us
+    tol = (Z + 1) * sigma + ftol
+    miss = np.abs(err) > tol
+    n = err.size
+    p_stuck = spec.stuck_low_prob + spec.stuck_high_prob if spec.has(FAULTS) else 0.0
+    allowed = p_stuck + binomial_bound(p_stuck, n) if p_stuck > 0 else 0.0
+    if miss.mean() > allowed:
+        worst = float(np.abs(err).max())
+        fail(
+            f"{int(miss.sum())} of {n} cells ({miss.mean():.2%}) missed their target by more than "
+            f"{Z + 1:g} x program_noise_us = {tol:.4g} uS (worst {worst:.4g} uS); allowed fraction "
+            f"{allowed:.2%} (declared stuck cells)"
+        )
+    interior = ~miss & (reach - lo > tol) & (hi - reach > tol)
+    bias, se = mean_and_se(err[interior])
+    if abs(bias) > Z * se + ftol:
+        fail(f"programming is biased by {bias:+.4g} uS ({abs(bias) / se:.1f} standard errors; allowed {Z:g})")
+    rms = float(np.sqrt(np.mean(err[interior] ** 2)))
+    allowed_rms = sigma * (1 + Z / math.sqrt(2 * max(int(interior.sum()), 1))) + ftol
+    if rms > allowed_rms:
+        fail(
+            f"programming error RMS {rms:.4g} uS exceeds the declared program_noise_us {sigma:.4g} uS "
+            f"(allowed {allowed_rms:.4g} uS for {int(interior.sum())} cells)"
+        )
+    return f"RMS error {rms:.3g} uS vs declared {sigma:.3g} uS; {int(miss.sum())} cells missed"
+
+
+@check("update_step_and_noise")
+def update_step_and_noise(target):
+    """update(+-declared step) moves the requested way with the declared mean step and write noise."""
+    return judge_single_steps(measure_single_steps(target, 11, "update"), target.spec, "update")
+
+
+@check("pulse_step_and_noise")
+def pulse_step_and_noise(target):
+    """One pulse moves the requested way with the declared mean step and write noise."""
+    return judge_single_steps(measure_single_steps(target, 12, "pulse"), target.spec, "pulse")
+
+
+def _unchanged_outside(dev, before_g, before_pulses, before_writes, selected, what):
+    g = host(dev, dev.peek())
+    keep = ~selected
+    bits = g.view(np.uint32)[keep] != before_g.view(np.uint32)[keep]
+    if bits.any():
+        worst = float(np.abs(g[keep] - before_g[keep]).max())
+        fail(f"{what} changed {int(bits.sum())} unselected cells (largest change {worst:.3g} uS); they must stay bit-identical")
+    for name, before in (("pulses", before_pulses), ("writes", before_writes)):
+        now = host(dev, getattr(dev.counters, name))
+        if (now[keep] != before[keep]).any():
+            fail(f"{what} counted {name} on {int((now[keep] != before[keep]).sum())} unselected cells")
+    return g
+
+
+@check("untouched_cells_unchanged")
+def untouched_cells_unchanged(target):
+    """Dense, sparse, pulse, program(mask) and probabilistic writes leave unselected cells bit-identical."""
+    dev = target.make(key=20, shape=SMALL_SHAPE)
+    rng = _rng(target, 20)
+    dev.program(on_device(dev, mid_targets(dev)))
+    size = SMALL_SHAPE[0] * SMALL_SHAPE[1]
+
+    def state():
+        return host(dev, dev.peek()), host(dev, dev.counters.pulses), host(dev, dev.counters.writes)
+
+    def selection(fraction):
+        return rng.random(SMALL_SHAPE) < fraction
+
+    def steps(g, sel, k=3):
+        direction = rng.choice([-1, 1], SMALL_SHAPE)
+        up, _ = declared(dev, g, 1)
+        dn, _ = declared(dev, g, -1)
+        size_us = np.where(direction > 0, up, dn) * rng.integers(1, k + 1, SMALL_SHAPE)
+        return np.where(sel, direction * np.maximum(size_us, 1e-3 * target.spec.step_us), 0).astype(np.float32)
+
+    moved_any = 0
+    # dense update
+    g, p, w = state()
+    sel = selection(0.3)
+    dev.update(on_device(dev, steps(g, sel)))
+    moved_any += int((_unchanged_outside(dev, g, p, w, sel, "update (dense)") != g).sum())
+    # sparse update, indices in random order
+    g, p, w = state()
+    idx = rng.permutation(size)[: size // 5]
+    sel = np.zeros(size, bool)
+    sel[idx] = True
+    sel = sel.reshape(SMALL_SHAPE)
+    values = steps(g, np.ones(SMALL_SHAPE, bool)).reshape(-1)[idx]
+    dev.update(on_device(dev, values), index=on_device(dev, idx, np.int64))
+    moved_any += int((_unchanged_outside(dev, g, p, w, sel, "update (sparse index)") != g).sum())
+    # dense pulses with zero counts off the selection
+    g, p, w = state()
+    sel = selection(0.3)
+    counts = np.where(sel, rng.integers(1, 4, SMALL_SHAPE), 0)
+    signs = rng.choice([-1, 1], SMALL_SHAPE)
+    dev.pulse(on_device(dev, counts, np.int64), on_device(dev, signs, np.int8))
+    moved_any += int((_unchanged_outside(dev, g, p, w, sel, "pulse (dense)") != g).sum())
+    # sparse pulses
+    g, p, w = state()
+    idx = rng.permutation(size)[: size // 7]
+    sel = np.zeros(size, bool)
+    sel[idx] = True
+    dev.pulse(on_device(dev, np.ones(idx.size), np.int64), on_device(dev, rng.choice([-1, 1], idx.size), np.int8),
+              index=on_device(dev, idx, np.int64))
+    moved_any += int((_unchanged_outside(dev, g, p, w, sel.reshape(SMALL_SHAPE), "pulse (sparse index)") != g).sum())
+    # program with a mask
+    g, p, w = state()
+    sel = selection(0.4)
+    dev.program(on_device(dev, mid_targets(dev)), mask=on_device(dev, sel, bool))
+    _unchanged_outside(dev, g, p, w, sel, "program(mask)")
+    if target.spec.has(NATIVE_PROBABILISTIC):
+        g, p, w = state()
+        sel = selection(0.3)
+        probs = np.where(sel, 0.5, 0.0).astype(np.float32)
+        dev.pulse_probabilistic(on_device(dev, probs), on_device(dev, rng.choice([-1, 1], SMALL_SHAPE), np.int8))
+        _unchanged_outside(dev, g, p, w, sel, "pulse_probabilistic (p = 0 cells)")
+    if moved_any == 0:
+        fail("no selected cell changed in any write: the writes did nothing, so untouched cells prove nothing")
+
+
+@check("stays_in_window", requires=BOUNDS)
+def stays_in_window(target):
+    """Long pulse trains and oversized requests never take a cell outside its declared window."""
+    spec = target.spec
+    dev = target.make(key=30, shape=SMALL_SHAPE)
+    lo, hi = windows(dev)
+    ftol = float32_tolerance(max(abs(spec.g_min_us), abs(spec.g_max_us)))
+    many = int(math.ceil(2 * spec.range_us / spec.step_us))
+    ones = np.ones(SMALL_SHAPE)
+    ops = (
+        (f"{many} pulses up", lambda: dev.pulse(on_device(dev, ones * many, np.int64), 1)),
+        (f"{many} pulses down", lambda: dev.pulse(on_device(dev, ones * many, np.int64), -1)),
+        ("update(+2 x window)", lambda: dev.update(on_device(dev, ones * 2 * spec.range_us))),
+        ("update(-2 x window)", lambda: dev.update(on_device(dev, ones * -2 * spec.range_us))),
+        ("program(g_max_us)", lambda: dev.program(on_device(dev, ones * spec.g_max_us))),
+        ("program(g_min_us)", lambda: dev.program(on_device(dev, ones * spec.g_min_us))),
+    )
+    for what, op in ops:
+        op()
+        g = host(dev, dev.peek()).astype(np.float64)
+        above, below = g > hi + ftol, g < lo - ftol
+        if above.any() or below.any():
+            worst = float(max((g - hi).max(), (lo - g).max()))
+            fail(
+                f"after {what}, {int(above.sum())} cells are above and {int(below.sum())} below their own "
+                f"window (window_at); worst by {worst:.4g} uS"
+            )
+
+
+@check("faults_match_declaration", requires=FAULTS)
+def faults_match_declaration(target):
+    """The fraction of stuck cells matches the declared stuck-low and stuck-high rates."""
+    spec = target.spec
+    dev = target.make(key=40)
+    lo, hi = windows(dev)
+    dev.program(on_device(dev, mid_targets(dev)))
+    start = host(dev, dev.peek())
+    moved = np.zeros(dev.shape, bool)
+    quarter = int(math.ceil(0.25 * spec.range_us / spec.step_us))
+    for sign in (1, -1, -1, 1):
+        before = host(dev, dev.peek())
+        dev.pulse(on_device(dev, np.full(dev.shape, quarter), np.int64), sign)
+        moved |= host(dev, dev.peek()) != before
+    stuck = ~moved
+    n = stuck.size
+    for what, cells, p in (
+        ("stuck low", stuck & (np.abs(start - lo) <= np.abs(start - hi)), spec.stuck_low_prob),
+        ("stuck high", stuck & (np.abs(start - lo) > np.abs(start - hi)), spec.stuck_high_prob),
+    ):
+        frac = float(cells.mean())
+        if abs(frac - p) > binomial_bound(p, n):
+            fail(
+                f"{frac:.2%} of cells are {what} (never moved, nearer that bound) but the spec declares "
+                f"{p:.2%} (allowed +-{binomial_bound(p, n):.2%} for {n} cells)"
+            )
+    return f"{stuck.mean():.2%} stuck vs declared {spec.stuck_low_prob + spec.stuck_high_prob:.2%}"
+
+
+@check("native_probabilistic_switching", requires=NATIVE_PROBABILISTIC)
+def native_probabilistic_switching(target):
+    """pulse_probabilistic(p) moves each cell by p x the declared step on average; p = 0 cells are untouched."""
+    dev = target.make(key=50)
+    rng = _rng(target, 50)
+    dev.program(on_device(dev, mid_targets(dev)))
+    g0 = host(dev, dev.peek())
+    levels = np.array([0.0, 0.25, 0.5, 1.0])
+    probs = levels[rng.integers(0, levels.size, dev.shape)].astype(np.float32)
+    signs = rng.choice([-1, 1], dev.shape)
+    up, _ = declared(dev, g0, 1)
+    dn, _ = declared(dev, g0, -1)
+    step = np.where(signs > 0, up, dn)
+    dev.pulse_probabilistic(on_device(dev, probs), on_device(dev, signs, np.int8))
+    moved = signs * (host(dev, dev.peek()).astype(np.float64) - g0)
+    ftol = float32_tolerance(float(np.abs(g0).max()))
+    zero = probs == 0
+    if (host(dev, dev.peek())[zero] != g0[zero]).any():
+        fail("pulse_probabilistic changed cells whose probability was 0")
+    notes = []
+    for p in levels[1:]:
+        cells = probs == p
+        expected = p * step[cells]
+        bias, se = mean_and_se(moved[cells] - expected)
+        if abs(bias) > Z * se + ftol:
+            fail(
+                f"at p = {p:g} cells moved {float(moved[cells].mean()):.4g} uS on average, expected p x declared "
+                f"step = {float(expected.mean()):.4g} uS ({abs(bias) / se:.1f} standard errors; allowed {Z:g})"
+            )
+        notes.append(f"p={p:g}: {float(moved[cells].mean()):.3g} vs {float(expected.mean()):.3g} uS")
+    return "; ".join(notes)
+
+
+@check("drift_keeps_state_valid", requires=DRIFT)
+def drift_keeps_state_valid(target):
+    """drift(seconds) keeps states finite and in the window, counts no pulses, and rejects bad times."""
+    spec = target.spec
+    dev = target.make(key=60, shape=SMALL_SHAPE)
+    dev.program(on_device(dev, mid_targets(dev)))
+    for bad in (-1.0, float("nan"), float("inf")):
+        before = snapshot(dev)
+        try:
+            dev.drift(bad)
+        except (ValueError, TypeError):
+            pass
+        else:
+            fail(f"drift({bad!r}) was accepted; it must raise ValueError")
+        changed = differences(before, snapshot(dev))
+        if changed:
+            fail(f"the rejected drift({bad!r}) changed {changed}")
+    pulses = host(dev, dev.counters.pulses)
+    lo, hi = windows(dev)
+    ftol = float32_tolerance(max(abs(spec.g_min_us), abs(spec.g_max_us)))
+    for seconds in (1.0, 1e3, 1e8):
+        dev.drift(seconds)
+        g = host(dev, dev.peek()).astype(np.float64)
+        if not np.isfinite(g).all():
+            fail(f"drift({seconds:g} s) produced non-finite conductances")
+        if spec.has(BOUNDS) and ((g < lo - ftol) | (g > hi + ftol)).any():
+            fail(f"drift({seconds:g} s) took cells outside their window")
+    if (host(dev, dev.counters.pulses) != pulses).any():
+        fail("drift counted write pulses; relaxation is not a write")

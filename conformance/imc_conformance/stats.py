@@ -1,0 +1,32 @@
+"""Small statistics for the checks: tolerances come from the sample size, never magic numbers.
+
+Every comparison allows ``Z`` standard errors. With seeded inputs and Z = 5, an honest
+backend fails a single comparison with probability below 1e-6, so the suite does not
+flake, while a broken promise of a few per cent is caught by the large samples.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+Z = 5.0  # standard errors allowed in every statistical comparison
+
+
+def mean_and_se(values) -> tuple[float, float]:
+    """Sample mean and its standard error (sample std / sqrt(n))."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if v.size < 2:
+        return (float(v.mean()) if v.size else math.nan), math.inf
+    return float(v.mean()), float(v.std(ddof=1) / math.sqrt(v.size))
+
+
+def binomial_bound(p: float, n: int) -> float:
+    """Allowed |observed fraction - p| for n Bernoulli(p) trials (Z standard errors, >= 1 count)."""
+    return Z * math.sqrt(max(p * (1 - p), 1.0 / n) / n) + 1.0 / n
+
+
+def float32_tolerance(scale) -> float:
+    """Rounding allowance for float32 arithmetic on values of magnitude ``scale``."""
+    return 64 * float(np.finfo(np.float32).eps) * max(float(scale), 1e-30)
