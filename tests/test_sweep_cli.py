@@ -1,0 +1,143 @@
+"""`imc sweep` end to end: bad input, a sweep killed part way and resumed, the report."""
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from imc.cli import main
+
+TINY_BASE = """
+[base]
+epochs = 1
+batch_size = 64
+[base.task]
+name = "digits"
+test_fraction = 0.5
+[base.model]
+name = "mlp"
+hidden = [16]
+[base.optimizer]
+name = "sgd"
+lr = 0.1
+momentum = 0.9
+"""
+
+
+def write_sweep(folder: Path, axes: str, name: str = "tiny") -> Path:
+    path = folder / f"{name}.toml"
+    path.write_text(f'name = "{name}"\n{TINY_BASE}\n[axes]\n{axes}\n')
+    return path
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("axes", "message"),
+    [
+        ('"rule.kk" = [0.5, 1.0]', "unknown config key 'rule.kk'; did you mean 'rule.k'?"),
+        ('"backend.overrides.write_nosie_us" = [1.0]', "did you mean 'backend.overrides.write_noise_us'?"),
+        ("seed = []", "axis 'seed' is empty; give it at least one value"),
+    ],
+)
+def test_bad_axes_exit_2_with_one_line_and_no_folder(tmp_path, capsys, axes, message):
+    path = write_sweep(tmp_path, axes)
+    assert main(["sweep", str(path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.startswith("imc sweep: error: ") and err.count("\n") == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_dead_scheduler_exits_2_within_the_timeout_and_writes_nothing(tmp_path, capsys):
+    path = write_sweep(tmp_path, "seed = [0, 1]")
+    port = closed_port()
+    code = main(["sweep", str(path), "--out", str(tmp_path / "out"), "--scheduler", f"tcp://127.0.0.1:{port}", "--timeout", "1"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"no Dask scheduler answered at tcp://127.0.0.1:{port} within 1 s" in err and "dask scheduler" in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--workers", "0"], "--workers must be at least 1"),
+        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "has its own workers"),
+        (["--timeout", "0"], "--timeout must be > 0"),
+        (["--metrics", "x"], "--metrics belongs to `imc sweep report"),
+    ],
+)
+def test_bad_options(tmp_path, capsys, args, message):
+    path = write_sweep(tmp_path, "seed = [0]")
+    assert main(["sweep", str(path), *args]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_dry_run_lists_points_without_running(tmp_path, capsys):
+    path = write_sweep(tmp_path, '"rule.name" = ["original", "eapu"]\nseed = {start = 0, stop = 1}')
+    assert main(["sweep", str(path), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("sweep 'tiny' (product): 4 points")
+    assert "rule.name='eapu', seed=1" in out[-1]
+    assert not (tmp_path / "out").exists()
+
+
+def rows(folder: Path) -> list[dict]:
+    path = folder / "results.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def comparable(summary: dict) -> dict:
+    """A summary without its wall-clock timings, which differ between identical runs."""
+    return {k: comparable(v) if isinstance(v, dict) else v for k, v in summary.items() if "second" not in k and k != "run_dir"}
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_to_the_same_results_as_a_clean_run(tmp_path):
+    pytest.importorskip("imc.runner")  # the training runner (issue 5) is landing in parallel
+    path = write_sweep(tmp_path, '"rule.name" = ["original", "eapu"]\nseed = {start = 0, stop = 3}')
+    cli = [sys.executable, "-m", "imc.cli", "sweep", str(path), "--workers", "2", "--quiet"]
+    killed = tmp_path / "killed"
+    proc = subprocess.Popen([*cli, "--out", str(killed)], start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while not rows(killed) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the CLI, its cluster and its workers at once
+        output = proc.communicate()[0].decode(errors="replace")
+    first = rows(killed)
+    assert 1 <= len(first) < 8, f"the kill should land mid-sweep; got {len(first)} rows\n{output}"
+
+    resumed = subprocess.run([*cli, "--out", str(killed)], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{8 - len(first)} done now, 0 failed now, {len(first)} already recorded" in resumed.stdout
+    clean = subprocess.run([*cli, "--out", str(tmp_path / "clean")], capture_output=True, text=True, timeout=600)
+    assert clean.returncode == 0, clean.stderr
+
+    after, reference = rows(killed), rows(tmp_path / "clean")
+    ids = [r["point_id"] for r in after]
+    assert len(ids) == len(set(ids)) == 8  # every point exactly once
+    assert after[: len(first)] == first  # finished rows were kept as they were
+    by_id = {r["point_id"]: r for r in reference}
+    assert set(by_id) == set(ids)
+    for row in after:
+        assert row["status"] == "ok"
+        assert row["params"] == by_id[row["point_id"]]["params"]
+        assert comparable(row["summary"]) == comparable(by_id[row["point_id"]]["summary"])
+        assert (killed / row["run_dir"]).is_dir()
+    csv_lines = (killed / "results.csv").read_text().splitlines()
+    assert len(csv_lines) == 9
