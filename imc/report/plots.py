@@ -1,0 +1,125 @@
+"""Plots of one run, read back from its files (metrics.jsonl, summary.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def read_metrics(run_dir) -> tuple[list[dict], list[dict]]:
+    """(step records, epoch records) from metrics.jsonl."""
+    steps, epochs = [], []
+    with open(Path(run_dir) / "metrics.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            if line.strip():
+                record = json.loads(line)
+                (epochs if record.get("kind") == "epoch" else steps).append(record)
+    return steps, epochs
+
+
+def _save(fig, path: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+
+
+def run_plots(run_dir) -> list[Path]:
+    """Write plots/*.png for a finished run; returns the files written."""
+    plt = _pyplot()
+    run_dir = Path(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    steps, epochs = read_metrics(run_dir)
+    out = run_dir / "plots"
+    out.mkdir(exist_ok=True)
+    metric = summary["metric"]
+    step_no = np.array([r["step"] for r in steps])
+    written = []
+
+    fig, (ax_loss, ax_metric) = plt.subplots(1, 2, figsize=(10, 3.8))
+    ax_loss.plot(step_no, [r["loss"] for r in steps], lw=0.6, alpha=0.6, label="train (per step)")
+    if epochs:
+        ax_loss.plot([r["step"] for r in epochs], [r.get("test_loss") for r in epochs], "o-", label="test")
+        ax_metric.plot([r["epoch"] for r in epochs], [r.get(metric) for r in epochs], "o-", color="C2")
+    for name, value in summary.get("baseline", {}).items():
+        if isinstance(value, float) and metric == "psnr":
+            ax_metric.axhline(value, ls="--", color="gray", label=name.replace("_psnr_db", "") + " baseline")
+            ax_metric.legend()
+    ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title="loss")
+    ax_loss.legend()
+    ax_metric.set(xlabel="epoch", ylabel="accuracy" if metric == "accuracy" else "PSNR (dB)", title=f"test {metric}")
+    _save(fig, out / "curves.png")
+    written.append(out / "curves.png")
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ratio = np.array([r["update_ratio"] for r in steps])
+    ax.plot(step_no, ratio, lw=0.6)
+    ax.set(xlabel="step", ylabel="cells written / weights", title="update ratio per step")
+    if ratio.size and ratio.max() > 0:
+        ax.set_yscale("log")
+    _save(fig, out / "update_ratio.png")
+    written.append(out / "update_ratio.png")
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    ax.plot(step_no, [r["writes"] for r in steps])
+    ax.set(xlabel="step", ylabel="cells written (cumulative)", title="cumulative writes")
+    _save(fig, out / "cumulative_writes.png")
+    written.append(out / "cumulative_writes.png")
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    energy = summary["energy_by_category_j"]
+    names = list(energy)
+    ax.bar(names, [energy[n] for n in names], color="C1")
+    ax.set(ylabel="energy (J)", title=f"training energy by category (total {summary['energy_j']:.3g} J)")
+    if any(v > 0 for v in energy.values()):
+        ax.set_yscale("log")
+    ax.tick_params(axis="x", rotation=30)
+    _save(fig, out / "energy.png")
+    written.append(out / "energy.png")
+
+    fig, ax = plt.subplots(figsize=(6, 3.8))
+    hist = summary["ledger"]["wear"]["histogram"]
+    if hist["counts"]:
+        edges, counts = hist["edges"], hist["counts"]
+        labels = [f"{lo}" if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:])]
+        ax.bar(range(len(counts)), counts, color="C3")
+        ax.set_xticks(range(len(counts)), labels, rotation=45, ha="right", fontsize=8)
+        ax.set_yscale("log")
+    else:
+        ax.text(0.5, 0.5, "no device cells (digital run)", ha="center", va="center", transform=ax.transAxes)
+    ax.set(xlabel="write events per cell", ylabel="cells", title="per-cell writes (incl. initial programming)")
+    _save(fig, out / "cell_writes.png")
+    written.append(out / "cell_writes.png")
+    return written
+
+
+def example_images(path, inputs, restored, clean, task: str) -> Path:
+    """A grid: input (noisy or low-resolution) / network output / clean, one column per image."""
+    plt = _pyplot()
+    from imc.tasks.base import psnr_db
+
+    count = len(inputs)
+    fig, axes = plt.subplots(3, count, figsize=(2.4 * count, 7.4), squeeze=False)
+    first = "noisy" if task == "denoise" else "input (low-res)"
+    for j in range(count):
+        for i, (image, label) in enumerate(((inputs[j], first), (restored[j], "restored"), (clean[j], "clean"))):
+            ax = axes[i, j]
+            ax.imshow(np.clip(image[0], 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            title = label
+            if i == 1 or (i == 0 and image.shape == clean[j].shape):
+                title += f" {psnr_db(image[None], clean[j][None]):.1f} dB"
+            ax.set_title(title, fontsize=9)
+    _save(fig, Path(path))
+    return Path(path)
