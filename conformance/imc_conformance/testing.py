@@ -23,8 +23,8 @@ from .target import Target, all_presets
 
 
 def _make_test(name: str):
-    def test(self, imc_target):
-        self.run_conformance_check(imc_target, name)
+    def test(self, imc_target, request):
+        self.run_conformance_check(imc_target, name, self.expected_failures_for(request.config))
 
     test.__name__ = f"test_{name}"
     test.__doc__ = f"conformance check {name!r}"
@@ -68,8 +68,13 @@ class BackendTests:
             ids = [f"{t.backend}-{t.preset}" for t in targets]
             metafunc.parametrize("imc_target", targets, ids=ids, indirect=True)
 
-    def run_conformance_check(self, target: Target, name: str) -> None:
-        outcome = run_check(target, name, validate_expected_failures(self.expected_failures))
+    @classmethod
+    def expected_failures_for(cls, config) -> dict[str, str]:
+        """The expected failures (override to take them from the command line)."""
+        return cls.expected_failures
+
+    def run_conformance_check(self, target: Target, name: str, expected_failures=None) -> None:
+        outcome = run_check(target, name, validate_expected_failures(expected_failures))
         if outcome.status == SKIP:
             pytest.skip(outcome.message)
         if outcome.status == XFAIL:
