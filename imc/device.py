@@ -101,8 +101,11 @@ class Device:
         bias = 1.0 + direction * self.spec.asymmetry
         return self.xp.full(self.xp.shape(g), self.spec.step_us * bias, dtype=np.float32)
 
-    def declared_write_noise_us(self, g):
-        """Std of the error of one pulse (or one analog write) from state ``g``."""
+    def declared_write_noise_us(self, g, direction: int = UP):
+        """Std of the error of one pulse (or one analog write) from state ``g``.
+
+        ``direction`` (+1 up, -1 down) matters for backends whose noise differs by
+        direction (e.g. noise proportional to a nonlinear step); the default ignores it."""
         return self.xp.full(self.xp.shape(g), self.spec.write_noise_us, dtype=np.float32)
 
     def window_at(self, idx):

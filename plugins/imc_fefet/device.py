@@ -1,0 +1,163 @@
+"""FeFET (HfZrO2) cell physics: multi-level partial polarisation switching.
+
+Each pulse moves a cell along a NeuroSim-style nonlinear curve (:mod:`imc.curves`) inside
+its own window, ``pmax = range / step_us`` pulses crossing it (32 by default). Potentiation
+saturates toward G_max; depression *accelerates* toward G_min (DEVICES.md 3: Jerry'17's
+NeuroSim labels 1.75 / 1.46, where NL_LTD > 0 means depression steps grow as G falls).
+In imc.curves' convention (positive = saturating in the direction of motion) that is
+``nonlinearity_up = 1.75`` and ``nonlinearity_down = -1.46``: the first up step is
+1 / 0.24 = 4.2x the last, the last down step (at G_min) 1 / 0.31 = 3.2x the first.
+
+Noise, per pulse and accumulating in the stored state:
+
+- cycle-to-cycle: additive Gaussian, ``write_noise_us`` per pulse (``* sqrt(n)`` for n pulses);
+- few-domain devices (``domains > 0``, the "fefet-scaled" preset): each pulse switches a
+  Binomial(domains, domain_switch_prob) number of domains, so its effect is
+  ``K / (domains * p)`` nominal pulses, K ~ Binomial(n * domains, p). Relative step spread
+  sqrt((1 - p) / (domains * p)) (DEVICES.md 1.5).
+
+Device-to-device: lognormal step scale (``step_d2d``), window bounds (``bounds_d2d``),
+optional stuck cells. Read noise (1 % of G) is the core's.
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from imc import curves
+from imc.device import UP, Device
+from imc.spec import DeviceSpec, _probability
+
+
+def _domains(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{attribute.name} must be a whole number >= 0 (0 = continuous switching), got {value!r}")
+
+
+def _open_probability(instance, attribute, value):
+    _probability(instance, attribute, value)
+    if value == 0:
+        raise ValueError(f"{attribute.name} must be > 0 (a domain that never switches cannot be written)")
+
+
+@attrs.frozen(kw_only=True)
+class FefetSpec(DeviceSpec):
+    """DeviceSpec plus the ferroelectric domain model.
+
+    ``domains``: ferroelectric domains per cell; 0 = many (continuous switching), > 0 makes
+    each pulse's effect binomially random. ``domain_switch_prob``: probability that one
+    domain switches in one pulse (in (0, 1]).
+    """
+
+    domains: int = attrs.field(default=0, validator=_domains, metadata={"doc": "domains per cell (0 = continuous)"})
+    domain_switch_prob: float = attrs.field(
+        default=0.5, converter=float, validator=_open_probability,
+        metadata={"doc": "probability that one domain switches per pulse"},
+    )
+
+    @property
+    def pmax(self) -> float:
+        """Nominal pulses that cross the window."""
+        return self.range_us / self.step_us
+
+    @property
+    def levels(self) -> int:
+        """Pulse-driven levels across the window (pmax)."""
+        return int(round(self.pmax))
+
+    @property
+    def domain_rel_std(self) -> float:
+        """Relative std of one pulse's effect from domain counting (0 when continuous)."""
+        if self.domains == 0:
+            return 0.0
+        p = self.domain_switch_prob
+        return math.sqrt((1 - p) / (self.domains * p))
+
+
+class FefetDevice(Device):
+    """An array of FeFETs; see the module docstring for the physics."""
+
+    cell_fields = ("step_scale", "g_lo", "g_hi", "stuck")
+
+    def _init_cells(self) -> None:
+        s, xp, c = self.spec, self.xp, self.compute
+        shape = self.shape
+        d = np.float32(s.step_d2d)
+        self.cell["step_scale"] = xp.exp(c.normal(shape) * d - d * d / 2).astype(np.float32)
+        lo = xp.full(shape, s.g_min_us, dtype=np.float32)
+        hi = xp.full(shape, s.g_max_us, dtype=np.float32)
+        if s.bounds_d2d > 0:
+            b = np.float32(s.bounds_d2d)
+            lo = xp.maximum(lo * (1 + b * c.normal(shape)), np.float32(0))
+            hi = xp.maximum(hi * (1 + b * c.normal(shape)), lo + np.float32(0.1 * s.range_us))
+        self.cell["g_lo"], self.cell["g_hi"] = lo.astype(np.float32), hi.astype(np.float32)
+        u = c.uniform(shape)
+        stuck = xp.zeros(shape, dtype=np.int8)
+        stuck[u < s.stuck_low_prob] = -1
+        stuck[(u >= s.stuck_low_prob) & (u < s.stuck_low_prob + s.stuck_high_prob)] = 1
+        self.cell["stuck"] = stuck
+        self.g = self._pin((lo + hi) / 2, lo, hi, stuck)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _gather(self, idx):
+        cell = self.cell
+        return tuple(cell[k].reshape(-1)[idx] for k in ("g_lo", "g_hi", "stuck"))
+
+    def _pin(self, g, lo, hi, stuck):
+        xp = self.xp
+        return xp.where(stuck < 0, lo, xp.where(stuck > 0, hi, xp.clip(g, lo, hi))).astype(np.float32)
+
+    @property
+    def _a(self):
+        return curves.a_from_label(self.spec.nonlinearity_up), curves.a_from_label(self.spec.nonlinearity_down)
+
+    def _effective_pulses(self, counts):
+        """Nominal pulses each cell's ``counts`` pulses amount to (binomial with few domains)."""
+        s = self.spec
+        n = counts.astype(np.float32)
+        if s.domains == 0:
+            return n
+        switched = self.compute.binomial(counts * s.domains, s.domain_switch_prob, counts.shape)
+        return (switched / np.float32(s.domains * s.domain_switch_prob)).astype(np.float32)
+
+    # -- physics ---------------------------------------------------------------------
+    def window_at(self, idx):
+        lo, hi, _ = self._gather(idx)
+        return lo, hi
+
+    def _pulse(self, g, idx, counts, signs):
+        s, xp = self.spec, self.xp
+        lo, hi, stuck = self._gather(idx)
+        width = hi - lo
+        eff = self._effective_pulses(counts) * self.cell["step_scale"].reshape(-1)[idx]
+        a_up, a_down = self._a
+        u = curves.advance((g - lo) / width, eff / np.float32(s.pmax), a_up, a_down, signs)
+        noise = self.compute.normal(g.shape) * np.float32(s.write_noise_us) * xp.sqrt(counts.astype(np.float32))
+        return self._pin(lo + u * width + noise, lo, hi, stuck)
+
+    def _program(self, g, idx, targets_us):
+        lo, hi, stuck = self._gather(idx)
+        noisy = targets_us + self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)
+        return self._pin(noisy, lo, hi, stuck)
+
+    def declared_step_us(self, g, direction: int):
+        """Mean |dG| of one pulse from ``g`` on the nominal curve (clipped at the window)."""
+        s, xp = self.spec, self.xp
+        g = xp.asarray(g, dtype=np.float32)
+        a_up, a_down = self._a
+        u = xp.clip((g - np.float32(s.g_min_us)) / np.float32(s.range_us), 0, 1)
+        moved = curves.advance(u, np.float32(1 / s.pmax), a_up, a_down, direction)
+        return (xp.abs(moved - u) * np.float32(s.range_us)).astype(np.float32)
+
+    def declared_write_noise_us(self, g, direction: int = UP):
+        """Std of one pulse's error from ``g`` in ``direction``: cycle-to-cycle plus, with
+        few domains, the binomial spread (proportional to that direction's step)."""
+        s, xp = self.spec, self.xp
+        c2c = np.float32(s.write_noise_us)
+        if s.domains == 0:
+            return xp.full(xp.shape(g), c2c, dtype=np.float32)
+        domain = self.declared_step_us(g, direction) * np.float32(s.domain_rel_std)
+        return xp.sqrt(domain * domain + c2c * c2c).astype(np.float32)
