@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("backends", "sweep")
+SUBCOMMANDS = ("backends", "sweep", "conformance")
 
 
 class UsageError(Exception):

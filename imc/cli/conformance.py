@@ -1,0 +1,117 @@
+"""``imc conformance NAME``: run the conformance suite on an installed backend and print a table."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from imc.cli import UsageError
+
+
+def register(sub) -> None:
+    p = sub.add_parser(
+        "conformance",
+        help="check that a backend keeps the device protocol's promises",
+        description="Run the conformance suite on an installed backend: one row per check "
+        "(pass/fail/skip/xfail) with the reason for every failure. Exit code 1 if any check fails.",
+    )
+    p.add_argument("backend", nargs="?", help="installed backend name (see: imc backends)")
+    p.add_argument("--preset", help="one preset (default: every preset of the backend)")
+    p.add_argument("--compute", default="cpu", choices=("cpu", "gpu"), help="numpy (cpu) or cupy (gpu); default cpu")
+    p.add_argument("--seed", type=int, default=0, help="base seed the checks derive their device seeds from")
+    p.add_argument("--check", action="append", metavar="NAME", help="run only this check (repeatable)")
+    p.add_argument("--xfail", action="append", default=[], metavar="CHECK=REASON",
+                   help="expected failure with its reason (repeatable); a stale entry warns")
+    p.add_argument("--json", metavar="PATH", help="also write the report as JSON")
+    p.add_argument("--list-checks", action="store_true", help="list the checks and exit")
+    p.set_defaults(func=run)
+
+
+def _expected(items) -> dict[str, str]:
+    out = {}
+    for item in items:
+        name, sep, reason = item.partition("=")
+        if not sep or not reason.strip():
+            raise UsageError(f"--xfail {item!r}: write CHECK=REASON")
+        out[name.strip()] = reason.strip()
+    return out
+
+
+def run(args) -> int:
+    import imc_conformance
+    from imc_conformance import Target, all_presets, get_check, run_checks
+    from imc_conformance.registry import check_names
+    from imc.registry import get_registry
+
+    if args.list_checks:
+        for name in check_names():
+            chk = get_check(name)
+            needs = f"  [needs {chk.requires}]" if chk.requires else ""
+            print(f"{name:32s} {chk.summary}{needs}")
+        return 0
+    if not args.backend:
+        raise UsageError("name a backend: imc conformance NAME (installed: see imc backends)")
+    reg = get_registry().get(args.backend)
+    if args.preset is not None:
+        reg.info.spec(args.preset)  # KeyError naming the closest preset
+    presets = [args.preset] if args.preset else all_presets(args.backend)
+    checks = args.check or None
+    for name in checks or ():
+        get_check(name)
+    expected = _expected(args.xfail)
+    if args.compute == "gpu":
+        from imc.compute import Compute
+
+        try:
+            Compute.create("gpu")
+        except RuntimeError as exc:
+            raise UsageError(str(exc)) from None
+    print(
+        f"imc conformance suite {imc_conformance.__version__}: backend {args.backend!r} from "
+        f"{reg.distribution} {reg.version}; compute {args.compute}; base seed {args.seed}"
+    )
+    report = {
+        "suite_version": imc_conformance.__version__,
+        "backend": args.backend,
+        "distribution": reg.distribution,
+        "version": reg.version,
+        "compute": args.compute,
+        "seed": args.seed,
+        "presets": {},
+    }
+    failed = 0
+    for preset in presets:
+        target = Target.from_registry(args.backend, preset, compute=args.compute, seed=args.seed)
+        start = time.perf_counter()
+        outcomes = run_checks(target, checks, expected)
+        seconds = time.perf_counter() - start
+        _print_table(preset, outcomes, seconds)
+        failed += sum(o.status == "fail" for o in outcomes)
+        report["presets"][preset] = {
+            "seconds": round(seconds, 3),
+            "checks": [
+                {"check": o.check, "status": o.status, "message": o.message, "seconds": round(o.seconds, 4)}
+                for o in outcomes
+            ],
+        }
+    report["failed"] = failed
+    if args.json:
+        path = Path(args.json)
+        path.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"report written to {path}")
+    if failed:
+        print(f"{failed} check(s) FAILED", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _print_table(preset: str, outcomes, seconds: float) -> None:
+    counts = {s: sum(o.status == s for o in outcomes) for s in ("pass", "fail", "skip", "xfail", "xpass")}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    print(f"\npreset {preset}: {summary} ({seconds:.1f} s)")
+    width = max(len(o.check) for o in outcomes)
+    for o in outcomes:
+        reason = o.message if o.status != "pass" else ""
+        print(f"  {o.check:{width}s}  {o.status.upper():5s}  {reason}".rstrip())
