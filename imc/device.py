@@ -316,8 +316,13 @@ class Device:
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, np.ndarray]:
-        """Everything needed to restore this device, as host numpy arrays (no pickle)."""
-        to_np = self.compute.to_numpy
+        """Everything needed to restore this device, as host numpy arrays (no pickle).
+
+        The arrays are copies: later writes to the device do not change an exported state."""
+
+        def to_np(x):
+            return np.array(self.compute.to_numpy(x), copy=True)
+
         c = self.counters
         out = {
             "g_us": to_np(self.g),

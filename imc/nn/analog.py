@@ -273,14 +273,25 @@ class AnalogMatrix:
         return fn(dev, g)
 
     def write_noise_us(self) -> float:
-        """Declared write noise (std of one write, uS) at the middle of the window."""
-        return float(self._declared(lambda d, g: d.declared_write_noise_us(g))[0])
+        """Declared write noise (std of one write, uS) at the middle of the window, mean of up and down."""
+        up = self._declared(lambda d, g: d.declared_write_noise_us(g, 1))[0]
+        down = self._declared(lambda d, g: d.declared_write_noise_us(g, -1))[0]
+        return float((up + down) / 2)
 
     def step_us(self) -> float:
         """Declared nominal step of one pulse at the middle of the window (mean of up and down), uS."""
         up = self._declared(lambda d, g: d.declared_step_us(g, 1))[0]
         down = self._declared(lambda d, g: d.declared_step_us(g, -1))[0]
         return float((up + down) / 2)
+
+    def switch_us(self) -> float:
+        """Change of one native probabilistic pulse that takes effect, uS.
+
+        A native-probabilistic backend declares it as ``spec.level_us`` (MRAM: one junction
+        flip, G_P - G_AP); otherwise the declared step is used.
+        """
+        level = getattr(self.spec, "level_us", None)
+        return float(level) if level else self.step_us()
 
     # ------------------------------------------------------------------ writes
     def add_exact(self, delta_w) -> None:

@@ -14,10 +14,11 @@ when given. The decision is fused: one uniform draw ``u`` per weight and one com
 sparse ``index`` form.
 
 On a device with native probabilistic switching (capability "native-probabilistic",
-e.g. MRAM) and ``native`` not False, the coin flip is left to the cell: cells with
-``|dG|`` below the device's declared step get one ``pulse_probabilistic`` with
-``p = |dG| / step`` (the pulse's nominal change is the step, so the threshold is the
-step there); larger changes are written with ``device.update``.
+e.g. MRAM) and ``native`` not False, the coin flip is left to the cell: the fixed change
+is one effective switch ``L`` (``tile.switch_us()``, MRAM: one junction flip), so cells
+with ``|dG| < L`` get one ``pulse_probabilistic`` with ``p = |dG| / L`` and larger
+changes are written with ``device.update``. The threshold there is ``L``: a binary
+junction cannot write a smaller fixed change.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ class EaPURule(UpdateRule):
     def _apply_native(self, tile, delta_w):
         xp = self.xp
         r = np.float32(tile.r_wg_per_us)
-        step = np.float32(tile.step_us())
+        step = np.float32(tile.switch_us())
         dg = delta_w.reshape(-1) / r
         mag = xp.abs(dg)
         big = xp.flatnonzero(mag >= step)

@@ -1,0 +1,115 @@
+"""Compare update rules on scikit-learn's digits: accuracy, writes, update ratio, energy, lifetime.
+
+Every rule trains the same model (same seed, same initial weights, same batch order,
+same optimiser settings) on the same device backend; the table shows the ledger columns.
+
+    python examples/compare_rules.py                                  # MLP, memristor eapu-paper
+    python examples/compare_rules.py --model cnn --lr 0.002 --epochs 30
+    python examples/compare_rules.py --backend fefet --preset <name>
+    python examples/compare_rules.py --json results.json              # also write all summaries
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from sklearn.datasets import load_digits
+
+import imc
+from imc import models
+from imc.nn import AnalogConfig, CrossEntropyLoss
+from imc.optim import make_optimizer
+from imc.rules import make_rule
+from imc.train import Trainer
+
+RULES = ("ideal", "original", "eapu", "mixed-precision", "manhattan")
+
+
+def digits(seed: int = 0, test_fraction: float = 0.2, image: bool = False):
+    """Digits scaled to [0, 1], shuffled with ``seed``: ((x_train, y_train), (x_test, y_test))."""
+    data = load_digits()
+    x = (data.data / 16.0).astype(np.float32)
+    if image:
+        x = x.reshape(-1, 1, 8, 8)
+    y = data.target.astype(np.int64)
+    order = np.random.default_rng(seed).permutation(len(x))
+    x, y = x[order], y[order]
+    n_test = int(round(len(x) * test_fraction))
+    return (x[n_test:], y[n_test:]), (x[:n_test], y[:n_test])
+
+
+def run(rule: str, args, rule_params: dict) -> dict:
+    compute = imc.Compute.create(args.compute, args.seed)
+    analog = AnalogConfig(backend=args.backend, preset=args.preset, dac_bits=args.dac_bits, adc_bits=args.adc_bits)
+    model = models.build(args.model, analog=analog, compute=compute)
+    opt = make_optimizer(args.optimizer, lr=args.lr, **({"momentum": args.momentum} if args.optimizer == "sgd" else {}))
+    trainer = Trainer(model, CrossEntropyLoss(), opt, make_rule(rule, **rule_params), compute,
+                      batch_size=args.batch_size, seed=args.seed)
+    train, test = digits(args.seed, image=args.model == "cnn")
+    start = time.perf_counter()
+    summary = trainer.fit(train, test, epochs=args.epochs)
+    summary["seconds"] = time.perf_counter() - start
+    return summary
+
+
+def row(rule: str, s: dict) -> list:
+    led = s["ledger"]
+    life = led["lifetime"]["trainings"]
+    return [
+        rule,
+        f"{100 * s['final']['accuracy']:.2f}",
+        f"{led['cells_written']:,}",
+        f"{1000 * led['update_ratio_mean']:.3f}",
+        f"{1000 * led['update_ratio_mean_after_first_epoch']:.3f}",
+        f"{led['wear']['max_pulses']}",
+        f"{led['energy_j']['array_write']:.3e}",
+        f"{led['energy_j']['total']:.3e}",
+        "inf" if life is None else f"{life:.3g}",
+    ]
+
+
+HEADER = ["rule", "acc %", "cells written", "ratio o/oo", "ratio>ep1 o/oo", "worst pulses", "write J", "total J", "lifetimes"]
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--model", choices=("mlp", "cnn"), default="mlp")
+    p.add_argument("--backend", default="memristor")
+    p.add_argument("--preset", default="eapu-paper")
+    p.add_argument("--rules", default=",".join(RULES), help="comma-separated rule names")
+    p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
+    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--momentum", type=float, default=0.9)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--k", type=float, default=1.0, help="EaPU threshold multiplier (dG_th = k * write noise)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--compute", default="cpu")
+    p.add_argument("--dac-bits", type=int, default=None)
+    p.add_argument("--adc-bits", type=int, default=None)
+    p.add_argument("--json", default=None, help="write every summary to this JSON file")
+    args = p.parse_args(argv)
+    results = {}
+    print(f"# {args.model} on digits, {args.backend}/{args.preset}, {args.optimizer} lr={args.lr} "
+          f"momentum={args.momentum}, batch {args.batch_size}, {args.epochs} epochs, seed {args.seed}")
+    print(" | ".join(HEADER))
+    for rule in [r.strip() for r in args.rules.split(",") if r.strip()]:
+        params = {"k": args.k} if rule == "eapu" else {}
+        results[rule] = run(rule, args, params)
+        print(" | ".join(row(rule, results[rule])), flush=True)
+    if "eapu" in results and "original" in results:
+        e, o = results["eapu"]["ledger"], results["original"]["ledger"]
+        print(f"original/eapu: cells written {o['cells_written'] / max(e['cells_written'], 1):.1f}x, "
+              f"write energy {o['energy_j']['array_write'] / max(e['energy_j']['array_write'], 1e-30):.1f}x, "
+              f"total energy {o['energy_j']['total'] / max(e['energy_j']['total'], 1e-30):.2f}x")
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump({"args": vars(args), "results": results}, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
