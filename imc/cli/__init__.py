@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("backends", "sweep", "conformance")
+SUBCOMMANDS = ("backends", "sweep", "conformance", "train", "compare", "config")
 
 
 class UsageError(Exception):
