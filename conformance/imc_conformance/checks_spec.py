@@ -52,18 +52,22 @@ def spec_well_formed(target):
         pass
     else:
         fail("the spec is mutable; make it @attrs.frozen so a preset cannot be changed in place")
+    # a bad value must be rejected, or replaced when the spec derives that field itself
     for field, bad, what in _INVALID:
         try:
-            spec.evolve(**{field: bad})
+            changed = spec.evolve(**{field: bad})
         except (ValueError, TypeError):
             continue
-        fail(f"the spec accepts {what} ({field}={bad!r}); keep DeviceSpec's validators")
+        kept = getattr(changed, field)
+        if kept == bad or (kept != kept and bad != bad):
+            fail(f"the spec accepts {what} ({field}={bad!r}); keep DeviceSpec's validators")
     try:
-        spec.evolve(g_max_us=spec.g_min_us)
+        empty = spec.evolve(g_max_us=spec.g_min_us)
     except ValueError:
         pass
     else:
-        fail("the spec accepts an empty window (g_max_us == g_min_us)")
+        if not empty.g_max_us > empty.g_min_us:
+            fail("the spec accepts an empty window (g_max_us == g_min_us)")
     try:
         spec.evolve(no_such_field_us=1.0)
     except KeyError:

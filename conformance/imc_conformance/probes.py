@@ -70,7 +70,7 @@ def declared(device: Device, g: np.ndarray, direction: int) -> tuple[np.ndarray,
     """(declared step, declared write noise) in uS at host states ``g`` for one direction."""
     gd = on_device(device, g)
     step = host(device, device.declared_step_us(gd, direction)).astype(np.float64)
-    noise = host(device, device.declared_write_noise_us(gd)).astype(np.float64)
+    noise = host(device, device.declared_write_noise_us(gd, direction)).astype(np.float64)
     return np.broadcast_to(step, g.shape).copy(), np.broadcast_to(noise, g.shape).copy()
 
 
@@ -87,3 +87,12 @@ def randomness_declared(spec) -> bool:
             spec.stuck_low_prob + spec.stuck_high_prob,
         )
     )
+
+
+def switch_us(device: Device, g: np.ndarray, direction: int) -> np.ndarray:
+    """Size of one native probabilistic switch, uS: ``spec.level_us`` when the spec has it
+    (e.g. one MTJ flip), else the declared step (the convention of imc's EaPU rule)."""
+    level = getattr(device.spec, "level_us", None)
+    if level:
+        return np.full(g.shape, float(level))
+    return declared(device, g, direction)[0]
