@@ -47,6 +47,8 @@ class BackendInfo:
 
     ``factory(spec=..., shape=..., compute=...)`` builds a :class:`imc.Device`;
     ``presets`` maps preset names to specs; ``default_preset`` names one of them.
+    ``load_preset`` (optional) resolves a preset that is not in ``presets`` (e.g. a path
+    to a fitted-device JSON file); it raises KeyError when it cannot.
     """
 
     name: str = attrs.field(validator=attrs.validators.instance_of(str))
@@ -54,6 +56,7 @@ class BackendInfo:
     presets: Mapping[str, DeviceSpec] = attrs.field(converter=_spec_table)
     default_preset: str = attrs.field(validator=attrs.validators.instance_of(str))
     description: str = ""
+    load_preset: Callable[[str], DeviceSpec] | None = None
 
     def __attrs_post_init__(self):
         if self.default_preset not in self.presets:
@@ -64,9 +67,11 @@ class BackendInfo:
     def spec(self, preset: str | None = None, **overrides) -> DeviceSpec:
         """The preset's spec with overrides applied (unknown names raise KeyError)."""
         key = self.default_preset if preset is None else preset
-        if key not in self.presets:
-            raise KeyError(unknown_name_message("preset", key, self.presets, f"backend {self.name!r}"))
-        return self.presets[key].evolve(**overrides)
+        if key in self.presets:
+            return self.presets[key].evolve(**overrides)
+        if self.load_preset is not None:
+            return self.load_preset(key).evolve(**overrides)
+        raise KeyError(unknown_name_message("preset", key, self.presets, f"backend {self.name!r}"))
 
 
 @attrs.frozen

@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ("backends", "sweep", "conformance", "train", "compare", "config")
+SUBCOMMANDS = ("backends", "sweep", "conformance", "train", "compare", "config", "characterize", "fit")
 
 
 class UsageError(Exception):

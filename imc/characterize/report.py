@@ -1,0 +1,219 @@
+"""Characterisation output: a printed table, CSV / JSON files and a PNG plot.
+
+Files written into the output folder (each atomically: a temporary file renamed into place,
+so an interrupted run never leaves a half-written file):
+
+- ``bins.csv``: one row per direction and conductance bin, measured vs declared;
+- ``switching.csv``: switching probability sweep (native-probabilistic backends only);
+- ``summary.json``: the spec, the summary figures and both tables;
+- ``characterization.png``: traces, step and noise vs G, visited states, P_sw.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+BIN_COLUMNS = (
+    "direction", "g_lo_us", "g_hi_us", "g_mean_us", "n_steps", "n_cells", "step_us", "step_se_us",
+    "declared_step_us", "n_pairs", "noise_us", "noise_se_us", "declared_noise_us",
+)
+SWITCH_COLUMNS = ("direction", "requested_p", "current_ua", "declared_p", "measured_p", "se", "cells")
+
+
+def atomic_write(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder."""
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _csv_text(rows, columns) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row.get(k, "") for k in columns})
+    return buf.getvalue()
+
+
+def _fmt(value, digits=4) -> str:
+    if isinstance(value, float):
+        return "-" if math.isnan(value) else f"{value:.{digits}g}"
+    return str(value)
+
+
+def format_table(ch) -> str:
+    """The characterisation as text: spec, per-bin table, switching sweep, summary."""
+    lines = [f"imc characterize {ch.backend} --preset {ch.preset}  ({ch.summary['cells']} cells, "
+             f"{ch.summary['pulses_per_sweep']} pulses per sweep)", "", "declared spec:"]
+    for key, value in ch.spec.to_dict().items():
+        lines.append(f"  {key:22s} {_fmt(value) if not isinstance(value, (list, tuple)) else value}")
+    lines += ["", "step and write noise per pulse, by conductance (measured +- s.e. | declared), uS:"]
+    header = ("dir", "G bin (uS)", "steps", "step measured", "declared", "noise measured", "declared")
+    rows = [header]
+    for r in ch.bins:
+        rows.append((
+            "up" if r["direction"] > 0 else "down",
+            f"{r['g_lo_us']:.4g}-{r['g_hi_us']:.4g}",
+            str(r["n_steps"]),
+            f"{_fmt(r['step_us'])} +- {_fmt(r['step_se_us'], 2)}",
+            _fmt(r["declared_step_us"]),
+            f"{_fmt(r['noise_us'])} +- {_fmt(r['noise_se_us'], 2)}",
+            _fmt(r["declared_noise_us"]),
+        ))
+    lines += _columns(rows)
+    if ch.switching:
+        lines += ["", "switching probability of one pulse (measured +- s.e. | declared):"]
+        rows = [("dir", "requested p", "current (uA)", "declared P_sw", "measured", "s.e.")]
+        for r in ch.switching:
+            rows.append(("up" if r["direction"] > 0 else "down", _fmt(r["requested_p"]), _fmt(r.get("current_ua", float("nan"))),
+                         _fmt(r["declared_p"]), _fmt(r["measured_p"]), _fmt(r["se"], 2)))
+        lines += _columns(rows)
+    s = ch.summary
+    lines += [
+        "",
+        f"levels: measured {_fmt(s['levels_measured'])} ({'distinct states' if s['quantized'] else 'pulses across the window'}), "
+        f"declared {_fmt(s['levels_declared'])}; pulses across: up {_fmt(s['pulses_across_up'])}, down {_fmt(s['pulses_across_down'])}",
+        f"asymmetry (up step / down step at mid-window): measured {_fmt(s['asymmetry_mid_measured'])}, declared {_fmt(s['asymmetry_mid_declared'])}",
+        f"read noise (fraction of G): measured {_fmt(s['read_noise_rel_measured'])}, declared {_fmt(s['read_noise_rel_declared'])}",
+        f"pulses counted {s['pulses_counted']} (expected {s['pulses_expected']}); energy J: "
+        + ", ".join(f"{k} {v:.4g} (expected {s['energy_expected_j'][k]:.4g})" for k, v in s["energy_j"].items()),
+    ]
+    return "\n".join(lines)
+
+
+def _columns(rows) -> list[str]:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+
+
+def _json_default(value):
+    if isinstance(value, (np.floating, np.integer)):
+        return value.item()
+    if isinstance(value, (frozenset, set, tuple)):
+        return sorted(value) if isinstance(value, (frozenset, set)) else list(value)
+    raise TypeError(f"not JSON-serialisable: {type(value).__name__}")
+
+
+def _clean(value):
+    """NaN and inf become null so the JSON is standard."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    return value
+
+
+def write_report(ch, out_dir) -> dict[str, Path]:
+    """Write the table, CSV / JSON files and the plot into ``out_dir``; return their paths."""
+    out = Path(out_dir)
+    payload = {"backend": ch.backend, "preset": ch.preset, "spec": ch.spec.to_dict(), "summary": ch.summary,
+               "bins": ch.bins, "switching": ch.switching}
+    # everything is rendered before the folder is touched, so a failure writes nothing
+    files = {
+        "table.txt": (format_table(ch) + "\n").encode(),
+        "bins.csv": _csv_text(ch.bins, BIN_COLUMNS).encode(),
+        "summary.json": json.dumps(_clean(payload), indent=2, default=_json_default, allow_nan=False).encode(),
+        "characterization.png": plot_png(ch),
+    }
+    if ch.switching:
+        files["switching.csv"] = _csv_text(ch.switching, SWITCH_COLUMNS).encode()
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {}
+    for name, data in files.items():
+        atomic_write(out / name, data)
+        paths[name.split(".")[0]] = out / name
+    return paths
+
+
+def plot_png(ch) -> bytes:
+    """The characterisation figure as PNG bytes (matplotlib, Agg; never shown)."""
+    import matplotlib  # noqa: PLC0415  (imported only when a plot is made)
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure  # noqa: PLC0415
+
+    fig = Figure(figsize=(13, 7.5), layout="constrained")
+    axes = fig.subplots(2, 3)
+    fig.suptitle(f"{ch.backend} / {ch.preset}: measured vs declared")
+    colors = {1: "tab:red", -1: "tab:blue"}
+    names = {1: "up", -1: "down"}
+
+    ax = axes[0, 0]
+    cells = sorted({sw.cell for sw in ch.sweeps}, key=str)[:8]
+    offset = {}
+    for sw in ch.sweeps:
+        if sw.cell not in cells:
+            continue
+        start = offset.get(sw.cell, 0)
+        ax.plot(start + np.asarray(sw.pulses), sw.g_us, color=colors[sw.direction], lw=0.7, alpha=0.6)
+        offset[sw.cell] = start + int(sw.pulses[-1])
+    ax.set(xlabel="pulse number", ylabel="G (uS)", title=f"pulse trains ({len(cells)} cells)")
+
+    for ax, key, title in ((axes[0, 1], "step", "mean step per pulse"), (axes[0, 2], "noise", "write noise per pulse (std)")):
+        for d in (1, -1):
+            rows = [r for r in ch.bins if r["direction"] == d and np.isfinite(r[f"{key}_us"])]
+            if not rows:
+                continue
+            g = [r["g_mean_us"] for r in rows]
+            ax.errorbar(g, [r[f"{key}_us"] for r in rows], yerr=[r[f"{key}_se_us"] for r in rows], fmt="o",
+                        color=colors[d], ms=4, capsize=2, label=f"{names[d]} measured")
+            ax.plot(g, [r[f"declared_{key}_us"] for r in rows], "-", color=colors[d], alpha=0.7, label=f"{names[d]} declared")
+        ax.set(xlabel="G (uS)", ylabel=f"{key} (uS)", title=title)
+        ax.legend(fontsize=8)
+
+    ax = axes[1, 0]
+    states = np.concatenate([np.asarray(sw.g_us) for sw in ch.sweeps])
+    ax.hist(states, bins=120, color="gray")
+    ax.set(xlabel="G (uS)", ylabel="visits", title=f"visited states (levels: {ch.summary['levels_measured']:.3g} measured, "
+           f"{ch.summary['levels_declared']:.3g} declared)")
+
+    ax = axes[1, 1]
+    if ch.switching:
+        for d in (1, -1):
+            rows = [r for r in ch.switching if r["direction"] == d]
+            x = [r.get("current_ua", r["requested_p"]) for r in rows]
+            ax.errorbar(x, [r["measured_p"] for r in rows], yerr=[r["se"] for r in rows], fmt="o", color=colors[d],
+                        ms=4, capsize=2, label=f"{names[d]} measured")
+            ax.plot(x, [r["declared_p"] for r in rows], "-", color=colors[d], alpha=0.7, label=f"{names[d]} declared")
+        xlabel = "pulse current (uA)" if "current_ua" in ch.switching[0] else "requested probability"
+        ax.set(xlabel=xlabel, ylabel="P_sw", title="switching probability of one pulse")
+        ax.legend(fontsize=8)
+    else:
+        ax.text(0.5, 0.5, "no native probabilistic switching", ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+
+    ax = axes[1, 2]
+    ax.set_axis_off()
+    s = ch.summary
+    text = [
+        f"levels measured / declared: {s['levels_measured']:.3g} / {s['levels_declared']:.3g}",
+        f"pulses across: up {s['pulses_across_up']:.3g}, down {s['pulses_across_down']:.3g}",
+        f"asymmetry mid (up/down): {s['asymmetry_mid_measured']:.3g} / {s['asymmetry_mid_declared']:.3g}",
+        f"read noise rel: {s['read_noise_rel_measured']:.3g} / {s['read_noise_rel_declared']:.3g}",
+        f"write energy: {s['energy_j']['write']:.3g} J / {s['energy_expected_j']['write']:.3g} J",
+        f"window: {ch.spec.g_min_us:.4g}-{ch.spec.g_max_us:.4g} uS",
+        f"endurance: {ch.spec.endurance_cycles:.3g} pulses",
+        f"energy per pulse: {ch.spec.energy_per_pulse_j:.3g} J",
+    ]
+    ax.text(0.0, 1.0, "\n".join(text), va="top", family="monospace", fontsize=9, transform=ax.transAxes)
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90)
+    return buf.getvalue()

@@ -1,0 +1,185 @@
+"""Table-driven device: step and write noise per pulse as piecewise-linear functions of G.
+
+The spec holds, per direction, a grid of conductances (uS) with the mean step and the
+write-noise std of one pulse at each grid point (usually fitted from measured pulse
+trains, :mod:`imc.characterize.fit`). Between grid points the tables are interpolated
+linearly; beyond the ends they are held constant.
+
+Physics: the step table defines a pulse coordinate x(G) = integral dG / step(G) per
+direction (so n pulses move x by n, like NeuroSim's curve inversion with a measured
+curve); a pulse from G lands at G(x(G) + n) plus Gaussian noise ``noise(G) * sqrt(n)``,
+clipped to the cell's window. Device-to-device: lognormal step scale (``step_d2d``),
+window spread (``bounds_d2d``, the table is stretched affinely onto each cell's window),
+stuck cells (``stuck_low_prob`` / ``stuck_high_prob``).
+"""
+
+from __future__ import annotations
+
+import math
+
+import attrs
+import numpy as np
+
+from imc.device import UP, Device
+from imc.spec import DeviceSpec
+
+_FINE = 4097  # points of the integrated pulse coordinate
+
+
+def _table(value):
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"a table must be a list of numbers, got {value!r}")
+    return tuple(float(v) for v in value)
+
+
+def _table_field(doc):
+    return attrs.field(converter=_table, metadata={"doc": doc})
+
+
+@attrs.frozen(kw_only=True)
+class TableSpec(DeviceSpec):
+    """DeviceSpec plus the per-direction step and noise tables (all in uS)."""
+
+    grid_up_us: tuple = _table_field("conductances where the up tables are given, increasing, uS")
+    step_up_us: tuple = _table_field("mean |dG| of one up pulse at each grid point, uS (> 0)")
+    noise_up_us: tuple = _table_field("std of one up pulse's change at each grid point, uS")
+    grid_down_us: tuple = _table_field("conductances where the down tables are given, increasing, uS")
+    step_down_us: tuple = _table_field("mean |dG| of one down pulse at each grid point, uS (> 0)")
+    noise_down_us: tuple = _table_field("std of one down pulse's change at each grid point, uS")
+
+    def __attrs_post_init__(self):
+        super().__attrs_post_init__()
+        for d in ("up", "down"):
+            grid, step, noise = (getattr(self, f"{k}_{d}_us") for k in ("grid", "step", "noise"))
+            if not len(grid) == len(step) == len(noise):
+                raise ValueError(f"grid_{d}_us, step_{d}_us and noise_{d}_us must have one length, "
+                                 f"got {len(grid)}, {len(step)}, {len(noise)}")
+            if len(grid) < 1:
+                raise ValueError(f"grid_{d}_us needs at least one point")
+            for name, values in ((f"grid_{d}_us", grid), (f"step_{d}_us", step), (f"noise_{d}_us", noise)):
+                bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
+                if bad:
+                    raise ValueError(f"{name}[{bad[0]}] is not finite")
+            if any(b <= a for a, b in zip(grid, grid[1:])):
+                raise ValueError(f"grid_{d}_us must be strictly increasing")
+            if min(step) <= 0:
+                raise ValueError(f"step_{d}_us must be > 0 everywhere (index {int(np.argmin(step))} is {min(step)})")
+            if min(noise) < 0:
+                raise ValueError(f"noise_{d}_us must be >= 0 (index {int(np.argmin(noise))} is {min(noise)})")
+
+    def step_at(self, g, direction: int):
+        """Tabulated mean step (uS) at ``g`` (numpy)."""
+        d = "up" if direction > 0 else "down"
+        return np.interp(g, getattr(self, f"grid_{d}_us"), getattr(self, f"step_{d}_us"))
+
+    def noise_at(self, g, direction: int):
+        """Tabulated write-noise std (uS) at ``g`` (numpy)."""
+        d = "up" if direction > 0 else "down"
+        return np.interp(g, getattr(self, f"grid_{d}_us"), getattr(self, f"noise_{d}_us"))
+
+    @property
+    def levels(self) -> int:
+        """Mean-curve pulses that cross the window going up."""
+        return int(round(float(_pulse_coordinate(self, UP)[1][-1])))
+
+
+def _pulse_coordinate(spec: TableSpec, direction: int):
+    """(G fine grid, x(G)) with x = pulses from the start of the motion (numpy float64)."""
+    g = np.linspace(spec.g_min_us, spec.g_max_us, _FINE)
+    inv = 1.0 / spec.step_at(g, direction)
+    seg = (inv[1:] + inv[:-1]) / 2 * np.diff(g)
+    if direction > 0:
+        x = np.concatenate([[0.0], np.cumsum(seg)])
+    else:
+        x = np.concatenate([np.cumsum(seg[::-1])[::-1], [0.0]])
+    return g, x
+
+
+class TableDevice(Device):
+    """An array of cells that follow a step / noise table; see the module docstring."""
+
+    cell_fields = ("step_scale", "g_lo", "g_hi", "stuck")
+
+    def __init__(self, spec: TableSpec, shape, compute):
+        if not isinstance(spec, TableSpec):
+            raise TypeError(f"the table backend needs a TableSpec, got {type(spec).__name__}")
+        super().__init__(spec, shape, compute)
+        xp = self.xp
+        self._coord = {}
+        for direction in (UP, -UP):
+            g, x = _pulse_coordinate(spec, direction)
+            self._coord[direction] = (xp.asarray(g, dtype=np.float32), xp.asarray(x, dtype=np.float32))
+        self._noise = {
+            d: (xp.asarray(getattr(spec, f"grid_{n}_us"), dtype=np.float32), xp.asarray(getattr(spec, f"noise_{n}_us"), dtype=np.float32))
+            for d, n in ((UP, "up"), (-UP, "down"))
+        }
+
+    def _init_cells(self) -> None:
+        s, xp, c = self.spec, self.xp, self.compute
+        shape = self.shape
+        d = np.float32(s.step_d2d)
+        self.cell["step_scale"] = xp.exp(c.normal(shape) * d - d * d / 2).astype(np.float32)
+        lo = xp.full(shape, s.g_min_us, dtype=np.float32)
+        hi = xp.full(shape, s.g_max_us, dtype=np.float32)
+        if s.bounds_d2d > 0:
+            b = np.float32(s.bounds_d2d)
+            lo = xp.maximum(lo * (1 + b * c.normal(shape)), np.float32(0))
+            hi = xp.maximum(hi * (1 + b * c.normal(shape)), lo + np.float32(0.1 * s.range_us))
+        self.cell["g_lo"], self.cell["g_hi"] = lo.astype(np.float32), hi.astype(np.float32)
+        u = c.uniform(shape)
+        stuck = xp.zeros(shape, dtype=np.int8)
+        stuck[u < s.stuck_low_prob] = -1
+        stuck[(u >= s.stuck_low_prob) & (u < s.stuck_low_prob + s.stuck_high_prob)] = 1
+        self.cell["stuck"] = stuck
+        self.g = self._pin((lo + hi) / 2, lo, hi, stuck)
+
+    def _gather(self, idx):
+        return tuple(self.cell[k].reshape(-1)[idx] for k in ("g_lo", "g_hi", "stuck"))
+
+    def _pin(self, g, lo, hi, stuck):
+        xp = self.xp
+        return xp.where(stuck < 0, lo, xp.where(stuck > 0, hi, xp.clip(g, lo, hi))).astype(np.float32)
+
+    def _move(self, g_nominal, pulses, direction: int):
+        """Nominal-window conductance after ``pulses`` (may be fractional) along the mean curve."""
+        xp = self.xp
+        grid, x = self._coord[direction]
+        if direction > 0:
+            return xp.interp(xp.interp(g_nominal, grid, x) + pulses, x, grid)
+        return xp.interp(xp.interp(g_nominal, grid, x) + pulses, x[::-1], grid[::-1])
+
+    def _noise_at(self, g_nominal, direction: int):
+        grid, noise = self._noise[direction]
+        return self.xp.interp(g_nominal, grid, noise)
+
+    def _pulse(self, g, idx, counts, signs):
+        s, xp = self.spec, self.xp
+        lo, hi, stuck = self._gather(idx)
+        scale = (hi - lo) / np.float32(s.range_us)  # this cell's window vs the nominal one
+        g_nom = np.float32(s.g_min_us) + (g - lo) / scale
+        n = counts.astype(np.float32)
+        eff = n * self.cell["step_scale"].reshape(-1)[idx]
+        up = signs > 0
+        moved = xp.where(up, self._move(g_nom, eff, UP), self._move(g_nom, eff, -UP))
+        sigma = xp.where(up, self._noise_at(g_nom, UP), self._noise_at(g_nom, -UP))
+        new_nom = moved + sigma * xp.sqrt(n) * self.compute.normal(g.shape)
+        return self._pin(lo + (new_nom - np.float32(s.g_min_us)) * scale, lo, hi, stuck)
+
+    def _program(self, g, idx, targets_us):
+        lo, hi, stuck = self._gather(idx)
+        noisy = targets_us + self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)
+        return self._pin(noisy, lo, hi, stuck)
+
+    def window_at(self, idx):
+        lo, hi, _ = self._gather(idx)
+        return lo, hi
+
+    def declared_step_us(self, g, direction: int):
+        """|dG| of one pulse along the mean curve from ``g`` (nominal window)."""
+        xp = self.xp
+        g = xp.clip(xp.asarray(g, dtype=np.float32), np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us))
+        return xp.abs(self._move(g, np.float32(1), direction) - g).astype(np.float32)
+
+    def declared_write_noise_us(self, g, direction: int = UP):
+        """Tabulated write-noise std of one pulse from ``g`` in ``direction``."""
+        return self._noise_at(self.xp.asarray(g, dtype=np.float32), direction).astype(np.float32)
