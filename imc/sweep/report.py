@@ -21,6 +21,17 @@ from imc.spec import unknown_name_message
 from .store import SweepStore, _write_atomic, flatten
 
 REPORT_DIR = "report"
+# What the report shows unless told otherwise: the run summary's headline numbers
+# (imc.runner.build_summary). Without any of them, every numeric summary value is shown.
+HEADLINE_METRICS = (
+    "accuracy",
+    "psnr",
+    "update_ratio_mean",
+    "cells_written",
+    "energy_j",
+    "energy_by_category_j.array_write",
+    "lifetime_trainings",
+)
 
 
 @attrs.frozen
@@ -75,7 +86,8 @@ def _numeric_metrics(rows) -> list[str]:
 
 def _choose_metrics(asked, available) -> list[str]:
     if not asked:
-        return list(available)
+        headline = [m for m in HEADLINE_METRICS if m in available]
+        return headline or list(available)
     for name in asked:
         if name not in available:
             raise KeyError(unknown_name_message("metric", name, available, "the sweep's summaries"))
