@@ -25,7 +25,8 @@ def _check(name, value, low=0.0, high=None, open_low=False):
 
 
 def _to_numpy(x):
-    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+    """A host copy (never a view of live state)."""
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.array(x, copy=True)
 
 
 class Optimizer:

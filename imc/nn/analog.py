@@ -387,7 +387,7 @@ class AnalogMatrix:
             [self.conversions["dac"], self.conversions["adc"], self.macs, self.flops], dtype=np.int64
         )
         if self.exact is not None:
-            out["exact"] = self.compute.to_numpy(self.exact)
+            out["exact"] = np.array(self.compute.to_numpy(self.exact), copy=True)
         return out
 
     def load_state(self, state: dict) -> None:

@@ -139,7 +139,8 @@ class Module:
 
 
 def _to_numpy(x):
-    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.asarray(x)
+    """A host copy (never a view of live state)."""
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.array(x, copy=True)
 
 
 def _namespace(x):

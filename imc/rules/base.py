@@ -57,7 +57,7 @@ class UpdateRule:
 
     # -- state ---------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
-        out = {f"array.{k}": self.compute.to_numpy(v) for k, v in self.arrays.items()}
+        out = {f"array.{k}": np.array(self.compute.to_numpy(v), copy=True) for k, v in self.arrays.items()}
         if self.compute is not None and not self.compute.is_gpu:
             out["rng_state"] = np.array(self.compute.rng_state())
         return out

@@ -14,11 +14,13 @@ when given. The decision is fused: one uniform draw ``u`` per weight and one com
 sparse ``index`` form.
 
 On a device with native probabilistic switching (capability "native-probabilistic",
-e.g. MRAM) and ``native`` not False, the coin flip is left to the cell: the fixed change
+e.g. MRAM) and ``native=True``, the coin flip is left to the cell: the fixed change
 is one effective switch ``L`` (``tile.switch_us()``, MRAM: one junction flip), so cells
 with ``|dG| < L`` get one ``pulse_probabilistic`` with ``p = |dG| / L`` and larger
 changes are written with ``device.update``. The threshold there is ``L``: a binary
-junction cannot write a smaller fixed change.
+junction cannot write a smaller fixed change. Off by default: every cell with a nonzero
+proposal then receives a pulse (costing write energy and wear even when it does not
+switch), so the digital coin flip writes far fewer cells.
 """
 
 from __future__ import annotations
@@ -32,12 +34,12 @@ class EaPURule(UpdateRule):
     name = "eapu"
     flops_per_weight = 4
 
-    def __init__(self, k: float = 1.0, threshold_us: float | None = None, native: bool | str = "auto"):
+    def __init__(self, k: float = 1.0, threshold_us: float | None = None, native: bool = False):
         super().__init__()
         self.k = check_number("k", k)
         self.threshold_us = None if threshold_us is None else check_number("threshold_us", threshold_us)
-        if native not in (True, False, "auto"):
-            raise ValueError(f"native must be True, False or 'auto', got {native!r}")
+        if native not in (True, False):
+            raise ValueError(f"native must be True or False, got {native!r}")
         self.native = native
 
     def params(self) -> dict:
@@ -51,9 +53,9 @@ class EaPURule(UpdateRule):
         return self.k * (noise if noise > 0 else tile.step_us())
 
     def apply(self, name, tile, delta_w):
-        if tile.native_probabilistic and self.native in (True, "auto"):
+        if self.native and tile.native_probabilistic:
             return self._apply_native(tile, delta_w)
-        if self.native is True:
+        if self.native:
             raise ValueError(f"eapu native=True needs a native-probabilistic device; {tile.spec.name} is not")
         xp = self.xp
         r = np.float32(tile.r_wg_per_us)

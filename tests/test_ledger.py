@@ -1,0 +1,98 @@
+"""Ledger: update ratio, writes, wear, energy by category, lifetime, state."""
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+
+import imc
+from imc import models
+from imc.ledger import EnergyConstants, Ledger
+from imc.nn import AnalogConfig, CrossEntropyLoss
+from imc.optim import make_optimizer
+from imc.rules import make_rule
+from imc.train import Trainer
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = load_digits()
+    return (d.data[:320] / 16).astype(np.float32), d.target[:320].astype(np.int64)
+
+
+def run(rule, data, epochs=2, constants=None, analog=AnalogConfig(preset="eapu-paper", adc_bits=6)):
+    c = imc.Compute.create("cpu", 0)
+    m = models.build("mlp", analog=analog, compute=c, hidden=16)
+    t = Trainer(m, CrossEntropyLoss(), make_optimizer("sgd", lr=0.05, momentum=0.9), make_rule(rule), c,
+                batch_size=32, seed=0, energy=constants)
+    summary = t.fit(data, data, epochs=epochs)
+    return t, summary["ledger"]
+
+
+def test_ratio_writes_and_wear_agree_with_the_devices(data):
+    t, led = run("eapu", data)
+    devices = [d for tile in t.model.tiles() for d in tile.devices]
+    total_writes = sum(int(d.counters.writes.sum()) for d in devices)
+    n = led["weights"]
+    assert n == 64 * 16 + 16 * 10
+    # every cell was programmed once at load; the rest are training writes
+    assert led["cells_written"] == total_writes - n
+    assert led["pulses"] == sum(int(d.counters.pulses.sum()) for d in devices) - n
+    ratios = np.array(t.ledger.step_cells) / n
+    assert led["update_ratio_mean"] == pytest.approx(ratios.mean())
+    assert led["update_ratio_mean_after_first_epoch"] == pytest.approx(ratios[10:].mean())
+    wear = led["wear"]
+    assert sum(wear["histogram"]["counts"]) == n
+    assert wear["max_writes"] == max(int(d.counters.writes.max()) for d in devices)
+    life = led["lifetime"]
+    assert life["trainings"] == pytest.approx(1e7 / wear["max_pulses"])
+    assert life["epochs"] == pytest.approx(1e7 / (wear["max_pulses"] / 2))
+
+
+def test_energy_by_category(data):
+    t, led = run("original", data)
+    e = led["energy_j"]
+    devices = [d for tile in t.model.tiles() for d in tile.devices]
+    spec = devices[0].spec
+    assert e["array_write"] == pytest.approx(led["pulses"] * spec.energy_per_pulse_j)
+    # loading the weights: program_pulses (1) pulse and verify read per cell
+    assert e["array_program"] == pytest.approx(led["weights"] * (spec.energy_per_pulse_j + spec.energy_per_read_j))
+    train_reads = sum(d.counters.energy_j["read"] for d in devices) - led["inference_energy_j"]["array_read"]
+    assert e["array_read"] == pytest.approx(train_reads)
+    # 6-bit ADCs: FoM * 2^6 per conversion; DACs at the default 8 bits
+    conv = sum(tile.conversions["adc"] for tile in t.model.tiles())
+    assert e["adc"] + led["inference_energy_j"]["adc"] == pytest.approx(conv * 10e-15 * 64)
+    assert e["digital"] > 0 and e["total"] == pytest.approx(sum(v for k, v in e.items() if k != "total"))
+    assert led["gpu_energy_j"] > 0 and led["gpu_over_imc_energy"] == pytest.approx(led["gpu_energy_j"] / e["total"])
+    json.dumps(led)
+    # constants are overridable
+    _, led2 = run("original", data, constants=EnergyConstants(adc_fom_j_per_step=0.0, digital_j_per_flop=0.0))
+    assert led2["energy_j"]["adc"] == 0 and led2["energy_j"]["digital"] == 0
+
+
+def test_eapu_writes_far_less_than_original(data):
+    _, eapu = run("eapu", data)
+    _, orig = run("original", data)
+    assert orig["update_ratio_mean"] > 0.5
+    assert eapu["cells_written"] * 5 < orig["cells_written"]
+    assert eapu["energy_j"]["array_write"] * 5 < orig["energy_j"]["array_write"]
+    assert eapu["lifetime"]["trainings"] > orig["lifetime"]["trainings"]
+
+
+def test_ideal_has_no_array_cost(data):
+    _, led = run("ideal", data)
+    e = led["energy_j"]
+    assert led["cells_written"] == 0 and e["array_write"] == e["array_read"] == e["array_program"] == 0
+    assert e["adc"] == e["dac"] == 0 and e["digital"] > 0
+    assert led["wear"]["cells"] == 0 and led["lifetime"]["trainings"] is None  # infinite
+
+
+def test_state_round_trip(data):
+    t, led = run("eapu", data, epochs=1)
+    state = t.ledger.state()
+    fresh = Ledger(t.model, t.optimizer, t.rule)
+    fresh.load_state(state)
+    assert fresh.summary() == t.ledger.summary()
+    with pytest.raises(KeyError, match="missing"):
+        fresh.load_state({"step_cells": np.zeros(1)})
