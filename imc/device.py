@@ -129,14 +129,27 @@ class Device:
         raise NotImplementedError(f"{self.spec.name} does not model drift (capability 'drift' absent)")
 
     # ------------------------------------------------------------------ helpers
-    def pulses_for(self, g, delta_us):
-        """Whole pulses (count, sign) that best realise ``delta_us`` from ``g`` nominally."""
+    def pulses_for(self, g, delta_us, stochastic: bool = False, max_pulses: int | None = None):
+        """Whole pulses (count, sign) that best realise ``delta_us`` from ``g`` nominally.
+
+        ``stochastic=True`` rounds the fractional pulse up with probability equal to the
+        fraction, so the expected change is the request even when it is below one step.
+        ``max_pulses`` caps the count; where the declared step is 0 (a cell at its bound
+        in that direction) the count is 0 when a cap is given.
+        """
         xp = self.xp
         signs = xp.where(delta_us >= 0, UP, DOWN).astype(xp.int8)
         step = xp.where(
             signs > 0, self.declared_step_us(g, UP), self.declared_step_us(g, DOWN)
         )
-        counts = xp.rint(xp.abs(delta_us) / xp.maximum(step, np.float32(1e-12)))
+        ratio = xp.abs(delta_us) / xp.maximum(step, np.float32(1e-12))
+        if max_pulses is not None:
+            ratio = xp.where(step > 0, xp.minimum(ratio, np.float32(max_pulses)), np.float32(0))
+        if stochastic:
+            whole = xp.floor(ratio)
+            counts = whole + (self.compute.uniform(ratio.shape) < (ratio - whole))
+        else:
+            counts = xp.rint(ratio)
         return counts.astype(xp.int64), signs
 
     # ------------------------------------------------------------------ validation

@@ -138,6 +138,16 @@ class FefetDevice(Device):
         noise = self.compute.normal(g.shape) * np.float32(s.write_noise_us) * xp.sqrt(counts.astype(np.float32))
         return self._pin(lo + u * width + noise, lo, hi, stuck)
 
+    def _update(self, g, idx, delta_us):
+        """Whole pulses with stochastic rounding: the expected change is the request, also
+        below one step (a deterministic rounding would drop every change under half a step)."""
+        counts, signs = self.pulses_for(g, delta_us, stochastic=True, max_pulses=int(math.ceil(2 * self.spec.pmax)))
+        moved = counts > 0
+        new_g = g.copy()
+        if bool(moved.any()):
+            new_g[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
+        return new_g, counts
+
     def _program(self, g, idx, targets_us):
         lo, hi, stuck = self._gather(idx)
         noisy = targets_us + self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)

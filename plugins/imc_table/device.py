@@ -105,6 +105,7 @@ class TableDevice(Device):
             raise TypeError(f"the table backend needs a TableSpec, got {type(spec).__name__}")
         super().__init__(spec, shape, compute)
         xp = self.xp
+        self._max_pulses = 2 * spec.levels + 2  # more pulses than this cannot move a cell further
         self._coord = {}
         for direction in (UP, -UP):
             g, x = _pulse_coordinate(spec, direction)
@@ -164,6 +165,16 @@ class TableDevice(Device):
         sigma = xp.where(up, self._noise_at(g_nom, UP), self._noise_at(g_nom, -UP))
         new_nom = moved + sigma * xp.sqrt(n) * self.compute.normal(g.shape)
         return self._pin(lo + (new_nom - np.float32(s.g_min_us)) * scale, lo, hi, stuck)
+
+    def _update(self, g, idx, delta_us):
+        """Whole pulses with stochastic rounding: the expected change is the request, also
+        below one step (a deterministic rounding would drop every change under half a step)."""
+        counts, signs = self.pulses_for(g, delta_us, stochastic=True, max_pulses=self._max_pulses)
+        moved = counts > 0
+        new_g = g.copy()
+        if bool(moved.any()):
+            new_g[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
+        return new_g, counts
 
     def _program(self, g, idx, targets_us):
         lo, hi, stuck = self._gather(idx)
