@@ -63,6 +63,12 @@ def test_point_id_is_stable_and_ignores_key_order():
     assert a[0].point_id != a[1].point_id
 
 
+def test_without_base_the_built_in_default_is_swept():
+    s = sweep_from_dict({"axes": {"seed": [0, 1]}})
+    assert s.base == to_dict(default_config())
+    assert s.points[1].config == {**to_dict(default_config()), "seed": 1}
+
+
 def test_base_from_a_config_file_relative_to_the_sweep(tmp_path):
     (tmp_path / "configs").mkdir()
     (tmp_path / "configs" / "base.toml").write_text("epochs = 2\nbatch_size = 16\n")
@@ -90,7 +96,7 @@ def test_empty_axis_is_an_error_before_anything_runs():
     [
         ({"base": {}, "axes": {"seed": [0]}, "mdoe": "zip"}, KeyError, "did you mean 'mode'"),
         ({"base": {}, "axes": {"seed": [0]}, "mode": "grid"}, ValueError, "product, zip"),
-        ({"axes": {"seed": [0]}}, ValueError, "base"),
+        ({"base": 3, "axes": {"seed": [0]}}, ValueError, "config file path or an inline table"),
         ({"base": {}, "axes": {"seed": [0, 1], "rule.k": [1.0]}, "mode": "zip"}, ValueError, "equal length"),
         ({"base": {}, "axes": {"seed": [0, 0]}}, ValueError, "same config"),
         ({"base": {}, "axes": {"seed": 3}}, ValueError, "list of values or a range"),

@@ -4,8 +4,9 @@ A sweep file is TOML::
 
     name = "noise"                      # optional; defaults to the file's stem
     mode = "product"                    # "product" (every combination) or "zip" (side by side)
-    base = "../configs/digits.toml"     # a config file, relative to the sweep file ...
+    base = "../configs/digits.toml"     # a config file, relative to the sweep file, ...
     # [base]                            # ... or the config written inline as a table
+                                        # (no base: the built-in default, as `imc train`)
 
     [axes]                              # dotted config key -> values
     "rule.name" = ["original", "eapu"]
@@ -46,11 +47,13 @@ MAX_POINTS = 100_000
 class ConfigSchema:
     """How a sweep reads and changes training configs, as plain dicts.
 
-    ``load(path)`` reads a config file; ``normalise(table)`` validates an inline config;
-    ``apply(base, {"dotted.key": value})`` returns the changed, validated config. Each
-    raises KeyError for an unknown key and ValueError for a bad value.
+    ``default()`` is the built-in config; ``load(path)`` reads a config file;
+    ``normalise(table)`` validates an inline config; ``apply(base, {"dotted.key": value})``
+    returns the changed, validated config. Each raises KeyError for an unknown key and
+    ValueError for a bad value.
     """
 
+    default: Callable[[], dict]
     load: Callable[[Path], dict]
     normalise: Callable[[dict], dict]
     apply: Callable[[dict, dict], dict]
@@ -61,6 +64,7 @@ def training_schema() -> ConfigSchema:
     from imc import config
 
     return ConfigSchema(
+        default=lambda: config.to_dict(config.default_config()),
         load=lambda path: config.to_dict(config.load_config(path)),
         normalise=lambda table: config.to_dict(config.from_dict(table)),
         apply=lambda base, overrides: config.to_dict(config.apply_overrides(config.from_dict(base), overrides)),
@@ -256,7 +260,7 @@ def _is_plain(value) -> bool:
 
 def _load_base(base, base_dir: Path, source: str, schema: ConfigSchema) -> dict:
     if base is None:
-        raise ValueError(f"{source}: give the base training config: base = \"config.toml\" or an inline [base] table")
+        return schema.default()
     if isinstance(base, str):
         path = (base_dir / base).resolve()
         if not path.is_file():
