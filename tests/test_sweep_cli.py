@@ -146,3 +146,27 @@ def test_killed_sweep_resumes_to_the_same_results_as_a_clean_run(tmp_path, capsy
     for metric in ("accuracy", "update_ratio_mean", "cells_written", "energy_j"):
         assert f"{metric} (mean ± std)" in out
     assert "vs_rule.name.png" in out and (killed / "report" / "vs_rule.name.png").is_file()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_cleanly_with_exit_130_and_keeps_finished_points(tmp_path):
+    path = write_sweep(tmp_path, '"rule.name" = ["original", "eapu"]\nseed = {start = 0, stop = 2}')
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "imc.cli", "sweep", str(path), "--workers", "2", "--quiet", "--out", str(out)],
+        start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not rows(out) and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the terminal's process group
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+    kept = rows(out)
+    assert proc.returncode == 130, stderr
+    assert "interrupted" in stderr and "run the same command to continue" in stderr
+    assert 1 <= len(kept) < 6 and all(r["status"] == "ok" for r in kept)
+    assert len((out / "results.csv").read_text().splitlines()) == len(kept) + 1

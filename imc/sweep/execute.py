@@ -199,8 +199,8 @@ class _client:
                 n_workers=self.workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=None,
-                silence_logs=logging.ERROR,
+                dashboard_address="127.0.0.1:0",  # any free port: never clash with another cluster
+                silence_logs=logging.CRITICAL,  # failures are recorded in the results, not logged
             )
             self.client = Client(self.cluster)
             return self.client
