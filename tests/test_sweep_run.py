@@ -72,7 +72,7 @@ def test_rerun_skips_recorded_points_and_retry_failed_reruns_failures(tmp_path, 
     assert (out / "results.jsonl").read_text() == before  # nothing ran, nothing written
 
     retried = run_sweep(k_sweep(), out, scheduler=scheduler, point_fn=never_fails, progress=False, retry_failed=True)
-    assert (retried.ok, retried.failed, retried.skipped) == (2, 0, 4)
+    assert (retried.ok, retried.failed, retried.skipped, retried.skipped_failed) == (2, 0, 4, 0)
     rows = SweepStore(out).rows()
     assert len(rows) == 6 and all(r["status"] == "ok" for r in rows.values())
     assert len((out / "results.jsonl").read_text().splitlines()) == 8  # appended, never rewritten

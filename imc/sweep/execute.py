@@ -107,7 +107,7 @@ def run_sweep(
     rows = store.rows()
     todo = _pending(sweep, rows, retry_failed)
     if not todo:
-        return SweepOutcome(len(sweep.points), len(sweep.points), 0, 0, store.root, _failed_count(sweep, rows))
+        return SweepOutcome(len(sweep.points), len(sweep.points), 0, 0, store.root, _failed_count(sweep.points, rows))
 
     n_workers = workers or min(len(todo), os.cpu_count() or 1)
     with _client(scheduler, n_workers, connect_timeout) as client, store.locked():
@@ -118,8 +118,9 @@ def run_sweep(
         return _run(client, sweep, todo, rows, store, point_fn, progress, on_failure)
 
 
-def _failed_count(sweep: Sweep, rows: dict) -> int:
-    return sum(rows[p.point_id]["status"] != "ok" for p in sweep.points if p.point_id in rows)
+def _failed_count(points, rows: dict) -> int:
+    """How many of ``points`` are recorded as failed."""
+    return sum(rows[p.point_id]["status"] != "ok" for p in points if p.point_id in rows)
 
 
 def _pending(sweep: Sweep, rows: dict, retry_failed: bool) -> list:
@@ -143,7 +144,8 @@ def _run(client, sweep, todo, rows, store, point_fn, progress, on_failure) -> Sw
         for point in todo
     }
     skipped = len(sweep.points) - len(todo)
-    skipped_failed = _failed_count(sweep, rows)
+    running = {point.point_id for point in todo}
+    skipped_failed = _failed_count([p for p in sweep.points if p.point_id not in running], rows)
     ok = failed = 0
     show = progress and sys.stderr.isatty()
     with tqdm(total=len(sweep.points), initial=skipped, unit="point", desc=sweep.name, disable=not show) as bar:
