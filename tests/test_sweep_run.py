@@ -29,7 +29,7 @@ def never_fails(config, run_dir):
 def scheduler():
     """One small local cluster (two worker processes) shared by this module's tests."""
     with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0", silence_logs=50
     ) as cluster:
         yield cluster.scheduler_address
 
