@@ -24,6 +24,7 @@ import hashlib
 import itertools
 import json
 import math
+import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -133,8 +134,8 @@ def sweep_from_dict(
         if key not in TOP_LEVEL_KEYS:
             raise KeyError(f"{source}: {unknown_name_message('sweep key', key, TOP_LEVEL_KEYS)}")
     name = data.get("name", default_name)
-    if not isinstance(name, str) or not name.strip() or any(c in name for c in "/\\"):
-        raise ValueError(f"{source}: name must be a non-empty string without slashes, got {name!r}")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise ValueError(f"{source}: name must be letters, digits, '.', '_' or '-' (it names a folder), got {name!r}")
     mode = data.get("mode", "product")
     if mode not in MODES:
         raise ValueError(f"{source}: mode must be one of {', '.join(MODES)}, got {mode!r}")
@@ -154,9 +155,10 @@ def sweep_from_dict(
 
     base = _load_base(data.get("base"), Path(base_dir), source, schema)
 
-    combos = list(itertools.product(*axes.values()) if mode == "product" else zip(*axes.values()))
-    if len(combos) > MAX_POINTS:
-        raise ValueError(f"{source}: the sweep expands to {len(combos)} points, more than {MAX_POINTS}; shrink an axis")
+    count = math.prod(map(len, axes.values())) if mode == "product" else len(next(iter(axes.values())))
+    if count > MAX_POINTS:
+        raise ValueError(f"{source}: the sweep expands to {count} points, more than {MAX_POINTS}; shrink an axis")
+    combos = itertools.product(*axes.values()) if mode == "product" else zip(*axes.values())
     points, seen = [], {}
     for index, combo in enumerate(combos):
         params = dict(zip(axes, combo))
