@@ -107,6 +107,14 @@ def test_an_unanswering_scheduler_is_a_clear_error_and_writes_nothing(tmp_path):
     assert not (tmp_path / "s").exists()
 
 
+def test_a_scheduler_without_workers_is_a_clear_error(tmp_path):
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address="127.0.0.1:0") as cluster:
+        with pytest.raises(SchedulerUnreachable, match="has no workers after 1 s; start some with `dask worker"):
+            run_sweep(k_sweep(), tmp_path / "s", scheduler=cluster.scheduler_address, connect_timeout=1,
+                      point_fn=fake_point)
+    assert not (tmp_path / "s").exists()
+
+
 def test_run_point_turns_exceptions_and_bad_returns_into_rows(tmp_path):
     def returns_list(config, run_dir):
         return [1]
