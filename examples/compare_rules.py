@@ -4,8 +4,9 @@ Every rule trains the same model (same seed, same initial weights, same batch or
 same optimiser settings) on the same device backend; the table shows the ledger columns.
 
     python examples/compare_rules.py                                  # MLP, memristor eapu-paper
-    python examples/compare_rules.py --model cnn --lr 0.002 --epochs 30
-    python examples/compare_rules.py --backend fefet --preset <name>
+    python examples/compare_rules.py --model cnn --batch-size 8 --lr 0.0005 --k 1.5 --epochs 40
+    python examples/compare_rules.py --backend fefet --preset fefet
+    python examples/compare_rules.py --backend mram --preset stt
     python examples/compare_rules.py --json results.json              # also write all summaries
 """
 
@@ -66,12 +67,15 @@ def row(rule: str, s: dict) -> list:
         f"{1000 * led['update_ratio_mean_after_first_epoch']:.3f}",
         f"{led['wear']['max_pulses']}",
         f"{led['energy_j']['array_write']:.3e}",
+        f"{led['energy_j']['dac'] + led['energy_j']['adc']:.3e}",
+        f"{led['energy_j']['digital_compute'] + led['energy_j']['digital_update']:.3e}",
         f"{led['energy_j']['total']:.3e}",
         "inf" if life is None else f"{life:.3g}",
     ]
 
 
-HEADER = ["rule", "acc %", "cells written", "ratio o/oo", "ratio>ep1 o/oo", "worst pulses", "write J", "total J", "lifetimes"]
+HEADER = ["rule", "acc %", "cells written", "ratio o/oo", "ratio>ep1 o/oo", "worst pulses", "write J", "DAC+ADC J", "digital J",
+          "total J", "lifetimes"]
 
 
 def main(argv=None) -> int:
@@ -81,10 +85,10 @@ def main(argv=None) -> int:
     p.add_argument("--preset", default="eapu-paper")
     p.add_argument("--rules", default=",".join(RULES), help="comma-separated rule names")
     p.add_argument("--optimizer", choices=("sgd", "adam"), default="sgd")
-    p.add_argument("--lr", type=float, default=0.01)
+    p.add_argument("--lr", type=float, default=0.005)
     p.add_argument("--momentum", type=float, default=0.9)
     p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--k", type=float, default=1.0, help="EaPU threshold multiplier (dG_th = k * write noise)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--compute", default="cpu")

@@ -134,17 +134,17 @@ class Device:
 
         ``stochastic=True`` rounds the fractional pulse up with probability equal to the
         fraction, so the expected change is the request even when it is below one step.
-        ``max_pulses`` caps the count; where the declared step is 0 (a cell at its bound
-        in that direction) the count is 0 when a cap is given.
+        ``max_pulses`` caps the count. Where the declared step is 0 (a cell at its bound
+        in that direction) the count is 0: no number of pulses realises the request.
         """
         xp = self.xp
         signs = xp.where(delta_us >= 0, UP, DOWN).astype(xp.int8)
         step = xp.where(
             signs > 0, self.declared_step_us(g, UP), self.declared_step_us(g, DOWN)
         )
-        ratio = xp.abs(delta_us) / xp.maximum(step, np.float32(1e-12))
+        ratio = xp.where(step > 0, xp.abs(delta_us) / xp.maximum(step, np.float32(1e-12)), np.float32(0))
         if max_pulses is not None:
-            ratio = xp.where(step > 0, xp.minimum(ratio, np.float32(max_pulses)), np.float32(0))
+            ratio = xp.minimum(ratio, np.float32(max_pulses))
         if stochastic:
             whole = xp.floor(ratio)
             counts = whole + (self.compute.uniform(ratio.shape) < (ratio - whole))

@@ -16,7 +16,8 @@ Energy constants (all overridable through :class:`EnergyConstants`):
 - DAC: ``E = FoM * 2**bits`` with FoM = 1 fJ/step [assumed: input drivers are an order of
   magnitude cheaper than ADCs, as in ISAAC (Shafiee et al., ISCA 2016)];
   converters without configured bits are costed at ``default_bits`` = 8;
-- digital periphery work (gradient outer products, optimiser, rule decision): 2.3 pJ per
+- digital periphery work, booked as "digital_compute" (weight-gradient outer products and
+  any digital layer products) and "digital_update" (optimiser and rule decision): 2.3 pJ per
   float32 operation, the mean of a 32-bit float add (0.9 pJ) and multiply (3.7 pJ) in
   45 nm (M. Horowitz, ISSCC 2014); memory traffic is not included (a lower bound);
 - digital GPU estimate for the same run: every operation done digitally (analog
@@ -123,7 +124,8 @@ class Ledger:
             "array_program": t["program"] + (self.initial_program_j if phase == "train" else 0.0),
             "dac": t["dac"],
             "adc": t["adc"],
-            "digital": (t["model_flops"] + (self.digital_flops if phase == "train" else 0)) * c.digital_j_per_flop,
+            "digital_compute": t["model_flops"] * c.digital_j_per_flop,
+            "digital_update": (self.digital_flops if phase == "train" else 0) * c.digital_j_per_flop,
         }
         out["total"] = float(sum(out.values()))
         return out

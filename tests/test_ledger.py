@@ -63,12 +63,12 @@ def test_energy_by_category(data):
     # 6-bit ADCs: FoM * 2^6 per conversion; DACs at the default 8 bits
     conv = sum(tile.conversions["adc"] for tile in t.model.tiles())
     assert e["adc"] + led["inference_energy_j"]["adc"] == pytest.approx(conv * 10e-15 * 64)
-    assert e["digital"] > 0 and e["total"] == pytest.approx(sum(v for k, v in e.items() if k != "total"))
+    assert e["digital_compute"] > 0 and e["digital_update"] > 0 and e["total"] == pytest.approx(sum(v for k, v in e.items() if k != "total"))
     assert led["gpu_energy_j"] > 0 and led["gpu_over_imc_energy"] == pytest.approx(led["gpu_energy_j"] / e["total"])
     json.dumps(led)
     # constants are overridable
     _, led2 = run("original", data, constants=EnergyConstants(adc_fom_j_per_step=0.0, digital_j_per_flop=0.0))
-    assert led2["energy_j"]["adc"] == 0 and led2["energy_j"]["digital"] == 0
+    assert led2["energy_j"]["adc"] == 0 and led2["energy_j"]["digital_compute"] == 0
 
 
 def test_eapu_writes_far_less_than_original(data):
@@ -84,7 +84,7 @@ def test_ideal_has_no_array_cost(data):
     _, led = run("ideal", data)
     e = led["energy_j"]
     assert led["cells_written"] == 0 and e["array_write"] == e["array_read"] == e["array_program"] == 0
-    assert e["adc"] == e["dac"] == 0 and e["digital"] > 0
+    assert e["adc"] == e["dac"] == 0 and e["digital_compute"] > 0
     assert led["wear"]["cells"] == 0 and led["lifetime"]["trainings"] is None  # infinite
 
 

@@ -231,3 +231,15 @@ def test_rule_random_stream_is_part_of_its_state():
     r2.load_state(state)
     r2.apply("w", t2, dw)
     np.testing.assert_array_equal(np.flatnonzero(g_of(t1) - 80), np.flatnonzero(g_of(t2) - 80))
+
+
+def test_eapu_on_mram_never_asks_for_runaway_pulse_counts():
+    """Core fix: Device.pulses_for gave ~|dG|/1e-12 pulses where the declared step is 0."""
+    cfg = AnalogConfig(backend="mram")
+    t = AnalogMatrix(np.zeros((40, 30), np.float32), cfg, imc.Compute.create("cpu", 0))
+    rule = attached("eapu")
+    rng = np.random.default_rng(0)
+    for _ in range(20):  # drive cells to their bounds and beyond
+        rule.apply("w", t, rng.choice([-1.0, 1.0], t.shape).astype(np.float32) * 0.5)
+    worst = max(int(d.counters.pulses.max()) for d in t.devices)
+    assert worst <= 20 * 10 + 4  # bounded by a handful of pulses per step
