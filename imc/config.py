@@ -507,11 +507,13 @@ def _validate_cross(cfg: TrainConfig) -> None:
     except KeyError as exc:
         raise ConfigValueError("backend.name: " + str(exc.args[0])) from None
     preset = cfg.backend.preset or info.default_preset
-    if preset not in info.presets:
-        raise ConfigValueError(
-            "backend.preset: " + unknown_name_message("preset", preset, info.presets, f"backend {info.name!r}")
-        )
-    spec_fields = [a.name for a in attrs.fields(type(info.presets[preset]))]
+    try:  # through BackendInfo.spec: also presets a backend resolves itself (table: a .json path)
+        preset_spec = info.spec(preset)
+    except KeyError as exc:
+        raise ConfigValueError("backend.preset: " + str(exc.args[0])) from None
+    except ValueError as exc:
+        raise ConfigValueError(f"backend.preset: {exc}") from None
+    spec_fields = [a.name for a in attrs.fields(type(preset_spec))]
     for key in cfg.backend.overrides:
         if key not in spec_fields or key in ("name", "capabilities", "source"):
             valid = [f"backend.overrides.{f}" for f in spec_fields if f not in ("name", "capabilities", "source")]
