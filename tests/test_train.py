@@ -206,3 +206,19 @@ def test_models_build_by_name():
     a = models.build("mlp", analog=PAPER, compute=imc.Compute.create("cpu", 4))
     b = models.build("mlp", analog=PAPER, compute=imc.Compute.create("cpu", 4))
     np.testing.assert_array_equal(a.tiles()[0].peek_weights(), b.tiles()[0].peek_weights())
+
+
+@pytest.mark.gpu
+def test_gpu_training_matches_cpu_behaviour(digits):
+    """The same code path on cupy: EaPU trains, writes sparsely, reports JSON-able results."""
+    train, test = digits
+    c = imc.Compute.create("gpu", 0)
+    m = models.build("cnn", analog=PAPER, compute=c)
+    t = Trainer(m, CrossEntropyLoss(), make_optimizer("sgd", lr=0.01, momentum=0.9), make_rule("eapu"), c,
+                batch_size=32, seed=0)
+    img = lambda d: (d[0].reshape(-1, 1, 8, 8), d[1])  # noqa: E731
+    summary = t.fit(img(train), img(test), epochs=3)
+    json.dumps(summary)
+    assert summary["final"]["accuracy"] > 0.7
+    assert 0 < summary["ledger"]["update_ratio_mean"] < 0.1
+    assert all(isinstance(v, np.ndarray) for v in t.state().values())
