@@ -13,6 +13,18 @@ try:
 except _metadata.PackageNotFoundError:  # running from a source tree without install
     __version__ = "0+unknown"
 
+# The training engine's modules load on first attribute access (``imc.nn``, ``imc.models``...),
+# so ``import imc`` stays light.
+_LAZY_SUBMODULES = ("nn", "optim", "rules", "ledger", "train", "models")
+
+
+def __getattr__(name):
+    if name in _LAZY_SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "BackendInfo",
     "Compute",

@@ -262,3 +262,10 @@ def test_device_state_is_a_snapshot_not_a_view():
     dev.update(np.ones((3, 3), np.float32))
     np.testing.assert_array_equal(state["g_us"], saved)
     assert state["writes"].sum() == 0 and dev.counters.writes.sum() == 9
+
+
+def test_engine_modules_are_reachable_from_the_package():
+    assert imc.nn.AnalogConfig is AnalogConfig
+    assert callable(imc.models.build) and callable(imc.rules.make_rule) and callable(imc.optim.make_optimizer)
+    with pytest.raises(AttributeError):
+        imc.no_such_module  # noqa: B018
