@@ -164,10 +164,14 @@ class FefetDevice(Device):
 
     def declared_write_noise_us(self, g, direction: int = UP):
         """Std of one pulse's error from ``g`` in ``direction``: cycle-to-cycle plus, with
-        few domains, the binomial spread (proportional to that direction's step)."""
+        few domains, the binomial spread (proportional to that direction's step, averaged
+        over the device-to-device step scale)."""
         s, xp = self.spec, self.xp
         c2c = np.float32(s.write_noise_us)
         if s.domains == 0:
             return xp.full(xp.shape(g), c2c, dtype=np.float32)
-        domain = self.declared_step_us(g, direction) * np.float32(s.domain_rel_std)
+        # a cell's domain noise scales with its own step: averaged over the (lognormal,
+        # mean 1) device-to-device step scale, its variance carries E[scale^2] = exp(d^2)
+        rel = s.domain_rel_std * math.exp(s.step_d2d**2 / 2)
+        domain = self.declared_step_us(g, direction) * np.float32(rel)
         return xp.sqrt(domain * domain + c2c * c2c).astype(np.float32)
