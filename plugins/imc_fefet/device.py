@@ -159,7 +159,7 @@ class FefetDevice(Device):
         g = xp.asarray(g, dtype=np.float32)
         a_up, a_down = self._a
         u = xp.clip((g - np.float32(s.g_min_us)) / np.float32(s.range_us), 0, 1)
-        moved = curves.advance(u, np.float32(1 / s.pmax), a_up, a_down, direction)
+        moved = curves.advance(u, np.float32(1 / s.pmax), a_up, a_down, xp.full(u.shape, direction, dtype=np.int8))
         return (xp.abs(moved - u) * np.float32(s.range_us)).astype(np.float32)
 
     def declared_write_noise_us(self, g, direction: int = UP):

@@ -208,8 +208,8 @@ class MramDevice(Device):
             u = np.float32(1) - c.uniform(idx.shape)  # in (0, 1]
             with np.errstate(divide="ignore", invalid="ignore"):
                 needed = xp.floor(xp.log(u) / xp.log1p(-xp.minimum(p, np.float32(1 - 1e-7)))) + 1
-            needed = xp.where(p >= 1, 1.0, needed)
-            pulses_used = pulses_used + xp.where(movable, needed, 0.0)
+            needed = xp.where(p >= 1, xp.ones_like(needed), needed)
+            pulses_used = pulses_used + xp.where(movable, needed, xp.zeros_like(needed))
             flips = movable & (pulses_used <= counts)
             new_bits = new_bits ^ (flips.astype(np.int16) << j)
         return new_bits
@@ -281,10 +281,10 @@ class MramDevice(Device):
     def declared_step_us(self, g, direction: int):
         """Mean |dG| of one plain pulse: P_sw * (G_P - G_AP) while a junction can move."""
         s = self.spec
-        return self.xp.where(self._nominal_movable(g, direction), np.float32(s.step_us), np.float32(0))
+        return self._nominal_movable(g, direction).astype(np.float32) * np.float32(s.step_us)
 
     def declared_write_noise_us(self, g, direction: int = UP):
         """Std of one plain pulse's change: (G_P - G_AP) * sqrt(P_sw (1 - P_sw)) while movable."""
         s = self.spec
         sigma = np.float32(s.level_us * math.sqrt(s.pulse_switch_prob * (1 - s.pulse_switch_prob)))
-        return self.xp.where(self._nominal_movable(g, direction), sigma, np.float32(0))
+        return self._nominal_movable(g, direction).astype(np.float32) * sigma

@@ -110,6 +110,8 @@ class TableDevice(Device):
         for direction in (UP, -UP):
             g, x = _pulse_coordinate(spec, direction)
             self._coord[direction] = (xp.asarray(g, dtype=np.float32), xp.asarray(x, dtype=np.float32))
+        g, x = _pulse_coordinate(spec, -UP)  # increasing x for the inverse lookup going down
+        self._reversed = (xp.asarray(x[::-1].copy(), dtype=np.float32), xp.asarray(g[::-1].copy(), dtype=np.float32))
         self._noise = {
             d: (xp.asarray(getattr(spec, f"grid_{n}_us"), dtype=np.float32), xp.asarray(getattr(spec, f"noise_{n}_us"), dtype=np.float32))
             for d, n in ((UP, "up"), (-UP, "down"))
@@ -145,9 +147,11 @@ class TableDevice(Device):
         """Nominal-window conductance after ``pulses`` (may be fractional) along the mean curve."""
         xp = self.xp
         grid, x = self._coord[direction]
+        x_new = xp.interp(g_nominal, grid, x) + pulses
         if direction > 0:
-            return xp.interp(xp.interp(g_nominal, grid, x) + pulses, x, grid)
-        return xp.interp(xp.interp(g_nominal, grid, x) + pulses, x[::-1], grid[::-1])
+            return xp.interp(x_new, x, grid)
+        x_rev, grid_rev = self._reversed
+        return xp.interp(x_new, x_rev, grid_rev)
 
     def _noise_at(self, g_nominal, direction: int):
         grid, noise = self._noise[direction]
