@@ -9,7 +9,6 @@ import pytest
 import imc
 from imc import curves
 from imc.characterize import characterize
-from imc.compute import gpu_available
 
 NO_D2D = {"step_d2d": 0.0, "bounds_d2d": 0.0}
 
@@ -146,7 +145,7 @@ def test_update_is_unbiased_below_one_step():
     step = float(dev.declared_step_us(g0[:1, :1], 1)[0, 0])
     dev.update(np.full(dev.shape, 0.3 * step, dtype=np.float32))
     moved = (dev.peek() - g0).ravel().astype(np.float64)
-    pulsed = dev.counters.pulses.ravel() - int(round(dev.spec.program_pulses))
+    pulsed = dev.counters.pulses.ravel() - round(dev.spec.program_pulses)
     assert set(np.unique(pulsed)) == {0, 1}
     assert abs((pulsed == 1).mean() - 0.3) < 4 * math.sqrt(0.3 * 0.7 / n)
     assert abs(moved.mean() - 0.3 * step) < 4 * math.sqrt(0.3 * 0.7 / n) * step

@@ -3,7 +3,6 @@ and training on fitted, FeFET and MRAM devices with EaPU."""
 
 import csv
 import json
-import math
 
 import numpy as np
 import pytest

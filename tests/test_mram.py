@@ -5,11 +5,11 @@ import math
 
 import numpy as np
 import pytest
+from imc_mram import population_law
 
 import imc
 from imc.characterize import characterize
 from imc.spec import NATIVE_PROBABILISTIC
-from imc_mram import population_law
 
 NO_D2D = {"ic0_d2d": 0.0, "delta_d2d": 0.0, "r_p_d2d": 0.0, "tmr_d2d": 0.0}
 

@@ -148,8 +148,8 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
 
     ``spec_fields`` set the fields the pulse data cannot tell (energy, read noise, ...).
     """
-    from imc_table import TableSpec  # noqa: PLC0415  (the first-party table backend)
-    from imc_table.store import check_name  # noqa: PLC0415
+    from imc_table import TableSpec
+    from imc_table.store import check_name
 
     check_name(name)
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:

@@ -118,7 +118,7 @@ def _bin_edges(spec: DeviceSpec, bins: int | None):
     with discrete levels (a spec with ``level_us``, e.g. MRAM)."""
     level = getattr(spec, "level_us", None)
     if bins is None and level:
-        count = int(round(spec.range_us / level)) + 1
+        count = round(spec.range_us / level) + 1
         return spec.g_min_us - level / 2 + level * np.arange(count + 1)
     return np.linspace(spec.g_min_us, spec.g_max_us, (bins or 10) + 1)
 
@@ -175,7 +175,7 @@ def _switching(device) -> list[dict]:
 
 
 def _summary(device, spec, sweeps, rows, applied) -> dict:
-    xp, to_np = device.xp, device.compute.to_numpy
+    to_np = device.compute.to_numpy
     across = pulses_across(sweeps)
     states = distinct_states(sweeps, 1e-4 * spec.range_us)
     samples = max(len(sw.g_us) for sw in sweeps) * sum(1 for sw in sweeps if sw.cell == sweeps[0].cell)
@@ -184,12 +184,12 @@ def _summary(device, spec, sweeps, rows, applied) -> dict:
     # asymmetry at mid-window: up step / down step, measured and declared
     mid = (spec.g_min_us + spec.g_max_us) / 2
     by_dir = {d: next((r for r in rows if r["direction"] == d and r["g_lo_us"] <= mid < r["g_hi_us"]), None) for d in (UP, DOWN)}
-    ratio = lambda key: (by_dir[UP][key] / by_dir[DOWN][key]) if by_dir[UP] and by_dir[DOWN] and by_dir[DOWN][key] else float("nan")  # noqa: E731
+    ratio = lambda key: (by_dir[UP][key] / by_dir[DOWN][key]) if by_dir[UP] and by_dir[DOWN] and by_dir[DOWN][key] else float("nan")
     # read noise from repeated reads of the final states
     reads = np.stack([to_np(device.read()).reshape(-1) for _ in range(32)]).astype(np.float64)
     rel = reads.std(axis=0, ddof=1) / np.abs(reads.mean(axis=0))
     c = device.counters
-    program_pulses = applied["programmed_cells"] * int(round(spec.program_pulses))
+    program_pulses = applied["programmed_cells"] * round(spec.program_pulses)
     return {
         "cells": device.shape[0] * device.shape[1],
         "pulses_per_sweep": int(len(sweeps[0].g_us) - 1),

@@ -58,8 +58,9 @@ def _fmt(value, digits=4) -> str:
 
 def format_table(ch) -> str:
     """The characterisation as text: spec, per-bin table, switching sweep, summary."""
-    lines = [f"imc characterize {ch.backend} --preset {ch.preset}  ({ch.summary['cells']} cells, "
-             f"{ch.summary['pulses_per_sweep']} pulses per sweep)", "", "declared spec:"]
+    title = (f"imc characterize {ch.backend} --preset {ch.preset}  ({ch.summary['cells']} cells, "
+             f"{ch.summary['pulses_per_sweep']} pulses per sweep)")
+    lines = [title, "", "declared spec:"]
     for key, value in ch.spec.to_dict().items():
         lines.append(f"  {key:22s} {_fmt(value) if not isinstance(value, (list, tuple)) else value}")
     lines += ["", "step and write noise per pulse, by conductance (measured +- s.e. | declared), uS:"]
@@ -86,8 +87,8 @@ def format_table(ch) -> str:
     s = ch.summary
     lines += [
         "",
-        f"levels: measured {_fmt(s['levels_measured'])} ({'distinct states' if s['quantized'] else 'pulses across the window'}), "
-        f"declared {_fmt(s['levels_declared'])}; pulses across: up {_fmt(s['pulses_across_up'])}, down {_fmt(s['pulses_across_down'])}",
+        (f"levels: measured {_fmt(s['levels_measured'])} ({'distinct states' if s['quantized'] else 'pulses across the window'}), "
+         f"declared {_fmt(s['levels_declared'])}; pulses across: up {_fmt(s['pulses_across_up'])}, down {_fmt(s['pulses_across_down'])}"),
         f"asymmetry (up step / down step at mid-window): measured {_fmt(s['asymmetry_mid_measured'])}, declared {_fmt(s['asymmetry_mid_declared'])}",
         f"read noise (fraction of G): measured {_fmt(s['read_noise_rel_measured'])}, declared {_fmt(s['read_noise_rel_declared'])}",
         f"pulses counted {s['pulses_counted']} (expected {s['pulses_expected']}); energy J: "
@@ -144,10 +145,10 @@ def write_report(ch, out_dir) -> dict[str, Path]:
 
 def plot_png(ch) -> bytes:
     """The characterisation figure as PNG bytes (matplotlib, Agg; never shown)."""
-    import matplotlib  # noqa: PLC0415  (imported only when a plot is made)
+    import matplotlib
 
     matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure  # noqa: PLC0415
+    from matplotlib.figure import Figure
 
     fig = Figure(figsize=(13, 7.5), layout="constrained")
     axes = fig.subplots(2, 3)

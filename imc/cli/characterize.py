@@ -50,8 +50,8 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from imc.characterize import characterize  # noqa: PLC0415
-    from imc.characterize.report import format_table, write_report  # noqa: PLC0415
+    from imc.characterize import characterize
+    from imc.characterize.report import format_table, write_report
 
     ch = characterize(
         args.backend, args.preset, cells=args.cells, pulses=args.pulses, cycles=args.cycles, bins=args.bins,

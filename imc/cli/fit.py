@@ -27,8 +27,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from imc.characterize.fit import fit_csv  # noqa: PLC0415
-    from imc_table import store  # noqa: PLC0415
+    from imc_table import store
+
+    from imc.characterize.fit import fit_csv
 
     store.check_name(args.name)
     target = args.out or store.preset_dir() / f"{args.name}.json"

@@ -8,7 +8,7 @@ from imc import BackendInfo, hookimpl
 from .device import FefetDevice, FefetSpec
 from .presets import DEFAULT_PRESET, PRESETS
 
-__all__ = ["FefetDevice", "FefetSpec", "PRESETS", "imc_backends"]
+__all__ = ["PRESETS", "FefetDevice", "FefetSpec", "imc_backends"]
 
 
 @hookimpl

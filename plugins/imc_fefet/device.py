@@ -66,7 +66,7 @@ class FefetSpec(DeviceSpec):
     @property
     def levels(self) -> int:
         """Pulse-driven levels across the window (pmax)."""
-        return int(round(self.pmax))
+        return round(self.pmax)
 
     @property
     def domain_rel_std(self) -> float:
@@ -141,7 +141,7 @@ class FefetDevice(Device):
     def _update(self, g, idx, delta_us):
         """Whole pulses with stochastic rounding: the expected change is the request, also
         below one step (a deterministic rounding would drop every change under half a step)."""
-        counts, signs = self.pulses_for(g, delta_us, stochastic=True, max_pulses=int(math.ceil(2 * self.spec.pmax)))
+        counts, signs = self.pulses_for(g, delta_us, stochastic=True, max_pulses=math.ceil(2 * self.spec.pmax))
         moved = counts > 0
         new_g = g.copy()
         if bool(moved.any()):

@@ -8,7 +8,7 @@ from imc import BackendInfo, hookimpl
 from .device import MramDevice, MramSpec, population_law
 from .presets import DEFAULT_PRESET, PRESETS
 
-__all__ = ["MramDevice", "MramSpec", "PRESETS", "imc_backends", "population_law"]
+__all__ = ["PRESETS", "MramDevice", "MramSpec", "imc_backends", "population_law"]
 
 
 @hookimpl

@@ -15,6 +15,7 @@ stuck cells (``stuck_low_prob`` / ``stuck_high_prob``).
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import attrs
@@ -60,7 +61,7 @@ class TableSpec(DeviceSpec):
                 bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
                 if bad:
                     raise ValueError(f"{name}[{bad[0]}] is not finite")
-            if any(b <= a for a, b in zip(grid, grid[1:])):
+            if any(b <= a for a, b in itertools.pairwise(grid)):
                 raise ValueError(f"grid_{d}_us must be strictly increasing")
             if min(step) <= 0:
                 raise ValueError(f"step_{d}_us must be > 0 everywhere (index {int(np.argmin(step))} is {min(step)})")
@@ -80,7 +81,7 @@ class TableSpec(DeviceSpec):
     @property
     def levels(self) -> int:
         """Mean-curve pulses that cross the window going up."""
-        return int(round(float(_pulse_coordinate(self, UP)[1][-1])))
+        return round(float(_pulse_coordinate(self, UP)[1][-1]))
 
 
 def _pulse_coordinate(spec: TableSpec, direction: int):
