@@ -94,3 +94,21 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert not out.exists()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("backend", ["fefet", "mram", "table"])
+def test_characterisation_on_cupy_agrees_with_the_declaration(backend):
+    overrides = {"step_d2d": 0.0, "bounds_d2d": 0.0} if backend != "mram" else {}
+    ch = characterize(backend, cells=256, seed=5, compute="gpu", **overrides)
+    lo, hi = ch.spec.g_min_us, ch.spec.g_max_us
+    s = ch.summary
+    assert s["pulses_counted"] == s["pulses_expected"]
+    if backend == "mram":
+        for row in ch.switching:
+            assert abs(row["measured_p"] - row["declared_p"]) <= 4 * row["se"], row
+        return
+    for r in ch.bins:
+        if 0.2 <= (r["g_mean_us"] - lo) / (hi - lo) <= 0.8:
+            assert abs(r["step_us"] - r["declared_step_us"]) <= 4 * r["step_se_us"], r
+            assert abs(r["noise_us"] - r["declared_noise_us"]) <= 4 * r["noise_se_us"], r

@@ -3,6 +3,7 @@ and training on fitted, FeFET and MRAM devices with EaPU."""
 
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -234,3 +235,22 @@ def test_eapu_trains_on_fitted_fefet_and_mram_devices(backend, preset, native, e
     first, last = np.mean(losses[:10]), np.mean(losses[-10:])
     assert last < first - drop, (first, last)  # ln(10) = 2.30 at chance
     assert history[-1]["accuracy"] > 0.3  # 10 classes: chance is 0.1
+
+
+@pytest.mark.gpu
+def test_fitted_device_statistics_match_between_numpy_and_cupy(data_csv):
+    spec = fit_csv(data_csv, "demo").spec
+    imc_table = pytest.importorskip("imc_table")
+    n = 20_000
+    stats = {}
+    for name in ("cpu", "gpu"):
+        dev = imc_table.TableDevice(spec=spec, shape=(100, 200), compute=imc.Compute.create(name, seed=3))
+        xp = dev.xp
+        dev.program(xp.full(dev.shape, 6.0, dtype=np.float32))
+        g0 = dev.peek()
+        dev.pulse(xp.ones(dev.shape), -1)
+        step = dev.compute.to_numpy(g0 - dev.peek()).astype(np.float64).ravel()
+        stats[name] = (step.mean(), step.std(ddof=1))
+    (m_cpu, s_cpu), (m_gpu, s_gpu) = stats["cpu"], stats["gpu"]
+    assert abs(m_cpu - m_gpu) < 4 * math.sqrt(2 / n) * s_cpu
+    assert abs(s_cpu - s_gpu) < 4 * s_cpu / math.sqrt(n)
