@@ -56,7 +56,7 @@ def machine(compute_name: str) -> dict:
     except ImportError:
         pass
     try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+        commit = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent, check=False).stdout.strip()
     except OSError:
         commit = ""

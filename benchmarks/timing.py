@@ -2,9 +2,10 @@
 
 Every figure is a ratio ``measured / floor`` where both were timed in the same process,
 call by call in alternation (measured, floor, measured, floor, ...), so load from other
-processes on a shared machine hits both sides alike. A repetition sums the times of its
-calls on each side; the reported ratio is the median of the repetitions' ratios, and the
-reported times are medians of the per-call means.
+processes on a shared machine hits both sides alike. A repetition takes the median call
+time on each side (a call that lost the CPU to another process is an outlier, not a
+trend); the reported ratio is the median of the repetitions' ratios, and the reported
+times are medians too.
 """
 
 from __future__ import annotations
@@ -37,17 +38,17 @@ def against_floor(measured, floor, reps: int = 5, target_s: float = 0.2, warmup:
     pairs = max(1, min(2000, int(target_s * BLOCK_SCALE / max(pair, 1e-9))))
     tm, tf, ratios = [], [], []
     for r in range(reps):
-        a = b = 0.0
+        a, b = [], []
         for i in range(pairs):
             if (r + i) % 2 == 0:
-                a += _timed(measured, sync)
-                b += _timed(floor, sync)
+                a.append(_timed(measured, sync))
+                b.append(_timed(floor, sync))
             else:
-                b += _timed(floor, sync)
-                a += _timed(measured, sync)
-        tm.append(a / pairs)
-        tf.append(b / pairs)
-        ratios.append(a / b)
+                b.append(_timed(floor, sync))
+                a.append(_timed(measured, sync))
+        tm.append(statistics.median(a))
+        tf.append(statistics.median(b))
+        ratios.append(tm[-1] / tf[-1])
     return {
         "ratio": statistics.median(ratios),
         "ratio_min": min(ratios),

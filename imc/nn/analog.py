@@ -151,6 +151,7 @@ class AnalogMatrix:
         self.conversions = {"dac": 0, "adc": 0}
         self.macs = 0  # analog multiply-accumulates performed (for the digital-equivalent count)
         self.flops = 0  # digital flops of products in exact mode
+        self._memo: dict[str, float] = {}  # declared values at mid-window (specs are frozen)
         tr = config.max_tile_rows or self.shape[0]
         tc = config.max_tile_cols or self.shape[1]
         self.tiles: list[_Tile] = []
@@ -274,15 +275,19 @@ class AnalogMatrix:
 
     def write_noise_us(self) -> float:
         """Declared write noise (std of one write, uS) at the middle of the window, mean of up and down."""
-        up = self._declared(lambda d, g: d.declared_write_noise_us(g, 1))[0]
-        down = self._declared(lambda d, g: d.declared_write_noise_us(g, -1))[0]
-        return float((up + down) / 2)
+        if "write_noise_us" not in self._memo:
+            up = self._declared(lambda d, g: d.declared_write_noise_us(g, 1))[0]
+            down = self._declared(lambda d, g: d.declared_write_noise_us(g, -1))[0]
+            self._memo["write_noise_us"] = float((up + down) / 2)
+        return self._memo["write_noise_us"]
 
     def step_us(self) -> float:
         """Declared nominal step of one pulse at the middle of the window (mean of up and down), uS."""
-        up = self._declared(lambda d, g: d.declared_step_us(g, 1))[0]
-        down = self._declared(lambda d, g: d.declared_step_us(g, -1))[0]
-        return float((up + down) / 2)
+        if "step_us" not in self._memo:
+            up = self._declared(lambda d, g: d.declared_step_us(g, 1))[0]
+            down = self._declared(lambda d, g: d.declared_step_us(g, -1))[0]
+            self._memo["step_us"] = float((up + down) / 2)
+        return self._memo["step_us"]
 
     def switch_us(self) -> float:
         """Change of one native probabilistic pulse that takes effect, uS.

@@ -13,6 +13,13 @@ when given. The decision is fused: one uniform draw ``u`` per weight and one com
 ``min(1, |dG| / dG_th)``; only those are gathered and sent to ``device.update`` in the
 sparse ``index`` form.
 
+On large matrices (``SPARSE_MIN`` weights or more) the same probabilities are realised by
+thinning, so an untouched cell costs one comparison and no random number: cells with
+``p > q`` (``q = CANDIDATE_RATE``) get their own uniform draw as above; every other cell
+becomes a candidate with probability ``q`` (positions from geometric gaps) and a
+candidate is written with probability ``p / q``. Each cell is still selected
+independently with probability ``p``; only the random stream differs from the dense form.
+
 On a device with native probabilistic switching (capability "native-probabilistic",
 e.g. MRAM) and ``native=True``, the coin flip is left to the cell: the fixed change
 is one effective switch ``L`` (``tile.switch_us()``, MRAM: one junction flip), so cells
@@ -28,6 +35,15 @@ from __future__ import annotations
 import numpy as np
 
 from .base import UpdateRule, check_number
+
+#: matrices with at least this many weights use the thinned decision (fewer random numbers)
+SPARSE_MIN = 1 << 16
+#: candidate rate q of the thinned decision; cells with p > q are decided one by one
+CANDIDATE_RATE = 1.0 / 32
+#: above this fraction of cells with p > q the dense decision is cheaper
+DENSE_FALLBACK = 0.25
+#: cells per block when scanning for p > q on the CPU (1 MiB of float32 stays in cache)
+BLOCK = 1 << 18
 
 
 class EaPURule(UpdateRule):
@@ -61,13 +77,63 @@ class EaPURule(UpdateRule):
         r = np.float32(tile.r_wg_per_us)
         th = np.float32(self.threshold(tile))
         flat = delta_w.reshape(-1)
-        u = self.compute.uniform(flat.shape)
-        u *= th * r  # threshold in weight units times u ~ U[0, 1)
-        index = xp.flatnonzero(xp.abs(flat) > u)  # selected with probability min(1, |dG| / dG_th)
+        index = self._decide(flat, th * r)  # selected with probability min(1, |dG| / dG_th)
         dg = flat[index] / r
         small = xp.abs(dg) < th
         dg = xp.where(small, xp.where(dg > 0, th, -th), dg).astype(np.float32)
         return tile.update(index, dg)
+
+    def _decide(self, flat, limit):
+        """Sorted flat indices, each selected independently with probability min(1, |d| / limit)."""
+        xp = self.xp
+        if flat.size < SPARSE_MIN:
+            u = self.compute.uniform(flat.shape)
+            u *= limit  # threshold in weight units times u ~ U[0, 1)
+            return xp.flatnonzero(xp.abs(flat) > u)
+        q = np.float32(CANDIDATE_RATE)
+        t = q * limit
+        big = self._above(flat, t)
+        if big.size > DENSE_FALLBACK * flat.size:
+            u = self.compute.uniform(flat.shape)
+            u *= limit
+            return xp.flatnonzero(xp.abs(flat) > u)
+        u = self.compute.uniform(big.shape)
+        u *= limit  # p > q: one uniform each, as in the dense form
+        chosen_big = big[xp.abs(flat[big]) > u]
+        cand = self._candidates(flat.size, CANDIDATE_RATE)  # each cell with probability q
+        ac = xp.abs(flat[cand])
+        v = self.compute.uniform(cand.shape)
+        v *= t
+        chosen_small = cand[(ac <= t) & (ac > v)]  # accepted with probability p / q
+        return xp.sort(xp.concatenate([chosen_big, chosen_small]))
+
+    def _above(self, flat, t):
+        """Flat indices where |d| > t: one comparison per cell, in cache-sized blocks on the CPU."""
+        xp = self.xp
+        if self.compute.is_gpu or flat.size <= BLOCK:
+            return xp.flatnonzero(xp.abs(flat) > t)
+        buf, hit = xp.empty(BLOCK, dtype=flat.dtype), xp.empty(BLOCK, dtype=bool)
+        parts = []
+        for start in range(0, flat.size, BLOCK):
+            block = flat[start : start + BLOCK]
+            n = block.size
+            xp.greater(xp.abs(block, out=buf[:n]), t, out=hit[:n])
+            parts.append(xp.flatnonzero(hit[:n]) + start)
+        return xp.concatenate(parts)
+
+    def _candidates(self, n: int, q: float):
+        """Positions of independent Bernoulli(q) successes in range(n), from geometric gaps."""
+        xp = self.xp
+        expect = n * q
+        parts, end = [], -1
+        while end < n - 1:
+            gaps = self.compute.rng.geometric(q, size=int(expect + 6 * expect**0.5 + 16))
+            pos = xp.cumsum(gaps) + end
+            parts.append(pos)
+            end = int(pos[-1])
+            expect = max((n - 1 - end) * q, 16.0)
+        pos = xp.concatenate(parts) if len(parts) > 1 else parts[0]
+        return pos[pos < n]
 
     def _apply_native(self, tile, delta_w):
         xp = self.xp

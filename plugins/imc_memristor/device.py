@@ -11,6 +11,8 @@ Two regimes share one class, chosen by the spec's capabilities:
 
 from __future__ import annotations
 
+import functools
+
 import attrs
 import numpy as np
 
@@ -82,8 +84,8 @@ class MemristorDevice(Device):
         lo, hi, stuck = self._gather(idx)
         return self._pin_stuck(self.xp.clip(new, lo, hi), lo, hi, stuck)
 
-    @property
-    def _a(self):
+    @functools.cached_property
+    def _a(self):  # computed once: the spec is frozen
         return curves.a_from_label(self.spec.nonlinearity_up), curves.a_from_label(self.spec.nonlinearity_down)
 
     # -- physics -------------------------------------------------------------------
