@@ -3,8 +3,8 @@
 The task is a linear regression that every device can represent at least coarsely: 16
 inputs, 4 outputs, a teacher with weights uniform in +-0.8 (the mapping puts +-w_max = 1
 across the window; a large teacher keeps the learnable part of the loss well above the
-floor that stuck cells leave), 256 training samples; the loss is measured on 2048 fresh samples. The layer starts from weights programmed to zero and
-trains for 10 epochs of SGD (lr 0.3, batch 32) with update rule "eapu". The loss must fall
+floor that stuck cells leave), 256 training samples; the loss is measured on 2048 fresh
+samples. The layer starts from weights programmed to zero and trains for 10 epochs of SGD (lr 0.3, batch 32) with update rule "eapu". The loss must fall
 significantly: the mean per-sample drop must exceed Z standard errors of the paired drops.
 """
 

@@ -18,6 +18,7 @@ def register(sub) -> None:
         "(pass/fail/skip/xfail) with the reason for every failure. Exit code 1 if any check fails.",
     )
     p.add_argument("backend", nargs="?", help="installed backend name (see: imc backends)")
+    p.add_argument("--all", action="store_true", help="run every installed backend (all presets each)")
     p.add_argument("--preset", help="one preset (default: every preset of the backend)")
     p.add_argument("--compute", default="cpu", choices=("cpu", "gpu"), help="numpy (cpu) or cupy (gpu); default cpu")
     p.add_argument("--seed", type=int, default=0, help="base seed the checks derive their device seeds from")
@@ -40,8 +41,7 @@ def _expected(items) -> dict[str, str]:
 
 
 def run(args) -> int:
-    import imc_conformance
-    from imc_conformance import Target, all_presets, get_check, run_checks
+    from imc_conformance import get_check
     from imc_conformance.registry import check_names
     from imc.registry import get_registry
 
@@ -51,12 +51,10 @@ def run(args) -> int:
             needs = f"  [needs {chk.requires}]" if chk.requires else ""
             print(f"{name:32s} {chk.summary}{needs}")
         return 0
-    if not args.backend:
-        raise UsageError("name a backend: imc conformance NAME (installed: see imc backends)")
-    reg = get_registry().get(args.backend)
-    if args.preset is not None:
-        reg.info.spec(args.preset)  # KeyError naming the closest preset
-    presets = [args.preset] if args.preset else all_presets(args.backend)
+    if args.all == bool(args.backend):
+        raise UsageError("name one backend (imc conformance NAME) or pass --all; installed: see imc backends")
+    if args.all and args.preset:
+        raise UsageError("--preset needs a backend name, not --all")
     checks = args.check or None
     for name in checks or ():
         get_check(name)
@@ -68,13 +66,39 @@ def run(args) -> int:
             Compute.create("gpu")
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
+    backends = sorted(get_registry().backends()) if args.all else [args.backend]
+    failed = 0
+    reports = []
+    for backend in backends:
+        n, report = _run_backend(args, backend, checks, expected)
+        failed += n
+        reports.append(report)
+    if args.json:
+        path = Path(args.json)
+        path.write_text(json.dumps(reports if args.all else reports[0], indent=2) + "\n")
+        print(f"report written to {path}")
+    if failed:
+        print(f"{failed} check(s) FAILED", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_backend(args, backend, checks, expected) -> tuple[int, dict]:
+    import imc_conformance
+    from imc_conformance import Target, all_presets, run_checks
+    from imc.registry import get_registry
+
+    reg = get_registry().get(backend)
+    if args.preset is not None:
+        reg.info.spec(args.preset)  # KeyError naming the closest preset
+    presets = [args.preset] if args.preset else all_presets(backend)
     print(
-        f"imc conformance suite {imc_conformance.__version__}: backend {args.backend!r} from "
+        f"imc conformance suite {imc_conformance.__version__}: backend {backend!r} from "
         f"{reg.distribution} {reg.version}; compute {args.compute}; base seed {args.seed}"
     )
     report = {
         "suite_version": imc_conformance.__version__,
-        "backend": args.backend,
+        "backend": backend,
         "distribution": reg.distribution,
         "version": reg.version,
         "compute": args.compute,
@@ -83,7 +107,7 @@ def run(args) -> int:
     }
     failed = 0
     for preset in presets:
-        target = Target.from_registry(args.backend, preset, compute=args.compute, seed=args.seed)
+        target = Target.from_registry(backend, preset, compute=args.compute, seed=args.seed)
         start = time.perf_counter()
         outcomes = run_checks(target, checks, expected)
         seconds = time.perf_counter() - start
@@ -97,14 +121,7 @@ def run(args) -> int:
             ],
         }
     report["failed"] = failed
-    if args.json:
-        path = Path(args.json)
-        path.write_text(json.dumps(report, indent=2) + "\n")
-        print(f"report written to {path}")
-    if failed:
-        print(f"{failed} check(s) FAILED", file=sys.stderr)
-        return 1
-    return 0
+    return failed, report
 
 
 def _print_table(preset: str, outcomes, seconds: float) -> None:
