@@ -105,7 +105,7 @@ def comparable(summary: dict) -> dict:
 
 @pytest.mark.slow
 def test_killed_sweep_resumes_to_the_same_results_as_a_clean_run(tmp_path, capsys):
-    path = write_sweep(tmp_path, '"rule.name" = ["original", "eapu"]\nseed = {start = 0, stop = 2}')
+    path = write_sweep(tmp_path, '"rule.name" = ["original", "eapu"]\nseed = [0, 1]')
     cli = [sys.executable, "-m", "imc.cli", "sweep", str(path), "--workers", "2", "--quiet"]
     killed = tmp_path / "killed"
     proc = subprocess.Popen([*cli, "--out", str(killed)], start_new_session=True,
@@ -119,17 +119,17 @@ def test_killed_sweep_resumes_to_the_same_results_as_a_clean_run(tmp_path, capsy
             os.killpg(proc.pid, signal.SIGKILL)  # the CLI, its cluster and its workers at once
         output = proc.communicate()[0].decode(errors="replace")
     first = rows(killed)
-    assert 1 <= len(first) < 6, f"the kill should land mid-sweep; got {len(first)} rows\n{output}"
+    assert 1 <= len(first) < 4, f"the kill should land mid-sweep; got {len(first)} rows\n{output}"
 
     resumed = subprocess.run([*cli, "--out", str(killed)], capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"{6 - len(first)} done now, 0 failed now, {len(first)} already recorded" in resumed.stdout
+    assert f"{4 - len(first)} done now, 0 failed now, {len(first)} already recorded" in resumed.stdout
     clean = subprocess.run([*cli, "--out", str(tmp_path / "clean")], capture_output=True, text=True, timeout=600)
     assert clean.returncode == 0, clean.stderr
 
     after, reference = rows(killed), rows(tmp_path / "clean")
     ids = [r["point_id"] for r in after]
-    assert len(ids) == len(set(ids)) == 6  # every point exactly once
+    assert len(ids) == len(set(ids)) == 4  # every point exactly once
     assert after[: len(first)] == first  # finished rows were kept as they were
     by_id = {r["point_id"]: r for r in reference}
     assert set(by_id) == set(ids)
@@ -139,7 +139,7 @@ def test_killed_sweep_resumes_to_the_same_results_as_a_clean_run(tmp_path, capsy
         assert comparable(row["summary"]) == comparable(by_id[row["point_id"]]["summary"])
         assert (killed / row["run_dir"]).is_dir()
     csv_lines = (killed / "results.csv").read_text().splitlines()
-    assert len(csv_lines) == 7
+    assert len(csv_lines) == 5
 
     assert main(["sweep", "report", str(killed)]) == 0  # the report reads the real summaries
     out = capsys.readouterr().out
@@ -150,7 +150,7 @@ def test_killed_sweep_resumes_to_the_same_results_as_a_clean_run(tmp_path, capsy
 
 @pytest.mark.slow
 def test_ctrl_c_stops_cleanly_with_exit_130_and_keeps_finished_points(tmp_path):
-    path = write_sweep(tmp_path, '"rule.name" = ["original", "eapu"]\nseed = {start = 0, stop = 2}')
+    path = write_sweep(tmp_path, '"rule.name" = ["original", "eapu"]\nseed = [0, 1]')
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [sys.executable, "-m", "imc.cli", "sweep", str(path), "--workers", "2", "--quiet", "--out", str(out)],
@@ -168,5 +168,5 @@ def test_ctrl_c_stops_cleanly_with_exit_130_and_keeps_finished_points(tmp_path):
     kept = rows(out)
     assert proc.returncode == 130, stderr
     assert "interrupted" in stderr and "run the same command to continue" in stderr
-    assert 1 <= len(kept) < 6 and all(r["status"] == "ok" for r in kept)
+    assert 1 <= len(kept) < 4 and all(r["status"] == "ok" for r in kept)
     assert len((out / "results.csv").read_text().splitlines()) == len(kept) + 1

@@ -148,25 +148,29 @@ def _run(client, sweep, todo, rows, store, point_fn, progress, on_failure) -> Sw
     skipped_failed = _failed_count([p for p in sweep.points if p.point_id not in running], rows)
     ok = failed = 0
     show = progress and sys.stderr.isatty()
+    store.write_csv(rows)  # catch up with rows a crash left out of the CSV
     with tqdm(total=len(sweep.points), initial=skipped, unit="point", desc=sweep.name, disable=not show) as bar:
-        for future in as_completed(futures):
-            point = futures.pop(future)
-            try:
-                outcome = future.result()
-            except Exception as exc:  # noqa: BLE001  (the task never returned: worker died, could not unpickle, ...)
-                outcome = {"status": "failed", "summary": {}, "error": _describe(exc), "traceback": None}
-            future.release()
-            row = _row(point, outcome, store)
-            store.append(row)
-            rows[point.point_id] = row
-            store.write_csv(rows)
-            bar.update()
-            if row["status"] == "ok":
-                ok += 1
-            else:
-                failed += 1
-                message = f"point {point.index} ({point.label()}) failed: {row['error']}"
-                (on_failure or bar.write)(message)
+        try:
+            for future in as_completed(futures):
+                point = futures.pop(future)
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001  (the task never returned: worker died, ...)
+                    outcome = {"status": "failed", "summary": {}, "error": _describe(exc), "traceback": None}
+                future.release()
+                row = _row(point, outcome, store)
+                store.append(row)
+                rows[point.point_id] = row
+                store.write_csv(rows)
+                bar.update()
+                if row["status"] == "ok":
+                    ok += 1
+                else:
+                    failed += 1
+                    message = f"point {point.index} ({point.label()}) failed: {row['error']}"
+                    (on_failure or bar.write)(message)
+        finally:  # Ctrl-C between a row and its CSV rewrite: the CSV still gets every stored row
+            store.write_csv()
     return SweepOutcome(len(sweep.points), skipped, ok, failed, store.root, skipped_failed)
 
 
