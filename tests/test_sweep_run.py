@@ -146,3 +146,15 @@ def test_store_ignores_and_repairs_a_torn_last_row(tmp_path):
     store.append({"point_id": "c", "index": 2, "status": "ok", "params": {}, "summary": {"x": 3}})
     assert list(store.rows()) == ["a", "c"]
     assert store.results_path.read_text().count("\n") == 2
+
+
+def test_a_csv_left_behind_by_a_crash_catches_up_with_the_rows(tmp_path):
+    sweep = k_sweep(ks=(0.5,))
+    store = SweepStore(tmp_path / "s")
+    store.write_plan(sweep.plan())
+    for point in sweep.points:  # rows appended, then a crash before the CSV was rewritten
+        store.append({"point_id": point.point_id, "index": point.index, "status": "ok", "params": point.params,
+                      "summary": {"final_accuracy": 0.5}})
+    outcome = run_sweep(sweep, store.root, point_fn=fake_point, progress=False)  # nothing to run: no cluster
+    assert (outcome.skipped, outcome.ok) == (2, 0)
+    assert len(store.csv_path.read_text().splitlines()) == 3

@@ -107,6 +107,7 @@ def run_sweep(
     rows = store.rows()
     todo = _pending(sweep, rows, retry_failed)
     if not todo:
+        store.write_csv(rows)  # in case a crash left the CSV behind the rows
         return SweepOutcome(len(sweep.points), len(sweep.points), 0, 0, store.root, _failed_count(sweep.points, rows))
 
     n_workers = workers or min(len(todo), os.cpu_count() or 1)
