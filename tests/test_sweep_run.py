@@ -1,6 +1,7 @@
 """Running sweeps on Dask with a cheap fake point function: failures, skips, the folder's rows."""
 
 import json
+import os
 import socket
 
 import pytest
@@ -21,14 +22,27 @@ def fake_point(config, run_dir):
     return {"final_accuracy": 0.9 - 0.1 * k + 0.01 * config["seed"], "writes": int(100 * k)}
 
 
+def dies_at_k_1(config, run_dir):
+    """A point that takes its worker process down (a segfault or the OOM killer, say)."""
+    if config["rule"]["k"] == 1.0:
+        os._exit(3)
+    return {"final_accuracy": 0.5}
+
+
 def never_fails(config, run_dir):
     return {"final_accuracy": 0.5, "writes": 1}
 
 
 @pytest.fixture(scope="module")
 def scheduler():
-    """One small local cluster (two worker processes) shared by this module's tests."""
-    with distributed.LocalCluster(
+    """One small local cluster (two worker processes) shared by this module's tests.
+
+    A task that kills its worker is given up at once (not retried three times), so the
+    test of a dying point stays short.
+    """
+    import dask
+
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address="127.0.0.1:0", silence_logs=50
     ) as cluster:
         yield cluster.scheduler_address
@@ -158,3 +172,13 @@ def test_a_csv_left_behind_by_a_crash_catches_up_with_the_rows(tmp_path):
     outcome = run_sweep(sweep, store.root, point_fn=fake_point, progress=False)  # nothing to run: no cluster
     assert (outcome.skipped, outcome.ok) == (2, 0)
     assert len(store.csv_path.read_text().splitlines()) == 3
+
+
+def test_a_point_that_kills_its_worker_is_recorded_as_failed(tmp_path, scheduler):
+    messages = []
+    outcome = run_sweep(k_sweep(ks=(0.5, 1.0), seeds=(0,)), tmp_path / "s", scheduler=scheduler,
+                        point_fn=dies_at_k_1, progress=False, on_failure=messages.append)
+    assert (outcome.ok, outcome.failed) == (1, 1)
+    failed = [r for r in SweepStore(tmp_path / "s").rows().values() if r["status"] == "failed"]
+    assert failed[0]["params"] == {"rule.k": 1.0, "seed": 0} and failed[0]["error"].startswith("KilledWorker")
+    assert messages == [f"point 1 (rule.k=1.0, seed=0) failed: {failed[0]['error']}"]
