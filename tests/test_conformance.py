@@ -8,14 +8,28 @@ import subprocess
 import sys
 import warnings
 
-import pytest
-
 import imc_conformance
+import pytest
+from imc_conformance import (
+    BackendTests,
+    StaleExpectedFailure,
+    Target,
+    check_names,
+    run_check,
+    run_checks,
+)
+from imc_conformance.runner import (
+    FAIL,
+    PASS,
+    SKIP,
+    XFAIL,
+    XPASS,
+    validate_expected_failures,
+)
+from imc_memristor import PRESETS, MemristorDevice
+
 from imc.cli import main
 from imc.registry import get_registry
-from imc_conformance import BackendTests, StaleExpectedFailure, Target, check_names, run_check, run_checks
-from imc_conformance.runner import FAIL, PASS, SKIP, XFAIL, XPASS, validate_expected_failures
-from imc_memristor import MemristorDevice, PRESETS
 
 
 # -- the two-line subclass a third party writes, on every first-party backend -----------------
@@ -169,7 +183,7 @@ def test_cli_lists_checks(capsys):
 def _pytest(args, cwd):
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+                          cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_pyargs_plugin_runs_the_named_backend_with_a_header(tmp_path):

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-from imc.device import Device
 from imc_conformance import Target, run_check
 from imc_conformance.runner import FAIL, PASS
-from imc_memristor import MemristorDevice, PRESETS
+from imc_memristor import PRESETS, MemristorDevice
+
+from imc.device import Device
 
 PAPER = PRESETS["eapu-paper"]
 REALISTIC = PRESETS["rram-realistic"]

@@ -18,10 +18,10 @@ optional behaviours are capabilities, and a backend that lacks one is skipped wi
 
 __version__ = "0.1.0"
 
-from .registry import CheckFailure, CheckSkip, check_names, get_check  # noqa: E402
-from .runner import Outcome, StaleExpectedFailure, run_check, run_checks  # noqa: E402
-from .target import Target, all_presets  # noqa: E402
-from .testing import BackendTests  # noqa: E402
+from .registry import CheckFailure, CheckSkip, check_names, get_check
+from .runner import Outcome, StaleExpectedFailure, run_check, run_checks
+from .target import Target, all_presets
+from .testing import BackendTests
 
 __all__ = [
     "BackendTests",
@@ -30,10 +30,10 @@ __all__ = [
     "Outcome",
     "StaleExpectedFailure",
     "Target",
+    "__version__",
     "all_presets",
     "check_names",
     "get_check",
     "run_check",
     "run_checks",
-    "__version__",
 ]

@@ -9,7 +9,14 @@ import numpy as np
 
 from imc.spec import NATIVE_PROBABILISTIC
 
-from .probes import differences, host, mid_targets, on_device, randomness_declared, snapshot
+from .probes import (
+    differences,
+    host,
+    mid_targets,
+    on_device,
+    randomness_declared,
+    snapshot,
+)
 from .registry import check, fail
 
 SHAPE = (24, 40)
@@ -69,10 +76,10 @@ def counters_and_energy(target):
             )
 
     # pulses: exact counts per cell, one write per pulsed cell
-    p0, w0, r0, n0, e0 = totals()
+    p0, w0, _, _, e0 = totals()
     counts = rng.integers(0, 4, SHAPE)
     dev.pulse(on_device(dev, counts, np.int64), on_device(dev, rng.choice([-1, 1], SHAPE), np.int8))
-    p1, w1, r1, n1, e1 = totals()
+    p1, w1, _, _, e1 = totals()
     if not np.array_equal(p1 - p0, counts):
         wrong = int((p1 - p0 != counts).sum())
         fail(f"pulse(): {wrong} cells counted the wrong number of pulses (e.g. counted {int((p1 - p0).sum())} "
@@ -96,7 +103,7 @@ def counters_and_energy(target):
     mask = rng.random(SHAPE) < 0.5
     dev.program(on_device(dev, mid_targets(dev)), mask=on_device(dev, mask, bool))
     energy_invariant("program(mask)")
-    p3, w3, r3, *_ = totals()
+    _, w3, *_ = totals()
     if ((w3 - w2)[~mask] != 0).any():
         fail("program(mask): cells outside the mask counted writes")
     # products and reads: every vector reads every cell once
@@ -248,7 +255,7 @@ def _bad_calls(dev, rng):
     nan[1, 2] = np.nan
     inf = ones.copy()
     inf[0, 0] = np.inf
-    d = lambda a, dt=np.float32: on_device(dev, a, dt)  # noqa: E731
+    d = lambda a, dt=np.float32: on_device(dev, a, dt)
     idx = np.array([0, 5, 9])
     return (
         ("program: targets of the wrong shape", lambda: dev.program(d(np.ones((rows + 1, cols)) * spec.g_min_us))),

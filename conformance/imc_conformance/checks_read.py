@@ -118,7 +118,7 @@ def edge_cases_stay_finite(target):
         if (y != 0).any():
             fail(f"{name} of an all-zero input returned non-zero outputs (max {float(np.abs(y).max()):.3g})")
     ones = np.ones(SHAPE)
-    many = int(math.ceil(2 * spec.range_us / spec.step_us))
+    many = math.ceil(2 * spec.range_us / spec.step_us)
     ops = (
         ("update(1e-30 uS)", lambda: dev.update(on_device(dev, ones * 1e-30))),
         ("update(step / 1000)", lambda: dev.update(on_device(dev, ones * spec.step_us / 1000))),

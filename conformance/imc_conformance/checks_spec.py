@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import json
+import math
 
 import attrs
 import numpy as np
 
 from imc.device import Device
-from imc.spec import DEVICE_VARIATION, FAULTS, KNOWN_CAPABILITIES, READ_NOISE, DeviceSpec
+from imc.spec import (
+    DEVICE_VARIATION,
+    FAULTS,
+    KNOWN_CAPABILITIES,
+    READ_NOISE,
+    DeviceSpec,
+)
 
 from .probes import host, windows
 from .registry import check, fail
@@ -59,7 +66,7 @@ def spec_well_formed(target):
         except (ValueError, TypeError):
             continue
         kept = getattr(changed, field)
-        if kept == bad or (kept != kept and bad != bad):
+        if kept == bad or (math.isnan(kept) and math.isnan(bad)):
             fail(f"the spec accepts {what} ({field}={bad!r}); keep DeviceSpec's validators")
     try:
         empty = spec.evolve(g_max_us=spec.g_min_us)

@@ -8,8 +8,17 @@ import numpy as np
 
 from imc.spec import BOUNDS, DRIFT, FAULTS, NATIVE_PROBABILISTIC
 
-from .probes import declared, differences, host, mid_targets, on_device, snapshot, switch_us, windows
-from .registry import check, fail, skip
+from .probes import (
+    declared,
+    differences,
+    host,
+    mid_targets,
+    on_device,
+    snapshot,
+    switch_us,
+    windows,
+)
+from .registry import check, fail
 from .stats import Z, binomial_bound, float32_tolerance, mean_and_se
 from .writes import judge_single_steps, measure_single_steps
 
@@ -204,7 +213,7 @@ def stays_in_window(target):
     dev = target.make(key=30, shape=SMALL_SHAPE)
     lo, hi = windows(dev)
     ftol = float32_tolerance(max(abs(spec.g_min_us), abs(spec.g_max_us)))
-    many = int(math.ceil(2 * spec.range_us / spec.step_us))
+    many = math.ceil(2 * spec.range_us / spec.step_us)
     ones = np.ones(SMALL_SHAPE)
     ops = (
         (f"{many} pulses up", lambda: dev.pulse(on_device(dev, ones * many, np.int64), 1)),
@@ -235,7 +244,7 @@ def faults_match_declaration(target):
     dev.program(on_device(dev, mid_targets(dev)))
     start = host(dev, dev.peek())
     moved = np.zeros(dev.shape, bool)
-    quarter = int(math.ceil(0.25 * spec.range_us / spec.step_us))
+    quarter = math.ceil(0.25 * spec.range_us / spec.step_us)
     for sign in (1, -1, -1, 1):
         before = host(dev, dev.peek())
         dev.pulse(on_device(dev, np.full(dev.shape, quarter), np.int64), sign)

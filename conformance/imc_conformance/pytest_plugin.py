@@ -54,8 +54,9 @@ def pytest_report_header(config):
 
     reg = get_registry().get(options["backend"])
     presets = [options["preset"]] if options["preset"] else all_presets(options["backend"])
-    return [
+    line = (
         f"imc conformance suite {__version__}: backend {options['backend']!r} from "
         f"{reg.distribution} {reg.version}; presets {', '.join(presets)}; "
         f"compute {options['compute']}; base seed {options['seed']}"
-    ]
+    )
+    return [line]

@@ -70,4 +70,11 @@ def check_names() -> list[str]:
 
 def _load_checks() -> None:
     # importing the modules registers their checks, in this (report) order
-    from . import checks_spec, checks_write, checks_read, checks_contract, checks_compute, checks_training  # noqa: F401
+    from . import (  # noqa: F401
+        checks_compute,
+        checks_contract,
+        checks_read,
+        checks_spec,
+        checks_training,
+        checks_write,
+    )

@@ -38,7 +38,7 @@ class Target:
     version: str = "?"
 
     @classmethod
-    def from_registry(cls, backend: str, preset: str | None = None, compute: str = "cpu", seed: int = 0) -> "Target":
+    def from_registry(cls, backend: str, preset: str | None = None, compute: str = "cpu", seed: int = 0) -> Target:
         """The installed backend ``backend`` (default preset when ``preset`` is None)."""
         from imc.registry import get_registry
 
@@ -67,7 +67,7 @@ class Target:
     def label(self) -> str:
         return f"{self.backend}/{self.preset} on {self.compute}"
 
-    def with_seed(self, seed: int) -> "Target":
+    def with_seed(self, seed: int) -> Target:
         return attrs.evolve(self, seed=seed)
 
     def device_seed(self, key: int) -> int:

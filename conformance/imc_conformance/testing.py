@@ -15,6 +15,8 @@ One test method per check (``test_<check name>``), parametrised over the presets
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import pytest
 
 from .registry import check_names
@@ -43,7 +45,7 @@ class BackendTests:
     #: base seed every check derives its device seeds from
     seed: int = 0
     #: checks known to fail, with the reason: {check name: reason}
-    expected_failures: dict[str, str] = {}
+    expected_failures: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def targets(cls) -> list[Target]:

@@ -43,6 +43,7 @@ def _expected(items) -> dict[str, str]:
 def run(args) -> int:
     from imc_conformance import get_check
     from imc_conformance.registry import check_names
+
     from imc.registry import get_registry
 
     if args.list_checks:
@@ -86,6 +87,7 @@ def run(args) -> int:
 def _run_backend(args, backend, checks, expected) -> tuple[int, dict]:
     import imc_conformance
     from imc_conformance import Target, all_presets, run_checks
+
     from imc.registry import get_registry
 
     reg = get_registry().get(backend)

@@ -9,7 +9,7 @@ from .device import EcramDevice, EcramSpec
 from .presets import DEFAULT_PRESET, PRESETS
 
 __version__ = "0.1.0"
-__all__ = ["EcramDevice", "EcramSpec", "PRESETS", "imc_backends"]
+__all__ = ["PRESETS", "EcramDevice", "EcramSpec", "imc_backends"]
 
 
 @imc.hookimpl
