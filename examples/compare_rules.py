@@ -38,7 +38,7 @@ def digits(seed: int = 0, test_fraction: float = 0.2, image: bool = False):
     y = data.target.astype(np.int64)
     order = np.random.default_rng(seed).permutation(len(x))
     x, y = x[order], y[order]
-    n_test = int(round(len(x) * test_fraction))
+    n_test = round(len(x) * test_fraction)
     return (x[n_test:], y[n_test:]), (x[:n_test], y[:n_test])
 
 

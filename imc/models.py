@@ -20,7 +20,17 @@ from __future__ import annotations
 import itertools
 
 from .compute import Compute
-from .nn import AnalogConfig, Conv2d, Flatten, Linear, PixelShuffle, ReLU, Residual, Sequential, Tanh
+from .nn import (
+    AnalogConfig,
+    Conv2d,
+    Flatten,
+    Linear,
+    PixelShuffle,
+    ReLU,
+    Residual,
+    Sequential,
+    Tanh,
+)
 from .spec import unknown_name_message
 
 ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}

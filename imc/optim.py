@@ -78,7 +78,7 @@ class Optimizer:
 
 def _namespace(x):
     if type(x).__module__.startswith("cupy"):
-        import cupy  # noqa: PLC0415
+        import cupy
 
         return cupy
     return np

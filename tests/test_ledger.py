@@ -21,7 +21,10 @@ def data():
     return (d.data[:320] / 16).astype(np.float32), d.target[:320].astype(np.int64)
 
 
-def run(rule, data, epochs=2, constants=None, analog=AnalogConfig(preset="eapu-paper", adc_bits=6)):
+ANALOG = AnalogConfig(preset="eapu-paper", adc_bits=6)
+
+
+def run(rule, data, epochs=2, constants=None, analog=ANALOG):
     c = imc.Compute.create("cpu", 0)
     m = models.build("mlp", analog=analog, compute=c, hidden=16)
     t = Trainer(m, CrossEntropyLoss(), make_optimizer("sgd", lr=0.05, momentum=0.9), make_rule(rule), c,
@@ -89,7 +92,7 @@ def test_ideal_has_no_array_cost(data):
 
 
 def test_state_round_trip(data):
-    t, led = run("eapu", data, epochs=1)
+    t, _ = run("eapu", data, epochs=1)
     state = t.ledger.state()
     fresh = Ledger(t.model, t.optimizer, t.rule)
     fresh.load_state(state)

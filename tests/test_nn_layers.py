@@ -5,8 +5,20 @@ import pytest
 
 import imc
 from imc.nn import (
-    AnalogConfig, AnalogConv2d, AnalogLinear, Conv2d, CrossEntropyLoss, Flatten, Linear, MSELoss,
-    PixelShuffle, ReLU, Residual, Sequential, Sigmoid, Tanh,
+    AnalogConfig,
+    AnalogConv2d,
+    AnalogLinear,
+    Conv2d,
+    CrossEntropyLoss,
+    Flatten,
+    Linear,
+    MSELoss,
+    PixelShuffle,
+    ReLU,
+    Residual,
+    Sequential,
+    Sigmoid,
+    Tanh,
 )
 from imc.nn.conv import col2im, im2col
 
@@ -168,7 +180,7 @@ def test_analog_conv_gradient_finite_difference_float32():
     layer = AnalogConv2d(2, 3, 3, PAPER, compute=compute(), padding=1)
     x = np.random.default_rng(0).standard_normal((2, 2, 4, 4)).astype(np.float32)
     w = np.random.default_rng(1).standard_normal((2, 3, 4, 4)).astype(np.float32)
-    f = lambda: float((layer.forward(x).astype(F64) * w).sum())  # noqa: E731
+    f = lambda: float((layer.forward(x).astype(F64) * w).sum())
     f()
     grad = layer.backward(w)
     np.testing.assert_allclose(grad, numeric_grad(f, x, eps=1e-2), rtol=2e-2, atol=2e-2)

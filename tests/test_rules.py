@@ -8,8 +8,8 @@ import pytest
 import imc
 import imc.models
 from imc.nn import AnalogConfig, AnalogMatrix, Sequential
-from imc.rules import RuleInfo, UpdateRule, available_rules, make_rule
 from imc.registry import make_plugin_manager
+from imc.rules import RuleInfo, UpdateRule, available_rules, make_rule
 
 SIGMA = 2.0  # eapu-paper write noise, uS
 R = 1 / 80.0

@@ -75,7 +75,7 @@ def npz_round_trip(state):
 def test_resume_mid_epoch_is_exact(digits, rule):
     (x, y), (xt, yt) = digits
     train, test = (x[:300], y[:300]), (xt[:100], yt[:100])
-    cnn = dict(model="cnn", analog=AnalogConfig(preset="rram-realistic"), rule=rule)
+    cnn = {"model": "cnn", "analog": AnalogConfig(preset="rram-realistic"), "rule": rule}
     train_img = (train[0].reshape(-1, 1, 8, 8), train[1])
     test_img = (test[0].reshape(-1, 1, 8, 8), test[1])
     full = make_trainer(**cnn)
@@ -216,7 +216,7 @@ def test_gpu_training_matches_cpu_behaviour(digits):
     m = models.build("cnn", analog=PAPER, compute=c)
     t = Trainer(m, CrossEntropyLoss(), make_optimizer("sgd", lr=0.01, momentum=0.9), make_rule("eapu"), c,
                 batch_size=32, seed=0)
-    img = lambda d: (d[0].reshape(-1, 1, 8, 8), d[1])  # noqa: E731
+    img = lambda d: (d[0].reshape(-1, 1, 8, 8), d[1])
     summary = t.fit(img(train), img(test), epochs=3)
     json.dumps(summary)
     assert summary["final"]["accuracy"] > 0.7

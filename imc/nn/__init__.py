@@ -3,7 +3,17 @@
 from .analog import AnalogConfig, AnalogMatrix, WriteStats
 from .layers import AnalogConv2d, AnalogLinear, Conv2d, Linear
 from .losses import CrossEntropyLoss, MSELoss
-from .module import Flatten, Module, Parameter, PixelShuffle, ReLU, Residual, Sequential, Sigmoid, Tanh
+from .module import (
+    Flatten,
+    Module,
+    Parameter,
+    PixelShuffle,
+    ReLU,
+    Residual,
+    Sequential,
+    Sigmoid,
+    Tanh,
+)
 
 __all__ = [
     "AnalogConfig",

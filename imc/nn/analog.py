@@ -112,7 +112,7 @@ class WriteStats:
     cells: int = 0
     pulses: int = 0
 
-    def __iadd__(self, other: "WriteStats") -> "WriteStats":
+    def __iadd__(self, other: WriteStats):
         self.cells += other.cells
         self.pulses += other.pulses
         return self

@@ -53,7 +53,7 @@ class Module:
         self._params[name] = param
         return param
 
-    def add_child(self, name: str, module: "Module") -> "Module":
+    def add_child(self, name: str, module: Module) -> Module:
         if not isinstance(module, Module):
             raise TypeError(f"child {name!r} must be a Module, got {type(module).__name__}")
         self._children[name] = module
@@ -79,12 +79,12 @@ class Module:
         """Every analog matrix in the model."""
         return [p.tile for p in self.parameters() if p.analog]
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         for m in self.modules():
             m.training = mode
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         return self.train(False)
 
     def total_flops(self) -> int:
@@ -145,7 +145,7 @@ def _to_numpy(x):
 
 def _namespace(x):
     if type(x).__module__.startswith("cupy"):
-        import cupy  # noqa: PLC0415
+        import cupy
 
         return cupy
     return np

@@ -22,7 +22,7 @@ class RuleInfo:
     """A registered update rule: ``factory(**params)`` builds it."""
 
     name: str = attrs.field(validator=attrs.validators.instance_of(str))
-    factory: Callable[..., "UpdateRule"] = attrs.field(validator=attrs.validators.is_callable())
+    factory: Callable[..., UpdateRule] = attrs.field(validator=attrs.validators.is_callable())
     description: str = ""
 
 
