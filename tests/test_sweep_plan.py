@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from imc.config import default_config, to_dict
+from imc.config import default_config, resolved_dict, to_dict
 from imc.sweep import load_sweep, sweep_from_dict
 from imc.sweep.plan import axis_values, point_id
 
@@ -65,8 +65,17 @@ def test_point_id_is_stable_and_ignores_key_order():
 
 def test_without_base_the_built_in_default_is_swept():
     s = sweep_from_dict({"axes": {"seed": [0, 1]}})
-    assert s.base == to_dict(default_config())
-    assert s.points[1].config == {**to_dict(default_config()), "seed": 1}
+    assert s.base == resolved_dict(default_config())
+    assert s.points[1].config == {**resolved_dict(default_config()), "seed": 1}
+
+
+def test_points_are_resolved_so_a_default_given_explicitly_is_the_same_point():
+    explicit = sweep_from_dict({"base": {"rule": {"name": "eapu", "k": 1.0}}, "axes": {"seed": [0]}})
+    implicit = sweep_from_dict({"base": {"rule": {"name": "eapu"}}, "axes": {"seed": [0]}})
+    assert explicit.points[0].point_id == implicit.points[0].point_id
+    assert implicit.points[0].config["backend"]["preset"] == "eapu-paper"  # the backend's default, filled in
+    with pytest.raises(ValueError, match="same config"):
+        sweep_from_dict({"base": {"rule": {"name": "eapu"}}, "axes": {"rule.k": [1.0, 1]}})
 
 
 def test_base_from_a_config_file_relative_to_the_sweep(tmp_path):

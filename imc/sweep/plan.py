@@ -61,14 +61,18 @@ class ConfigSchema:
 
 
 def training_schema() -> ConfigSchema:
-    """The real schema: imc.config's TrainConfig."""
+    """The real schema: imc.config's TrainConfig, as resolved dicts (defaults filled in).
+
+    Resolved, so that a point's identity is what actually runs: ``rule.k = 1.0`` and an
+    unset k (default 1.0) are the same point, and a changed default makes a new one.
+    """
     from imc import config
 
     return ConfigSchema(
-        default=lambda: config.to_dict(config.default_config()),
-        load=lambda path: config.to_dict(config.load_config(path)),
-        normalise=lambda table: config.to_dict(config.from_dict(table)),
-        apply=lambda base, overrides: config.to_dict(config.apply_overrides(config.from_dict(base), overrides)),
+        default=lambda: config.resolved_dict(config.default_config()),
+        load=lambda path: config.resolved_dict(config.load_config(path)),
+        normalise=lambda table: config.resolved_dict(config.from_dict(table)),
+        apply=lambda base, overrides: config.resolved_dict(config.apply_overrides(config.from_dict(base), overrides)),
     )
 
 
@@ -200,9 +204,19 @@ def axis_values(key, spec, source: str = "sweep") -> tuple:
 
 
 def point_id(config: Mapping) -> str:
-    """A stable 12-hex-digit hash of a resolved config (key order does not matter)."""
-    text = json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    """A stable 12-hex-digit hash of a resolved config (key order and 1 vs 1.0 do not matter)."""
+    text = json.dumps(_canonical(config), sort_keys=True, separators=(",", ":"), allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
+
+
+def _canonical(value):
+    if isinstance(value, Mapping):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_canonical(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _range_values(key, spec: Mapping, source: str) -> tuple:
