@@ -61,7 +61,12 @@ def test_groups_average_over_seeds_with_sample_std(sweep_dir):
 
 
 def test_table_csv_and_plots_are_written(sweep_dir):
+    (sweep_dir / "report").mkdir()
+    (sweep_dir / "report" / "vs_an_old_axis.png").write_bytes(b"stale")
     report = write_report(sweep_dir)
+    assert sorted(p.name for p in (sweep_dir / "report").iterdir()) == [
+        "summary.csv", "table.txt", "vs_backend.overrides.write_noise_us.png", "vs_rule.name.png"
+    ]  # nothing stale, nothing half-written
     lines = report.table.splitlines()
     assert lines[0] == "sweep 'noise': 18 of 18 points recorded"
     assert lines[1].split()[:3] == ["rule.name", NOISE, "runs"]

@@ -10,6 +10,7 @@ update rule: the shape of the paper's accuracy-vs-write-noise figure).
 from __future__ import annotations
 
 import math
+import os
 import re
 import statistics
 from pathlib import Path
@@ -72,6 +73,8 @@ def write_report(sweep_dir, *, metrics=None) -> Report:
     summary_csv = out / "summary.csv"
     _write_atomic(summary_csv, _summary_csv(group_axes, groups, chosen))
     plots = tuple(_plot_axis(out, plan, axis, group_axes, groups, chosen) for axis in group_axes) if chosen else ()
+    for stale in set(out.glob("vs_*.png")) - set(plots):  # from an earlier report of other axes
+        stale.unlink()
     return Report(table=table, summary_csv=summary_csv, plots=plots, groups=groups, metrics=chosen)
 
 
@@ -217,8 +220,13 @@ def _plot_axis(out: Path, plan, axis, group_axes, groups, metrics) -> Path:
     fig.suptitle(f"{plan['name']}: metrics vs {axis} ({spread})")
     fig.tight_layout()
     path = out / f"vs_{re.sub(r'[^A-Za-z0-9_.-]+', '_', axis)}.png"
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    partial = path.with_name(f".{path.name}.tmp")
+    try:
+        fig.savefig(partial, dpi=110, format="png")
+        os.replace(partial, path)  # a plot is whole or absent, never half-written
+    finally:
+        plt.close(fig)
+        partial.unlink(missing_ok=True)
     return path
 
 
