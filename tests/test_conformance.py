@@ -258,3 +258,11 @@ def test_cli_all_runs_every_installed_backend(tmp_path, capsys):
     for name in installed:
         assert f"backend {name!r}" in out
     assert [r["backend"] for r in json.loads(path.read_text())] == installed
+
+
+def test_cli_path_does_not_need_pytest():
+    code = ("import sys, imc_conformance\n"
+            "imc_conformance.run_checks(imc_conformance.Target.from_registry('memristor'), ['spec_well_formed'])\n"
+            "assert 'pytest' not in sys.modules, 'imc_conformance imported pytest'\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr

@@ -21,7 +21,15 @@ __version__ = "0.1.0"
 from .registry import CheckFailure, CheckSkip, check_names, get_check
 from .runner import Outcome, StaleExpectedFailure, run_check, run_checks
 from .target import Target, all_presets
-from .testing import BackendTests
+
+
+def __getattr__(name):
+    # BackendTests needs pytest: import it only when asked, so `imc conformance` runs without pytest
+    if name == "BackendTests":
+        from .testing import BackendTests
+
+        return BackendTests
+    raise AttributeError(f"module 'imc_conformance' has no attribute {name!r}")
 
 __all__ = [
     "BackendTests",
