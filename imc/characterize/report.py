@@ -78,6 +78,9 @@ def format_table(ch) -> str:
         ))
     lines += _columns(rows)
     if ch.switching:
+        lines += ["", "note: in a pulse train a junction that fails to switch is retried, so hard-to-switch",
+                  "junctions are over-sampled and train steps fall below the declared (population) step;",
+                  "the switching sweep below gives every cell exactly one trial."]
         lines += ["", "switching probability of one pulse (measured +- s.e. | declared):"]
         rows = [("dir", "requested p", "current (uA)", "declared P_sw", "measured", "s.e.")]
         for r in ch.switching:
