@@ -207,6 +207,10 @@ class Ledger:
             "lifetime": self.lifetime(n_epochs),
             "energy_j": train_e,
             "inference_energy_j": self.energy_j("eval"),
+            "digital_state_words": {
+                "optimizer": len(getattr(self.optimizer, "slots", ())) * (self.n_weights + self.n_digital),
+                "rule": getattr(self.rule, "words_per_weight", 0) * self.n_weights,
+            },
             "gpu_energy_j": gpu,
             "gpu_over_imc_energy": gpu / train_e["total"] if train_e["total"] > 0 else None,
             "constants": attrs.asdict(self.constants),

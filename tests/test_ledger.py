@@ -69,6 +69,7 @@ def test_energy_by_category(data):
     assert e["digital_compute"] > 0 and e["digital_update"] > 0 and e["total"] == pytest.approx(sum(v for k, v in e.items() if k != "total"))
     assert led["gpu_energy_j"] > 0 and led["gpu_over_imc_energy"] == pytest.approx(led["gpu_energy_j"] / e["total"])
     json.dumps(led)
+    assert led["digital_state_words"] == {"optimizer": led["weights"] + led["digital_parameters"], "rule": 0}
     # constants are overridable
     _, led2 = run("original", data, constants=EnergyConstants(adc_fom_j_per_step=0.0, digital_j_per_flop=0.0))
     assert led2["energy_j"]["adc"] == 0 and led2["energy_j"]["digital_compute"] == 0
@@ -81,6 +82,11 @@ def test_eapu_writes_far_less_than_original(data):
     assert eapu["cells_written"] * 5 < orig["cells_written"]
     assert eapu["energy_j"]["array_write"] * 5 < orig["energy_j"]["array_write"]
     assert eapu["lifetime"]["trainings"] > orig["lifetime"]["trainings"]
+
+
+def test_mixed_precision_accumulator_is_counted_as_digital_state(data):
+    _, led = run("mixed-precision", data, epochs=1)
+    assert led["digital_state_words"]["rule"] == led["weights"]
 
 
 def test_ideal_has_no_array_cost(data):
