@@ -89,11 +89,16 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
         (["characterize", "mram", "--set", "delta=0"], "delta must be > 0"),
         (["characterize", "mram", "--set", "pulse_switch_prob=2"], "pulse_switch_prob is a probability"),
         (["characterize", "fefet", "--set", "nonsense"], "--set needs KEY=VALUE"),
+        (["characterize", "fefet", "--compute", "tpu"], "unknown compute 'tpu'"),
     ):
         assert main([*argv, "--out", str(out)]) == 2, argv
         err = capsys.readouterr().err
         assert message in err and err.count("\n") == 1, err
     assert not out.exists()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine")
+    assert main(["characterize", "fefet", "--cells", "8", "--pulses", "4", "--out", str(a_file)]) == 2
+    assert "is not a folder" in capsys.readouterr().err and a_file.read_text() == "mine"
 
 
 @pytest.mark.gpu

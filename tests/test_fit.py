@@ -170,6 +170,14 @@ def test_malformed_csv_is_a_clear_error_and_registers_nothing(case, tmp_path, pr
         imc.backend("table", (2, 2), preset="broken")
 
 
+def test_unreadable_csv_paths_are_one_line_errors(tmp_path, preset_dir, capsys):
+    assert main(["fit", str(tmp_path / "missing.csv"), "--name", "x"]) == 2
+    assert "no such file" in capsys.readouterr().err
+    assert main(["fit", str(tmp_path), "--name", "x"]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+    assert not preset_dir.exists()
+
+
 def test_repeated_sweeps_of_one_cell_need_a_sweep_column(tmp_path):
     lines = ["cell,sweep,direction,pulse,conductance_us"]
     for sweep in (1, 2):

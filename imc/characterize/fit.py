@@ -59,6 +59,8 @@ def read_sweeps_csv(path) -> list[Sweep]:
         fh = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
         raise FileNotFoundError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise CsvError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     with fh:
         reader = csv.reader(fh)
         try:

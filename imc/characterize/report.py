@@ -127,6 +127,8 @@ def _clean(value):
 def write_report(ch, out_dir) -> dict[str, Path]:
     """Write the table, CSV / JSON files and the plot into ``out_dir``; return their paths."""
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {out} exists and is not a folder; choose another --out")
     payload = {"backend": ch.backend, "preset": ch.preset, "spec": ch.spec.to_dict(), "summary": ch.summary,
                "bins": ch.bins, "switching": ch.switching}
     # everything is rendered before the folder is touched, so a failure writes nothing

@@ -52,10 +52,16 @@ def register(sub) -> None:
 def run(args) -> int:
     from imc.characterize import characterize
     from imc.characterize.report import format_table, write_report
+    from imc.compute import Compute
 
+    overrides = parse_settings(args.set)
+    try:
+        compute = Compute.create(args.compute, seed=args.seed)
+    except RuntimeError as exc:  # no cupy / no CUDA device: say so in one line
+        raise UsageError(str(exc)) from None
     ch = characterize(
         args.backend, args.preset, cells=args.cells, pulses=args.pulses, cycles=args.cycles, bins=args.bins,
-        seed=args.seed, compute=args.compute, **parse_settings(args.set),
+        seed=args.seed, compute=compute, **overrides,
     )
     out = args.out or Path(f"characterize-{ch.backend}-{Path(ch.preset).stem}")
     paths = write_report(ch, out)
