@@ -90,6 +90,7 @@ def test_bad_input_is_one_line_and_writes_nothing(tmp_path, capsys):
         (["characterize", "mram", "--set", "pulse_switch_prob=2"], "pulse_switch_prob is a probability"),
         (["characterize", "fefet", "--set", "nonsense"], "--set needs KEY=VALUE"),
         (["characterize", "fefet", "--compute", "tpu"], "unknown compute 'tpu'"),
+        (["characterize", "fefet", "--set", "energy_per_pulse_j=abc"], "energy_per_pulse_j must be a number"),
     ):
         assert main([*argv, "--out", str(out)]) == 2, argv
         err = capsys.readouterr().err

@@ -178,6 +178,16 @@ def test_unreadable_csv_paths_are_one_line_errors(tmp_path, preset_dir, capsys):
     assert not preset_dir.exists()
 
 
+def test_bad_spec_settings_are_one_line_errors(data_csv, preset_dir, capsys):
+    for setting, message in (("energy_per_pulse=1e-12", "did you mean 'energy_per_pulse_j'"),
+                             ("energy_per_pulse_j=abc", "energy_per_pulse_j must be a number"),
+                             ("read_noise_rel=-1", "read_noise_rel must be >= 0")):
+        assert main(["fit", str(data_csv), "--name", "x", "--set", setting]) == 2
+        err = capsys.readouterr().err
+        assert message in err and err.count("\n") == 1, err
+    assert not preset_dir.exists()
+
+
 def test_repeated_sweeps_of_one_cell_need_a_sweep_column(tmp_path):
     lines = ["cell,sweep,direction,pulse,conductance_us"]
     for sweep in (1, 2):

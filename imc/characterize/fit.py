@@ -28,6 +28,8 @@ from pathlib import Path
 import attrs
 import numpy as np
 
+from imc.spec import unknown_name_message
+
 from .analysis import Sweep, bin_statistics, records
 
 REQUIRED = ("direction", "pulse", "conductance_us")
@@ -189,8 +191,15 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
         "grid_up_us": up[0], "step_up_us": up[1], "noise_up_us": up[2],
         "grid_down_us": down[0], "step_down_us": down[1], "noise_down_us": down[2],
     }
+    known = [a.name for a in attrs.fields(TableSpec)]
+    for key in spec_fields:
+        if key not in known:
+            raise KeyError(unknown_name_message("spec field", key, known, "TableSpec"))
     fields.update(spec_fields)
-    spec = TableSpec(**fields)
+    try:
+        spec = TableSpec(**fields)
+    except TypeError as exc:  # a wrongly typed override: a user error like any other
+        raise ValueError(str(exc)) from None
     info = {"sweeps": len(sweeps), "cells": cells, "steps": int(rec.step.size), "bins": bins,
             "edges_us": edges.tolist(), "source": fields["source"]}
     return FitResult(spec, rows, info)

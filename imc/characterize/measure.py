@@ -80,7 +80,10 @@ def characterize(
     registry = get_registry()
     info = registry.get(backend).info
     preset_name = info.default_preset if preset is None else preset
-    spec = registry.spec(backend, preset_name, **overrides)
+    try:
+        spec = registry.spec(backend, preset_name, **overrides)
+    except TypeError as exc:  # a wrongly typed override (e.g. text for a number)
+        raise ValueError(str(exc)) from None
     if pulses is None:
         pulses = default_pulses(spec)
     if isinstance(pulses, bool) or not isinstance(pulses, int) or pulses < 2:
