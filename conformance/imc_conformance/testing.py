@@ -76,6 +76,11 @@ class BackendTests:
         return cls.expected_failures
 
     def run_conformance_check(self, target: Target, name: str, expected_failures=None) -> None:
+        if target.compute == "gpu":
+            from imc.compute import gpu_available
+
+            if not gpu_available():
+                pytest.skip("compute 'gpu' needs cupy and a CUDA device; none here")
         outcome = run_check(target, name, validate_expected_failures(expected_failures))
         if outcome.status == SKIP:
             pytest.skip(outcome.message)
