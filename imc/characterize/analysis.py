@@ -96,6 +96,12 @@ def records(sweeps: list[Sweep]) -> Records:
     })
 
 
+def bin_index(g, edges) -> np.ndarray:
+    """Bin of each state; states beyond the edges count in the first / last bin."""
+    nb = len(edges) - 1
+    return np.clip(np.searchsorted(edges, g, side="right") - 1, 0, nb - 1)
+
+
 def clustered_mean(values, clusters) -> tuple[float, float]:
     """Mean and its standard error with observations correlated within clusters."""
     values = np.asarray(values, dtype=np.float64)
@@ -120,8 +126,8 @@ def bin_statistics(rec: Records, edges, direction: int, min_count: int = 2) -> l
     sg, sv, sc = rec.step_g[sel], rec.step[sel], rec.step_cell[sel]
     psel = rec.pair_dir == direction
     pg, pd, pc = rec.pair_g[psel], rec.pair_d[psel], rec.pair_cell[psel]
-    sbin = np.clip(np.searchsorted(edges, sg, side="right") - 1, 0, nb - 1)
-    pbin = np.clip(np.searchsorted(edges, pg, side="right") - 1, 0, nb - 1)
+    sbin = bin_index(sg, edges)
+    pbin = bin_index(pg, edges)
     step = np.full(nb, np.nan)
     step_se = np.full(nb, np.nan)
     g_mean = np.full(nb, np.nan)

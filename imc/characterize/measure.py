@@ -25,7 +25,14 @@ from imc.device import DOWN, UP
 from imc.registry import get_registry
 from imc.spec import NATIVE_PROBABILISTIC, READ_NOISE, DeviceSpec
 
-from .analysis import Sweep, bin_statistics, distinct_states, pulses_across, records
+from .analysis import (
+    Sweep,
+    bin_index,
+    bin_statistics,
+    distinct_states,
+    pulses_across,
+    records,
+)
 
 SWITCH_PROBABILITIES = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95)
 
@@ -95,11 +102,12 @@ def characterize(
     rec = records(sweeps)
     edges = _bin_edges(spec, bins)
     rows = []
+    step_bin, pair_bin = bin_index(rec.step_g, edges), bin_index(rec.pair_g, edges)
     for direction in (UP, DOWN):
-        for b in bin_statistics(rec, edges, direction):
+        for k, b in enumerate(bin_statistics(rec, edges, direction)):
             row = attrs.asdict(b)
-            in_bin = (rec.step_dir == direction) & _in(rec.step_g, b)
-            pairs = (rec.pair_dir == direction) & _in(rec.pair_g, b)
+            in_bin = (rec.step_dir == direction) & (step_bin == k)
+            pairs = (rec.pair_dir == direction) & (pair_bin == k)
             row["declared_step_us"] = _mean(to_np(device.declared_step_us(xp.asarray(rec.step_g[in_bin], dtype=np.float32), direction)))
             states = rec.pair_g[pairs] if pairs.any() else rec.step_g[in_bin]
             noise = to_np(declared_noise(device, xp.asarray(states, dtype=np.float32), direction))
@@ -124,10 +132,6 @@ def _bin_edges(spec: DeviceSpec, bins: int | None):
         count = round(spec.range_us / level) + 1
         return spec.g_min_us - level / 2 + level * np.arange(count + 1)
     return np.linspace(spec.g_min_us, spec.g_max_us, (bins or 10) + 1)
-
-
-def _in(g, b):
-    return (g >= b.g_lo_us) & ((g < b.g_hi_us) if b.g_hi_us < np.inf else True)
 
 
 def _mean(values) -> float:
