@@ -64,6 +64,8 @@ class Ledger:
         self.model, self.optimizer, self.rule = model, optimizer, rule
         self.constants = constants or EnergyConstants()
         params = model.parameters()
+        self._tiles = model.tiles()  # the model's structure is fixed once built
+        self._modules = list(model.modules())
         self.n_weights = sum(p.size for p in params if p.analog)
         self.n_digital = sum(p.size for p in params if not p.analog)
         self.step_cells: list[int] = []
@@ -78,7 +80,7 @@ class Ledger:
     def _snapshot(self) -> dict[str, float]:
         snap = dict.fromkeys(_SNAPSHOT, 0.0)
         c = self.constants
-        for tile in self.model.tiles():
+        for tile in self._tiles:
             for dev in tile.devices if tile.exact is None else ():
                 for key in ("write", "program", "read"):
                     snap[key] += dev.counters.energy_j.get(key, 0.0)
@@ -86,7 +88,7 @@ class Ledger:
             snap["adc"] += tile.conversions["adc"] * c.adc_j(tile.config.adc_bits)
             snap["analog_macs"] += tile.macs
             snap["model_flops"] += tile.flops
-        snap["model_flops"] += self.model.total_flops()
+        snap["model_flops"] += sum(m.flops for m in self._modules)
         return snap
 
     def observe(self, phase: str) -> None:
@@ -150,7 +152,7 @@ class Ledger:
 
     def _devices(self) -> list:
         """Devices that hold weights (exact-mode tiles hold none)."""
-        return [dev for t in self.model.tiles() if t.exact is None for dev in t.devices]
+        return [dev for t in self._tiles if t.exact is None for dev in t.devices]
 
     def _cell_counts(self, name: str) -> np.ndarray:
         arrays = [dev.compute.to_numpy(getattr(dev.counters, name)).reshape(-1) for dev in self._devices()]

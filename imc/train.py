@@ -57,6 +57,7 @@ class Trainer:
         self.callbacks = tuple(callbacks)
         self.rule.attach(model, compute.spawn(RULE_STREAM))
         self.ledger = Ledger(model, optimizer, rule, energy)
+        self._params = list(model.named_parameters())  # fixed once the model is built
         self.step = 0  # optimisation steps done
         self.epoch = 0  # epochs completed
         self.history: list[dict] = []  # end-of-epoch metrics
@@ -139,7 +140,7 @@ class Trainer:
             )
         model.backward(self.loss.backward())
         stats = WriteStats()
-        for name, p in model.named_parameters():
+        for name, p in self._params:
             weight = p.value() if getattr(self.optimizer, "weight_decay", 0) else None
             delta = self.optimizer.propose(name, p.grad, weight)
             if p.analog:
