@@ -266,3 +266,15 @@ def test_cli_path_does_not_need_pytest():
             "assert 'pytest' not in sys.modules, 'imc_conformance imported pytest'\n")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def test_compute_comparison_logic_on_two_numpy_targets():
+    # the GPU check's comparison, exercised here with numpy on both sides
+    from imc_conformance.checks_compute import compare_computes
+    from test_conformance_teeth import BiasedStep
+
+    spec = PRESETS["rram-realistic"]
+    healthy = Target.from_factory(MemristorDevice, spec)
+    assert "pulse up" in compare_computes(healthy, healthy.with_seed(3))
+    with pytest.raises(imc_conformance.CheckFailure, match="up: mean step .* on cpu vs"):
+        compare_computes(healthy, Target.from_factory(BiasedStep, spec))
