@@ -278,3 +278,11 @@ def test_compute_comparison_logic_on_two_numpy_targets():
     assert "pulse up" in compare_computes(healthy, healthy.with_seed(3))
     with pytest.raises(imc_conformance.CheckFailure, match="up: mean step .* on cpu vs"):
         compare_computes(healthy, Target.from_factory(BiasedStep, spec))
+
+
+def test_pyargs_expected_failure_from_the_command_line_warns_when_stale(tmp_path):
+    result = _pytest(["--pyargs", "imc_conformance", "--imc-backend", "memristor", "--imc-preset", "eapu-paper",
+                      "--imc-xfail", "counters_and_energy=suspected", "-k", "counters_and_energy"], tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "StaleExpectedFailure" in result.stdout
+    assert "1 passed" in result.stdout
