@@ -38,6 +38,10 @@ class Counters:
     cell_reads: int = 0  # cell reads (a product over B vectors reads every cell B times)
     products: int = 0  # vector products, forward and transposed
     energy_j: dict = attrs.field(factory=lambda: {"write": 0.0, "program": 0.0, "read": 0.0})
+    # running totals over all cells, so a caller can take the difference across one
+    # operation without gathering per-cell counters (not part of the saved state)
+    events: int = 0  # write events
+    pulse_total: int = 0  # pulses
 
     @classmethod
     def zeros(cls, xp, shape) -> "Counters":
@@ -129,11 +133,12 @@ class Device:
         raise NotImplementedError(f"{self.spec.name} does not model drift (capability 'drift' absent)")
 
     # ------------------------------------------------------------------ helpers
-    def pulses_for(self, g, delta_us, stochastic: bool = False, max_pulses: int | None = None):
+    def pulses_for(self, g, delta_us, max_pulses: int | None = None):
         """Whole pulses (count, sign) that best realise ``delta_us`` from ``g`` nominally.
 
-        ``stochastic=True`` rounds the fractional pulse up with probability equal to the
-        fraction, so the expected change is the request even when it is below one step.
+        The count is rounded to the nearest integer, so a request under half a step writes
+        nothing: every pulsed backend behaves alike, and an update rule that wants small
+        changes realised must make them whole pulses itself (as EaPU does).
         ``max_pulses`` caps the count. Where the declared step is 0 (a cell at its bound
         in that direction) the count is 0: no number of pulses realises the request.
         """
@@ -145,11 +150,7 @@ class Device:
         ratio = xp.where(step > 0, xp.abs(delta_us) / xp.maximum(step, np.float32(1e-12)), np.float32(0))
         if max_pulses is not None:
             ratio = xp.minimum(ratio, np.float32(max_pulses))
-        if stochastic:
-            whole = xp.floor(ratio)
-            counts = whole + (self.compute.uniform(ratio.shape) < (ratio - whole))
-        else:
-            counts = xp.rint(ratio)
+        counts = xp.rint(ratio)
         return counts.astype(xp.int64), signs
 
     # ------------------------------------------------------------------ validation
@@ -253,7 +254,9 @@ class Device:
     def update(self, delta_us, index=None) -> None:
         """Request conductance changes (uS); the device realises them with its own physics.
 
-        Cells whose request is exactly 0 are not touched. Dense form: an array of the
+        Cells whose request is exactly 0 are not touched. Pulsed devices realise a request
+        as the nearest whole number of declared steps (see :meth:`pulses_for`); devices with
+        capability "analog-write" write it in one event. Dense form: an array of the
         device's shape. Sparse form: 1-D ``delta_us`` at flat cell ``index``.
         """
         delta = self._as_array("delta_us", delta_us)
@@ -321,7 +324,10 @@ class Device:
         c = self.counters
         c.pulses.reshape(-1)[idx] += pulses
         c.writes.reshape(-1)[idx] += 1
-        c.energy_j[category] += float(pulses.sum()) * self.spec.energy_per_pulse_j
+        n = int(pulses.sum())
+        c.events += int(idx.size)
+        c.pulse_total += n
+        c.energy_j[category] += float(n) * self.spec.energy_per_pulse_j
 
     def _count_reads(self, vectors: int) -> None:
         cells = vectors * self.shape[0] * self.shape[1]

@@ -137,18 +137,20 @@ def test_counters_and_energy_add_up():
     assert dev.counters.energy_j["read"] == pytest.approx(3 * 100 * 0.2e-15)
 
 
-def test_update_is_unbiased_below_one_step():
-    n = 5000
+def test_update_rounds_to_the_nearest_whole_pulse():
+    """The protocol's rule for pulsed devices: under half a step writes nothing, above it a pulse."""
     dev = imc.backend("fefet", (50, 100), seed=8, write_noise_us=0.0, **NO_D2D)
     dev.program(np.full(dev.shape, 0.9, dtype=np.float32))
     g0 = dev.peek()
+    programmed = dev.counters.pulses.copy()
     step = float(dev.declared_step_us(g0[:1, :1], 1)[0, 0])
     dev.update(np.full(dev.shape, 0.3 * step, dtype=np.float32))
+    np.testing.assert_array_equal(dev.peek(), g0)
+    np.testing.assert_array_equal(dev.counters.pulses, programmed)
+    dev.update(np.full(dev.shape, 1.3 * step, dtype=np.float32))
+    assert set(np.unique(dev.counters.pulses - programmed)) == {1}
     moved = (dev.peek() - g0).ravel().astype(np.float64)
-    pulsed = dev.counters.pulses.ravel() - round(dev.spec.program_pulses)
-    assert set(np.unique(pulsed)) == {0, 1}
-    assert abs((pulsed == 1).mean() - 0.3) < 4 * math.sqrt(0.3 * 0.7 / n)
-    assert abs(moved.mean() - 0.3 * step) < 4 * math.sqrt(0.3 * 0.7 / n) * step
+    np.testing.assert_allclose(moved, step, rtol=0.1)  # cells sit at slightly different states (program noise)
 
 
 def test_bad_input_raises_and_leaves_the_device_unchanged():

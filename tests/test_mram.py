@@ -154,19 +154,22 @@ def test_repeated_pulses_stop_at_the_top_level():
     np.testing.assert_array_equal(dev.counters.pulses, pulses)
 
 
-def test_update_below_one_step_is_unbiased():
+def test_update_rounds_to_the_nearest_whole_pulse():
+    """Under half an expected step writes nothing; 1.3 steps is one plain pulse per cell."""
     n = 10_000
     dev = imc.backend("mram", (100, 100), seed=12)
     dev.program(np.full(dev.shape, (dev.spec.g_min_us + dev.spec.g_max_us) / 2, dtype=np.float32))
     g0, pulses0 = dev.peek(), dev.counters.pulses.copy()
-    request = 0.3 * dev.spec.step_us
+    dev.update(np.full(dev.shape, 0.3 * dev.spec.step_us, dtype=np.float32))
+    np.testing.assert_array_equal(dev.peek(), g0)
+    np.testing.assert_array_equal(dev.counters.pulses, pulses0)
+    request = 1.3 * dev.spec.step_us
     dev.update(np.full(dev.shape, request, dtype=np.float32))
-    pulsed = (dev.counters.pulses - pulses0).ravel()
-    assert set(np.unique(pulsed)) == {0, 1}
-    assert abs((pulsed == 1).mean() - 0.3) < 4 * math.sqrt(0.3 * 0.7 / n)
+    assert set(np.unique(dev.counters.pulses - pulses0)) == {1}
     moved = (dev.peek() - g0).ravel().astype(np.float64)
-    spread = dev.spec.level_us * math.sqrt(0.3 * 0.5 * (1 - 0.3 * 0.5))  # one flip w.p. 0.15
-    assert abs(moved.mean() - request) < 4 * spread / math.sqrt(n) + 0.03 * request  # + level d2d
+    p = dev.spec.pulse_switch_prob  # one plain pulse flips one junction with this probability
+    spread = dev.spec.level_us * math.sqrt(p * (1 - p))
+    assert abs(moved.mean() - dev.spec.step_us) < 4 * spread / math.sqrt(n) + 0.03 * dev.spec.step_us  # + level d2d
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,9 @@ For every weight, with ``dG = dW / R_wg`` (uS) and threshold ``dG_th``:
 
 Nothing accumulates skipped updates. ``dG_th = k * declared write noise`` of the device
 (at mid-window; the declared step when a device declares no noise), or ``threshold_us``
-when given. The decision is fused: one uniform draw ``u`` per weight and one comparison
+when given. On a pulsed device (no "analog-write" capability) dG_th is at least one
+declared step: the fixed change is then a whole pulse, which the device's nearest-count
+rounding would otherwise drop (FeFET and MRAM declare a write noise below their step). The decision is fused: one uniform draw ``u`` per weight and one comparison
 ``|dW| > u * dG_th * R_wg`` selects exactly the cells written with probability
 ``min(1, |dG| / dG_th)``; only those are gathered and sent to ``device.update`` in the
 sparse ``index`` form.
@@ -33,6 +35,8 @@ switch), so the digital coin flip writes far fewer cells.
 from __future__ import annotations
 
 import numpy as np
+
+from imc.spec import ANALOG_WRITE
 
 from .base import UpdateRule, check_number
 
@@ -66,7 +70,12 @@ class EaPURule(UpdateRule):
         if self.threshold_us is not None:
             return self.threshold_us
         noise = tile.write_noise_us()
-        return self.k * (noise if noise > 0 else tile.step_us())
+        threshold = self.k * (noise if noise > 0 else tile.step_us())
+        if not tile.spec.has(ANALOG_WRITE):
+            # a pulsed device cannot write a fixed change smaller than one pulse: below that,
+            # device.update would round the fixed change to zero pulses (FeFET, MRAM: sigma < step)
+            threshold = max(threshold, tile.step_us())
+        return threshold
 
     def apply(self, name, tile, delta_w):
         if self.native and tile.native_probabilistic:
@@ -105,7 +114,7 @@ class EaPURule(UpdateRule):
         v = self.compute.uniform(cand.shape)
         v *= t
         chosen_small = cand[(ac <= t) & (ac > v)]  # accepted with probability p / q
-        return xp.sort(xp.concatenate([chosen_big, chosen_small]))
+        return xp.sort(xp.concatenate([chosen_big, chosen_small]), kind="stable")  # merges two sorted runs
 
     def _above(self, flat, t):
         """Flat indices where |d| > t: one comparison per cell, in cache-sized blocks on the CPU."""

@@ -228,11 +228,11 @@ class MramDevice(Device):
         return self.xp.where(signs > 0, k < self.spec.n_mtj, k > 0)
 
     def _update(self, g, idx, delta_us):
-        """Plain pulses for a requested change, rounded stochastically (the expected change is
-        the request, also below one expected step); none for a cell that cannot move."""
+        """Plain pulses for a requested change, rounded to the nearest count of expected steps
+        (the protocol's rule for pulsed devices); none for a cell that cannot move."""
         s = self.spec
         cap = math.ceil(4 * s.n_mtj / s.pulse_switch_prob)  # more cannot move a cell further
-        counts, signs = self.pulses_for(g, delta_us, stochastic=True, max_pulses=cap)
+        counts, signs = self.pulses_for(g, delta_us, max_pulses=cap)
         counts = counts * self._movable(idx, signs)
         moved = counts > 0
         new_g = g.copy()

@@ -172,9 +172,9 @@ class TableDevice(Device):
         return self._pin(lo + (new_nom - np.float32(s.g_min_us)) * scale, lo, hi, stuck)
 
     def _update(self, g, idx, delta_us):
-        """Whole pulses with stochastic rounding: the expected change is the request, also
-        below one step (a deterministic rounding would drop every change under half a step)."""
-        counts, signs = self.pulses_for(g, delta_us, stochastic=True, max_pulses=self._max_pulses)
+        """Whole pulses, rounded to the nearest count (the protocol's rule for pulsed devices:
+        a request under half a step writes nothing), capped where more cannot move a cell."""
+        counts, signs = self.pulses_for(g, delta_us, max_pulses=self._max_pulses)
         moved = counts > 0
         new_g = g.copy()
         if bool(moved.any()):
