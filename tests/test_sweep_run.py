@@ -110,6 +110,8 @@ def test_a_folder_holding_another_sweep_is_refused(tmp_path, scheduler):
     with pytest.raises(ValueError, match="not a sweep folder"):
         run_sweep(other, tmp_path / "notes", scheduler=scheduler, point_fn=fake_point, progress=False)
     assert [p.name for p in (tmp_path / "notes").iterdir()] == ["todo.txt"]
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        run_sweep(other, tmp_path / "notes" / "todo.txt", scheduler=scheduler, point_fn=fake_point, progress=False)
 
 
 def test_an_unanswering_scheduler_is_a_clear_error_and_writes_nothing(tmp_path):

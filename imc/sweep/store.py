@@ -71,6 +71,11 @@ class SweepStore:
         The same sweep with changed axis values (say one more noise level) is accepted:
         points already done are skipped and the new ones run.
         """
+        if self.root.exists() and not self.root.is_dir():
+            raise ValueError(f"{self.root} is a file, not a folder; pass --out with a folder for the sweep")
+        nearest = next(p for p in (self.root, *self.root.absolute().parents) if p.exists())
+        if not os.access(nearest, os.W_OK):
+            raise PermissionError(f"cannot write the sweep folder {self.root}: {nearest} is not writable")
         old = self.read_plan()
         if old is None:
             if self.root.exists() and any(p.name != LOCK_FILE for p in self.root.iterdir()):
