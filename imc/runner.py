@@ -104,7 +104,10 @@ class Run:
         self.cfg = cfg
         self.data = load_task(cfg.task)
         sizes, self.flatten = model_inputs(cfg, self.data)
-        self.compute = Compute.create(cfg.compute, seed=cfg.seed)
+        try:
+            self.compute = Compute.create(cfg.compute, seed=cfg.seed)
+        except RuntimeError as exc:  # no cupy or no CUDA device: the user's to fix
+            raise ValueError(f"compute: {exc}") from None
         self.model = models.build(cfg.model.name, analog=analog_config(cfg), compute=self.compute, **sizes, **cfg.model.params)
         loss = nn.CrossEntropyLoss() if self.data.kind == "classification" else nn.MSELoss()
         self.trainer = Trainer(

@@ -183,3 +183,25 @@ def test_classifier_model_on_image_task_is_a_clear_error(tmp_path, capsys):
 def test_round_trip_of_default_through_run_folder(tmp_path):
     cfg = default_config()
     assert from_dict(to_dict(cfg)) == cfg
+
+
+@pytest.mark.gpu
+def test_gpu_run_matches_cpu_quality(tmp_path):
+    """The same config on cupy trains as well as on numpy (not bit-identical: other generators)."""
+    assert main(["train", "--quiet", "--set", "epochs=5", "--output", str(tmp_path / "cpu")]) == 0
+    assert main(["train", "--quiet", "--set", "epochs=5", "--set", "compute='gpu'", "--output", str(tmp_path / "gpu")]) == 0
+    cpu = json.loads((tmp_path / "cpu" / "summary.json").read_text())
+    gpu = json.loads((tmp_path / "gpu" / "summary.json").read_text())
+    assert abs(cpu["accuracy"] - gpu["accuracy"]) < 0.05
+    assert 0.2 < gpu["cells_written"] / cpu["cells_written"] < 5
+
+
+def test_gpu_without_cupy_is_a_clear_error(tmp_path, capsys):
+    from imc.compute import gpu_available
+
+    if gpu_available():
+        pytest.skip("a GPU is present here")
+    assert main(["train", "--quiet", "--set", "compute=gpu", "--output", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "compute: compute 'gpu'" in err and "cupy" in err and err.count("\n") == 1
+    assert not (tmp_path / "run").exists()

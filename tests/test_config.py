@@ -182,3 +182,20 @@ def test_switching_rule_keeps_only_parameters_it_accepts():
     assert cfg.rule.name == "original" and cfg.rule.params == {}
     cfg = apply_overrides(cfg, {"rule.name": "eapu", "rule.k": 0.5})
     assert cfg.rule.params == {"k": 0.5}
+
+
+EXAMPLES = sorted((__import__("pathlib").Path(__file__).parents[1] / "examples" / "configs").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=[p.stem for p in EXAMPLES])
+def test_example_configs_load(path):
+    cfg = load_config(path)
+    assert cfg.task.name in path.read_text()
+    assert from_dict(to_dict(cfg)) == cfg
+
+
+def test_every_task_has_an_example_config():
+    from imc.config import TASKS
+
+    tasks = {load_config(p).task.name for p in EXAMPLES}
+    assert tasks == set(TASKS)

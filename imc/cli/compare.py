@@ -70,6 +70,7 @@ def main(args) -> int:
     from imc.checkpoint import atomic_write_text
     from imc.report.tables import comparison_plot, comparison_rows, markdown, write_csv
     from imc.runner import _create_run_dir, format_summary, train_run
+    from imc.train import TrainingDiverged
 
     cfg = resolve_config(args)
     runs = plan(cfg, _names(args.rules, "rules"), _names(args.backends, "backends") if args.backends else None)
@@ -83,7 +84,11 @@ def main(args) -> int:
     summaries = []
     for folder, run_cfg in runs:
         print(f"[{len(summaries) + 1}/{len(runs)}] {folder}", flush=True)
-        summary = train_run(run_cfg, out / folder, quiet=quiet)
+        try:
+            summary = train_run(run_cfg, out / folder, quiet=quiet)
+        except TrainingDiverged as exc:
+            print(f"imc compare: {folder}: training diverged: {exc}", file=sys.stderr)
+            return 1
         print(format_summary(summary), flush=True)
         summaries.append(summary)
     rows = comparison_rows(summaries)
