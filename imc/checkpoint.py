@@ -129,6 +129,14 @@ def save(folder, state: dict, step: int, meta: dict | None = None) -> Path:
     return npz_path
 
 
+def remove_temporaries(folder) -> list[Path]:
+    """Delete temporary files a killed writer left behind (``.<name>.*.tmp``)."""
+    removed = [p for p in Path(folder).glob(".*.tmp") if p.is_file()]
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
 def exists(folder) -> bool:
     return (Path(folder) / INDEX).is_file()
 

@@ -273,6 +273,7 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
 
     run = Run(cfg)  # data and model first: bad input fails before anything is written
     if resume:
+        checkpoint.remove_temporaries(run_dir)
         state, step, meta = checkpoint.load(run_dir)
         _truncate(run_dir / METRICS_FILE, int(meta.get("metrics_bytes", 0)))
         run.trainer.load_state(state["trainer"])

@@ -86,3 +86,11 @@ def test_atomic_write_text_replaces_whole_file(tmp_path):
     checkpoint.atomic_write_text(target, "first")
     checkpoint.atomic_write_text(target, "second")
     assert target.read_text() == "second" and os.listdir(tmp_path) == ["summary.json"]
+
+
+def test_leftover_temporaries_are_removed(tmp_path):
+    checkpoint.save(tmp_path, sample_state(), step=1)
+    (tmp_path / ".checkpoint-00000002.npz.abc.tmp").write_bytes(b"half")
+    removed = checkpoint.remove_temporaries(tmp_path)
+    assert [p.name for p in removed] == [".checkpoint-00000002.npz.abc.tmp"]
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint-00000001.npz", "checkpoint.json"]
