@@ -138,6 +138,15 @@ def b2(compute_name: str, reps: int, n: int = 4096, batch: int = 256) -> list[di
     return [res]
 
 
+def b2_vs_numpy(reps: int, n: int = 8192, batch: int = 256) -> list[dict]:
+    """The B2 step on cupy against the same step on numpy (GPU machines only)."""
+    gpu, cpu = LinearStep(n, batch, "eapu", "gpu"), LinearStep(n, batch, "eapu", "cpu")
+    res = against_floor(gpu, cpu, reps=reps, target_s=2.0, sync=sync_of(gpu.compute))
+    res.update(id="B2-gpu-vs-numpy", case=f"B2 step {n}x{n}, batch {batch}: cupy vs numpy",
+               floor="the same step on numpy", update_ratio=gpu.cells / (n * n))
+    return [res]
+
+
 def b4(compute_name: str, reps: int, sizes, batch: int = 64, mem_size: int = 1024) -> list[dict]:
     """Scaling of the EaPU step with the weight count, and memory per weight for each rule."""
     out = []
@@ -213,10 +222,11 @@ def b3(compute_name: str, reps: int, n: int = 1024, batch: int = 64) -> list[dic
 class ConvStep:
     """A DnCNN middle layer (16 -> 16 channels, 3x3, padding 1) on a batch of 16x16 patches."""
 
-    def __init__(self, preset: str, compute_name: str, batch: int = 32, size: int = 16, channels: int = 16):
+    def __init__(self, preset: str | None, compute_name: str, batch: int = 32, size: int = 16, channels: int = 16):
         c = Compute.create(compute_name, 0)
         self.compute, self.xp = c, c.xp
-        self.layer = Conv2d(channels, channels, 3, padding=1, compute=c.spawn(1), analog=AnalogConfig(preset=preset))
+        analog = AnalogConfig(preset=preset) if preset else None  # None: the digital layer, for reference
+        self.layer = Conv2d(channels, channels, 3, padding=1, compute=c.spawn(1), analog=analog)
         self.rule = make_rule("eapu")
         self.rule.attach(Sequential(self.layer), c.spawn(RULE_STREAM))
         self.opt = SGD(lr=0.01)
@@ -231,7 +241,11 @@ class ConvStep:
         layer = self.layer
         layer.forward(self.x)
         layer.backward(self.g)
-        self.rule.apply("w", layer.weight.tile, self.opt.propose("w", layer.weight.grad))
+        delta = self.opt.propose("w", layer.weight.grad)
+        if layer.analog:
+            self.rule.apply("w", layer.weight.tile, delta)
+        else:
+            layer.weight.data += delta
 
     def floor(self):
         self.cols @ self.w
@@ -242,10 +256,11 @@ class ConvStep:
 def b5(compute_name: str, reps: int, presets=PRESETS) -> list[dict]:
     """A denoising-network conv layer step (EaPU) vs its three bare im2col products."""
     out = []
-    for preset in presets:
+    for preset in (None,) + tuple(presets):
         step = ConvStep(preset, compute_name)
         res = against_floor(step, step.floor, reps=reps, sync=sync_of(step.compute))
-        res.update(id=f"B5-{preset}", case=f"B5 DnCNN conv 16->16 3x3, 32 patches 16x16, EaPU, {preset}",
+        what = f"EaPU, {preset}" if preset else "digital layer + SGD (reference: im2col/col2im cost)"
+        res.update(id=f"B5-{preset or 'digital'}", case=f"B5 DnCNN conv 16->16 3x3, 32 patches 16x16, {what}",
                    floor="3 bare im2col matmuls", preset=preset)
         out.append(res)
     return out

@@ -18,6 +18,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file: make "benchmarks" importable
@@ -88,12 +89,17 @@ def parse_args(argv=None):
     p.add_argument("--compute", default="cpu", help="cpu (numpy) or gpu (cupy)")
     p.add_argument("--b2-size", type=int, default=None, help="B2 matrix side (default 4096, quick 1024)")
     p.add_argument("--b2-batch", type=int, default=256)
+    p.add_argument("--vs-numpy", action="store_true", help="with --compute gpu: also time B2 on cupy vs numpy")
     p.add_argument("--b3-size", type=int, default=1024)
     p.add_argument("--b3-batch", type=int, default=64)
     p.add_argument("--sizes", default=None, help="B4 sides (default 256,512,1024,2048,4096; quick 256,512,1024)")
     p.add_argument("--b4-batch", type=int, default=64)
     p.add_argument("--mem-size", type=int, default=None, help="B4 memory side (default 1024, quick 256)")
     p.add_argument("--rules", default=",".join(cases.RULES), help="B1 rules")
+    p.add_argument("--blas-threads", type=int, default=None,
+                   help="limit BLAS threads (threadpoolctl); default: the library's own choice")
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall time, or this process's CPU time (steadier on a shared machine; use with --blas-threads 1)")
     p.add_argument("--block-scale", type=float, default=1.0,
                    help="scale the duration of each repetition (smaller = faster, noisier)")
     p.add_argument("--label", default=None, help="results file name (default: UTC time)")
@@ -119,12 +125,15 @@ def run(args) -> list[dict]:
     results = []
     c = args.compute
     timing.BLOCK_SCALE = args.block_scale
+    timing.CLOCK = time.process_time if args.clock == "cpu" else time.perf_counter
     for key in args.only:
         print(f"# running {key} ...", file=sys.stderr, flush=True)
         if key == "B1":
             results += cases.b1(c, args.reps, rules=args.rules)
         elif key == "B2":
             results += cases.b2(c, args.reps, n=args.b2_size, batch=args.b2_batch)
+            if args.vs_numpy:
+                results += cases.b2_vs_numpy(args.reps, n=args.b2_size, batch=args.b2_batch)
         elif key == "B3":
             results += cases.b3(c, args.reps, n=args.b3_size, batch=args.b3_batch)
         elif key == "B4":
@@ -141,7 +150,8 @@ def _fmt(v, spec=".2f"):
 def markdown(results: list[dict], info: dict) -> str:
     lines = [
         f"Machine: {info['cpu']}, {info['cores_usable']} usable cores, numpy {info['numpy']}, "
-        f"BLAS {info['blas'].get('name', '?')} {info['blas'].get('version', '')}, compute {info['compute']}"
+        f"BLAS {info['blas'].get('name', '?')} {info['blas'].get('version', '')} "
+        f"(threads {info['blas'].get('threads', '?')}), compute {info['compute']}, clock {info.get('clock', 'wall')}"
         + (f" ({info['gpu']})" if "gpu" in info else "")
         + f", commit {info['git_commit']}, {info['date_utc']}",
         "",
@@ -181,7 +191,12 @@ def markdown(results: list[dict], info: dict) -> str:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if args.blas_threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(limits=args.blas_threads, user_api="blas")
     info = machine(args.compute)
+    info["clock"] = args.clock
     results = run(args)
     text = markdown(results, info)
     print(text)

@@ -96,3 +96,28 @@ def test_eapu_on_a_large_tile_is_unbiased_and_leaves_unselected_cells_untouched(
         p = min(1.0, m / SIGMA)
         var = SIGMA**2 if p >= 1 else p * (SIGMA**2 + SIGMA**2) - (p * SIGMA) ** 2
         assert abs(x.mean() - m) < 4 * math.sqrt(var / sel.sum()), (m, x.mean())
+
+
+@pytest.mark.parametrize("backend,preset", [
+    ("memristor", "eapu-paper"), ("memristor", "rram-realistic"), ("mram", None), ("fefet", None),
+])
+@pytest.mark.parametrize("op", ["update", "pulse", "pulse_probabilistic"])
+def test_write_stats_equal_the_per_cell_counter_changes(backend, preset, op):
+    cfg = AnalogConfig(backend=backend, preset=preset, max_tile_rows=24, max_tile_cols=20)
+    rng = np.random.default_rng(0)
+    t = AnalogMatrix((rng.random((40, 30), dtype=np.float32) - 0.5) * np.float32(0.5), cfg, imc.Compute.create("cpu", 0))
+    if op == "pulse_probabilistic" and not t.native_probabilistic:
+        pytest.skip("needs a native-probabilistic device")
+    index = np.sort(rng.choice(t.size, 300, replace=False))
+    signs = rng.choice([-1, 1], index.size)
+    before = [(d.counters.writes.copy(), d.counters.pulses.copy()) for d in t.devices]
+    if op == "update":
+        stats = t.update(index, (signs * rng.random(index.size) * 3 * t.step_us()).astype(np.float32))
+    elif op == "pulse":
+        stats = t.pulse(index, rng.integers(0, 3, index.size), signs)
+    else:
+        stats = t.pulse_probabilistic(index, rng.random(index.size).astype(np.float32), signs)
+    cells = sum(int(((d.counters.writes - w) > 0).sum()) for d, (w, _) in zip(t.devices, before))
+    pulses = sum(int((d.counters.pulses - p).sum()) for d, (_, p) in zip(t.devices, before))
+    assert (stats.cells, stats.pulses) == (cells, pulses)
+    assert stats.cells > 0

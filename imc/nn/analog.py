@@ -371,15 +371,15 @@ class AnalogMatrix:
 
     @staticmethod
     def _apply(op, dev, local, s, a) -> WriteStats:
-        writes, pulses = dev.counters.writes.reshape(-1), dev.counters.pulses.reshape(-1)
-        w0, p0 = writes[local], pulses[local]
+        c = dev.counters
+        w0, p0 = c.events, c.pulse_total  # running totals: no per-cell gathers
         if op == "update":
             dev.update(s, index=local)
         elif op == "pulse":
             dev.pulse(a, s, index=local)
         else:
             dev.pulse_probabilistic(a, s, index=local)
-        return WriteStats(int((writes[local] - w0).astype(bool).sum()), int((pulses[local] - p0).sum()))
+        return WriteStats(c.events - w0, c.pulse_total - p0)
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict:
