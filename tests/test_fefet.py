@@ -110,7 +110,9 @@ def test_scaled_device_pulse_effect_is_binomial():
     assert abs(step.std(ddof=1) / declared - rel) < 4 * rel / math.sqrt(2 * (n - 1))
     assert len(np.unique(np.round(step / declared * 10))) <= 21  # K / (N_d p) in tenths: whole domains
     one = g0[:1, :1]
-    assert float(dev.declared_write_noise_us(one, 1)[0, 0]) == pytest.approx(rel * float(dev.declared_step_us(one, 1)[0, 0]))
+    noise = float(dev.declared_write_noise_us(one, 1)[0, 0])  # exact binomial spread on the curve
+    assert noise == pytest.approx(rel * float(dev.declared_step_us(one, 1)[0, 0]), rel=0.05)
+    assert abs(step.std(ddof=1) - noise) < 4 * noise / math.sqrt(2 * (n - 1))
 
 
 def test_states_stay_in_each_cells_window_and_stuck_cells_stay_put():

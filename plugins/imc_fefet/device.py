@@ -164,14 +164,29 @@ class FefetDevice(Device):
 
     def declared_write_noise_us(self, g, direction: int = UP):
         """Std of one pulse's error from ``g`` in ``direction``: cycle-to-cycle plus, with
-        few domains, the binomial spread (proportional to that direction's step, averaged
-        over the device-to-device step scale)."""
+        few domains, the binomial spread of the move.
+
+        The binomial part is exact on the nominal curve: the spread of the noiseless move
+        over K ~ Binomial(N_d, p) switched domains (so the curve's convexity is included),
+        scaled by the device-to-device factors E[scale^2] (lognormal step scale) and
+        E[(width / range)^2] (window spread), since a cell's move is proportional to both."""
         s, xp = self.spec, self.xp
         c2c = np.float32(s.write_noise_us)
         if s.domains == 0:
             return xp.full(xp.shape(g), c2c, dtype=np.float32)
-        # a cell's domain noise scales with its own step: averaged over the (lognormal,
-        # mean 1) device-to-device step scale, its variance carries E[scale^2] = exp(d^2)
-        rel = s.domain_rel_std * math.exp(s.step_d2d**2 / 2)
-        domain = self.declared_step_us(g, direction) * np.float32(rel)
+        g = xp.asarray(g, dtype=np.float32)
+        a_up, a_down = self._a
+        u = xp.clip((g - np.float32(s.g_min_us)) / np.float32(s.range_us), 0, 1)
+        signs = xp.full(u.shape, direction, dtype=np.int8)
+        n, p = s.domains, s.domain_switch_prob
+        mean = xp.zeros(u.shape, dtype=np.float64)
+        square = xp.zeros(u.shape, dtype=np.float64)
+        for k in range(n + 1):
+            weight = math.comb(n, k) * p**k * (1 - p) ** (n - k)
+            moved = curves.advance(u, np.float32(k / (n * p) / s.pmax), a_up, a_down, signs) - u
+            mean += weight * moved
+            square += weight * moved * moved
+        spread = xp.sqrt(xp.maximum(square - mean * mean, 0.0)) * s.range_us
+        width_rel_var = (s.bounds_d2d**2) * (s.g_max_us**2 + s.g_min_us**2) / s.range_us**2
+        domain = spread * math.sqrt(math.exp(s.step_d2d**2) * (1 + width_rel_var))
         return xp.sqrt(domain * domain + c2c * c2c).astype(np.float32)
