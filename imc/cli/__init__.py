@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
-SUBCOMMANDS = ("backends", "sweep", "conformance", "train", "compare", "config", "characterize", "fit")
+SUBCOMMANDS = ("backends", "characterize", "fit", "conformance", "config", "train", "compare", "sweep")
 
 
 class UsageError(Exception):
@@ -47,6 +48,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print(f"imc {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which closed early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":
