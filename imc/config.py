@@ -456,7 +456,7 @@ def _field_paths(cls, prefix: str) -> list[str]:
     return [f"{prefix}{a.name}" for a in attrs.fields(cls)]
 
 
-def _first_error(exc: BaseException, path: str, cls) -> Exception:
+def _first_error(exc: BaseException, path: str) -> Exception:
     """Turn a cattrs error tree into one ConfigKeyError/ConfigValueError with the key's path."""
     if isinstance(exc, ForbiddenExtraKeysError):
         key = sorted(exc.extra_fields)[0]
@@ -465,13 +465,13 @@ def _first_error(exc: BaseException, path: str, cls) -> Exception:
     if isinstance(exc, (ClassValidationError, IterableValidationError)):
         with_notes, without_notes = exc.group_exceptions()
         for inner in without_notes:  # e.g. extra keys at this level
-            return _first_error(inner, path, None)
+            return _first_error(inner, path)
         for inner, note in with_notes:
             name = getattr(note, "name", None)
             if name is None:
                 name = f"[{getattr(note, 'index', '?')}]"
             sub = f"{path}.{name}" if path else str(name)
-            return _first_error(inner, sub, None)
+            return _first_error(inner, sub)
         return ConfigValueError(f"{path}: {exc}")
     if isinstance(exc, ConfigKeyError):
         return exc
@@ -493,7 +493,7 @@ def from_dict(data: dict) -> TrainConfig:
     try:
         cfg = _converter.structure(data, TrainConfig)
     except (ClassValidationError, IterableValidationError, ForbiddenExtraKeysError) as exc:
-        raise _first_error(exc, "", TrainConfig) from None
+        raise _first_error(exc, "") from None
     _validate_cross(cfg)
     return cfg
 
