@@ -377,10 +377,12 @@ def write_report(run: Run, run_dir: Path, summary: dict) -> None:
 
     plots.run_plots(run_dir)
     if run.data.kind == "image":
-        count = min(4, len(run.data.x_test))
-        x = run.data.x_test[:count]
+        # the four most detailed test tiles (largest spread of the clean image), in test order
+        spread = run.data.y_test.reshape(len(run.data.y_test), -1).std(axis=1)
+        pick = np.sort(np.argsort(-spread, kind="stable")[:4])
+        x = run.data.x_test[pick]
         restored = run.compute.to_numpy(run.trainer.predict(run.compute.asarray(run.inputs(x))))
-        plots.example_images(run_dir / "examples.png", x, restored, run.data.y_test[:count], run.data.name)
+        plots.example_images(run_dir / "examples.png", x, restored, run.data.y_test[pick], run.data.name)
 
 
 def format_summary(summary: dict) -> str:

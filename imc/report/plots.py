@@ -112,7 +112,8 @@ def example_images(path, inputs, restored, clean, task: str) -> Path:
     fig, axes = plt.subplots(3, count, figsize=(2.4 * count, 7.4), squeeze=False)
     first = "noisy" if task == "denoise" else "input (low-res)"
     for j in range(count):
-        for i, (image, label) in enumerate(((inputs[j], first), (restored[j], "restored"), (clean[j], "clean"))):
+        last = "clean" if task == "denoise" else "original"
+        for i, (image, label) in enumerate(((inputs[j], first), (restored[j], "restored"), (clean[j], last))):
             ax = axes[i, j]
             ax.imshow(np.clip(image[0], 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
             ax.set_xticks([])
