@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 
 COLUMNS = (
-    "rule", "backend", "preset", "metric", "value", "baseline", "update_ratio_mean", "cells_written",
+    "rule", "backend", "preset", "metric", "value", "baseline", "baseline_name", "update_ratio_mean", "cells_written",
     "writes_reduction", "write_energy_j", "write_energy_reduction", "energy_j", "energy_reduction", "gpu_energy_j", "gpu_over_imc",
     "lifetime_trainings", "lifetime_gain",
 )
@@ -32,7 +32,9 @@ def comparison_rows(summaries: list[dict]) -> list[dict]:
     rows = []
     for s in summaries:
         ref = reference.get((s["backend"], s["preset"]))
-        baseline = next((v for v in s.get("baseline", {}).values() if isinstance(v, float)), None)
+        baseline_name, baseline = next(
+            ((k, v) for k, v in s.get("baseline", {}).items() if isinstance(v, float)), ("", None)
+        )
         rows.append({
             "rule": s["rule"],
             "backend": s["backend"],
@@ -40,6 +42,7 @@ def comparison_rows(summaries: list[dict]) -> list[dict]:
             "metric": s["metric"],
             "value": s.get(s["metric"]),
             "baseline": baseline,
+            "baseline_name": baseline_name,
             "update_ratio_mean": s["update_ratio_mean"],
             "cells_written": s["cells_written"],
             "writes_reduction": _ratio(ref["cells_written"], s["cells_written"]) if ref else None,
@@ -117,10 +120,10 @@ def markdown(rows: list[dict], title: str = "") -> str:
             _fmt_x(r["lifetime_gain"], "longer", "shorter"),
         ]
         lines.append("| " + " | ".join(cells) + " |")
-    baselines = {r["baseline"] for r in rows if r["baseline"] is not None}
+    baselines = sorted({(r["baseline_name"], r["baseline"]) for r in rows if r["baseline"] is not None})
     if baselines and metric == "psnr":
-        lines += ["", "Reference without a network: " + ", ".join(f"{b:.2f} dB" for b in sorted(baselines))
-                  + " (noisy input for denoising, bicubic upsampling for super-resolution)."]
+        words = {"noisy_psnr_db": "the noisy input", "bicubic_psnr_db": "bicubic upsampling"}
+        lines += ["", "Without a network: " + ", ".join(f"{words.get(n, n)} {b:.2f} dB" for n, b in baselines) + "."]
     return "\n".join(lines) + "\n"
 
 
