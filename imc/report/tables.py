@@ -83,8 +83,10 @@ def _fmt_x(value, better: str, worse: str) -> str:
     """A ratio in words: 12.3x lower / 2.5x higher; "—" when not applicable."""
     if value is None:
         return "—"
-    if math.isinf(value) or value == 0:
-        return f"all {better}" if math.isinf(value) else f"all {worse}"
+    if value == 0:  # the original rule wrote nothing here: no meaningful ratio
+        return "— (original: 0)"
+    if math.isinf(value):
+        return "—"
     if abs(value - 1) < 5e-3:
         return "same"
     return f"{value:.3g}x {better}" if value > 1 else f"{1 / value:.3g}x {worse}"
