@@ -81,6 +81,12 @@ def main(args) -> int:
     except TrainingDiverged as exc:
         print(f"imc train: training diverged: {exc} (run folder: {run_dir})", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        from imc import checkpoint
+
+        hint = f"; continue with: imc train --resume {run_dir}" if checkpoint.exists(run_dir) else ""
+        print(f"imc train: interrupted{hint}", file=sys.stderr)
+        return 130
     print(format_summary(summary))
     print(f"  run folder: {run_dir}")
     return 0
