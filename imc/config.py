@@ -31,7 +31,11 @@ from typing import Any
 
 import attrs
 import cattrs
-from cattrs.errors import ClassValidationError, ForbiddenExtraKeysError, IterableValidationError
+from cattrs.errors import (
+    ClassValidationError,
+    ForbiddenExtraKeysError,
+    IterableValidationError,
+)
 
 try:
     import tomllib
@@ -459,7 +463,7 @@ def _field_paths(cls, prefix: str) -> list[str]:
 def _first_error(exc: BaseException, path: str) -> Exception:
     """Turn a cattrs error tree into one ConfigKeyError/ConfigValueError with the key's path."""
     if isinstance(exc, ForbiddenExtraKeysError):
-        key = sorted(exc.extra_fields)[0]
+        key = min(exc.extra_fields)
         prefix = f"{path}." if path else ""
         return ConfigKeyError(_unknown_key_message(prefix + key, key, _field_paths(exc.cl, prefix)))
     if isinstance(exc, (ClassValidationError, IterableValidationError)):

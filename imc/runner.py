@@ -137,7 +137,7 @@ class MetricsLog:
 
     def __init__(self, path: Path):
         self.path = path
-        self.handle = open(path, "a", encoding="utf-8")
+        self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115  (kept open for the run)
 
     def write(self, record: dict) -> None:
         self.handle.write(json.dumps(_json_safe(record)) + "\n")
@@ -274,7 +274,7 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
     run = Run(cfg)  # data and model first: bad input fails before anything is written
     if resume:
         checkpoint.remove_temporaries(run_dir)
-        state, step, meta = checkpoint.load(run_dir)
+        state, _step, meta = checkpoint.load(run_dir)
         _truncate(run_dir / METRICS_FILE, int(meta.get("metrics_bytes", 0)))
         run.trainer.load_state(state["trainer"])
         created = False
@@ -390,12 +390,13 @@ def format_summary(summary: dict) -> str:
     metric = summary["metric"]
     value = summary.get(metric)
     shown = f"{value * 100:.2f} %" if metric == "accuracy" and value is not None else f"{value:.2f} dB"
+    baselines = "".join(f"   {k}: {v:.2f}" for k, v in summary["baseline"].items() if isinstance(v, float))
     lines = [
-        f"{summary['name']}: {summary['task']} / {summary['model']} on {summary['backend']} "
-        f"({summary['preset']}), rule {summary['rule']}, {summary['epochs']} epochs, {summary['steps']} steps",
-        f"  test {metric}: {shown}" + "".join(f"   {k}: {v:.2f}" for k, v in summary["baseline"].items() if isinstance(v, float)),
-        f"  update ratio (mean): {summary['update_ratio_mean']:.3e}   cells written: {summary['cells_written']:,}"
-        f"   worst cell: {summary['max_cell_pulses']:,} pulses",
+        (f"{summary['name']}: {summary['task']} / {summary['model']} on {summary['backend']} "
+         f"({summary['preset']}), rule {summary['rule']}, {summary['epochs']} epochs, {summary['steps']} steps"),
+        f"  test {metric}: {shown}{baselines}",
+        (f"  update ratio (mean): {summary['update_ratio_mean']:.3e}   cells written: {summary['cells_written']:,}"
+         f"   worst cell: {summary['max_cell_pulses']:,} pulses"),
         f"  training energy: {summary['energy_j']:.3e} J   GPU estimate: {summary['gpu_energy_j']:.3e} J"
         + (f" ({summary['gpu_over_imc_energy']:.3g}x)" if summary.get("gpu_over_imc_energy") else ""),
         "  lifetime: " + (

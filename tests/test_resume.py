@@ -57,10 +57,10 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
     stopped_at = json.loads((killed / "checkpoint.json").read_text())["step"]
 
     resumed = _train(["--resume", str(killed)])
-    out, err = resumed.communicate(timeout=300)
+    _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     reference = _train([str(cfg), "--output", str(clean), "--checkpoint-every", "25"])
-    out, err = reference.communicate(timeout=300)
+    _, err = reference.communicate(timeout=300)
     assert reference.returncode == 0, err
 
     a = json.loads((killed / "summary.json").read_text())
@@ -96,8 +96,8 @@ def test_resume_refuses_finished_or_foreign_folders(tmp_path, capsys):
 def test_in_process_resume_from_a_mid_run_checkpoint(tmp_path, capsys):
     """Finishing from an earlier checkpoint reproduces the same summary (no subprocess)."""
     from imc import checkpoint
-    from imc.runner import Run, train_run
     from imc.config import load_config
+    from imc.runner import Run, train_run
 
     run = _small_run(tmp_path, capsys)
     expected = json.loads((run / "summary.json").read_text())

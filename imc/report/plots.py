@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -91,7 +92,7 @@ def run_plots(run_dir) -> list[Path]:
     hist = summary["ledger"]["wear"]["histogram"]
     if hist["counts"]:
         edges, counts = hist["edges"], hist["counts"]
-        labels = [f"{lo}" if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in zip(edges[:-1], edges[1:])]
+        labels = [f"{lo}" if hi - lo == 1 else f"{lo}-{hi - 1}" for lo, hi in itertools.pairwise(edges)]
         ax.bar(range(len(counts)), counts, color="C3")
         ax.set_xticks(range(len(counts)), labels, rotation=45, ha="right", fontsize=8)
         ax.set_yscale("log")

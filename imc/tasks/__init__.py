@@ -13,8 +13,8 @@ needs (the metric, a baseline to beat). One module per task:
 
 from __future__ import annotations
 
-from .base import TaskData
 from . import denoise, digits, folder, npz, superres
+from .base import TaskData
 
 LOADERS = {
     "digits": digits.load,

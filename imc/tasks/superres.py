@@ -12,7 +12,7 @@ def downsample(images: np.ndarray, scale: int) -> np.ndarray:
     """Bicubic, anti-aliased downsampling of (N, H, W) images by an integer factor."""
     from skimage.transform import resize
 
-    n, h, w = images.shape
+    _, h, w = images.shape
     return np.stack([resize(im, (h // scale, w // scale), order=3, anti_aliasing=True) for im in images]).astype(
         np.float32
     )
@@ -22,7 +22,7 @@ def upsample(images: np.ndarray, scale: int) -> np.ndarray:
     """Bicubic upsampling of (N, h, w) images by an integer factor: the baseline."""
     from skimage.transform import resize
 
-    n, h, w = images.shape
+    _, h, w = images.shape
     return np.stack([resize(im, (h * scale, w * scale), order=3) for im in images]).astype(np.float32)
 
 
