@@ -152,11 +152,12 @@ def comparison_plot(rows: list[dict], path) -> Path:
         if log and any(v > 0 for v in values):
             ax.set_yscale("log")
         if title.startswith("PSNR"):
-            low = min(values) - 2
-            ax.set_ylim(bottom=max(0, low))
             baseline = rows[0]["baseline"]
+            shown = values + ([baseline] if baseline is not None else [])
+            ax.set_ylim(max(0, min(shown) - 2), max(shown) + 1)
             if baseline is not None:
-                ax.axhline(baseline, ls="--", color="gray")
+                ax.axhline(baseline, ls="--", color="gray", label="without a network")
+                ax.legend(fontsize=8)
     unlimited = [r["rule"] for r in rows if r["lifetime_trainings"] is None]
     if unlimited:
         axes[-1].set_xlabel("unlimited (no writes): " + ", ".join(unlimited), fontsize=8)
