@@ -28,8 +28,9 @@ import attrs
 import numpy as np
 
 from imc import curves
-from imc.device import UP, Device
+from imc.device import UP
 from imc.spec import DeviceSpec, _probability
+from imc.variation import VariedDevice
 
 
 def _domains(instance, attribute, value):
@@ -77,38 +78,8 @@ class FefetSpec(DeviceSpec):
         return math.sqrt((1 - p) / (self.domains * p))
 
 
-class FefetDevice(Device):
+class FefetDevice(VariedDevice):
     """An array of FeFETs; see the module docstring for the physics."""
-
-    cell_fields = ("step_scale", "g_lo", "g_hi", "stuck")
-
-    def _init_cells(self) -> None:
-        s, xp, c = self.spec, self.xp, self.compute
-        shape = self.shape
-        d = np.float32(s.step_d2d)
-        self.cell["step_scale"] = xp.exp(c.normal(shape) * d - d * d / 2).astype(np.float32)
-        lo = xp.full(shape, s.g_min_us, dtype=np.float32)
-        hi = xp.full(shape, s.g_max_us, dtype=np.float32)
-        if s.bounds_d2d > 0:
-            b = np.float32(s.bounds_d2d)
-            lo = xp.maximum(lo * (1 + b * c.normal(shape)), np.float32(0))
-            hi = xp.maximum(hi * (1 + b * c.normal(shape)), lo + np.float32(0.1 * s.range_us))
-        self.cell["g_lo"], self.cell["g_hi"] = lo.astype(np.float32), hi.astype(np.float32)
-        u = c.uniform(shape)
-        stuck = xp.zeros(shape, dtype=np.int8)
-        stuck[u < s.stuck_low_prob] = -1
-        stuck[(u >= s.stuck_low_prob) & (u < s.stuck_low_prob + s.stuck_high_prob)] = 1
-        self.cell["stuck"] = stuck
-        self.g = self._pin((lo + hi) / 2, lo, hi, stuck)
-
-    # -- helpers ---------------------------------------------------------------------
-    def _gather(self, idx):
-        cell = self.cell
-        return tuple(cell[k].reshape(-1)[idx] for k in ("g_lo", "g_hi", "stuck"))
-
-    def _pin(self, g, lo, hi, stuck):
-        xp = self.xp
-        return xp.where(stuck < 0, lo, xp.where(stuck > 0, hi, xp.clip(g, lo, hi))).astype(np.float32)
 
     @property
     def _a(self):
@@ -124,9 +95,6 @@ class FefetDevice(Device):
         return (switched / np.float32(s.domains * s.domain_switch_prob)).astype(np.float32)
 
     # -- physics ---------------------------------------------------------------------
-    def window_at(self, idx):
-        lo, hi, _ = self._gather(idx)
-        return lo, hi
 
     def _pulse(self, g, idx, counts, signs):
         s, xp = self.spec, self.xp

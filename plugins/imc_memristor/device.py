@@ -17,8 +17,8 @@ import attrs
 import numpy as np
 
 from imc import curves
-from imc.device import Device
 from imc.spec import ANALOG_WRITE, BOUNDS, DeviceSpec
+from imc.variation import VariedDevice
 
 # NeuRRAM write-verify error vs position in the window (Wan et al., Nature 2022; DEVICES.md
 # RRAM table), normalised to its mid-window value so program_noise_us sets the scale.
@@ -39,50 +39,19 @@ class MemristorSpec(DeviceSpec):
     )
 
 
-class MemristorDevice(Device):
+class MemristorDevice(VariedDevice):
     """A crossbar of memristors; see the module docstring for the two regimes."""
 
-    cell_fields = ("step_scale", "g_lo", "g_hi", "stuck")
-
-    def _init_cells(self) -> None:
-        s, xp, c = self.spec, self.xp, self.compute
-        shape = self.shape
-        d = np.float32(s.step_d2d)
-        # lognormal with mean 1, so a spread never makes a step negative
-        self.cell["step_scale"] = xp.exp(c.normal(shape) * d - d * d / 2).astype(np.float32)
-        lo = xp.full(shape, s.g_min_us, dtype=np.float32)
-        hi = xp.full(shape, s.g_max_us, dtype=np.float32)
-        if s.bounds_d2d > 0:
-            b = np.float32(s.bounds_d2d)
-            lo = xp.maximum(lo * (1 + b * c.normal(shape)), np.float32(0))
-            hi = hi * (1 + b * c.normal(shape))
-            hi = xp.maximum(hi, lo + np.float32(0.1 * s.range_us))
-        self.cell["g_lo"], self.cell["g_hi"] = lo, hi
-        u = c.uniform(shape)
-        stuck = xp.zeros(shape, dtype=np.int8)
-        stuck[u < s.stuck_low_prob] = -1
-        stuck[(u >= s.stuck_low_prob) & (u < s.stuck_low_prob + s.stuck_high_prob)] = 1
-        self.cell["stuck"] = stuck
-        self.g = self._pin_stuck((lo + hi) / 2, lo, hi, stuck)
-
-    # -- helpers -------------------------------------------------------------------
     @property
     def _bounded(self) -> bool:
         return self.spec.has(BOUNDS)
-
-    def _gather(self, idx):
-        cell = self.cell
-        return (cell["g_lo"].reshape(-1)[idx], cell["g_hi"].reshape(-1)[idx], cell["stuck"].reshape(-1)[idx])
-
-    def _pin_stuck(self, g, lo, hi, stuck):
-        return self.xp.where(stuck < 0, lo, self.xp.where(stuck > 0, hi, g)).astype(np.float32)
 
     def _finish(self, new, idx):
         """Clip to each cell's window and keep stuck cells where they are."""
         if not self._bounded:
             return new.astype(np.float32)
         lo, hi, stuck = self._gather(idx)
-        return self._pin_stuck(self.xp.clip(new, lo, hi), lo, hi, stuck)
+        return self._pin(new, lo, hi, stuck)
 
     @functools.cached_property
     def _a(self):  # computed once: the spec is frozen
@@ -92,8 +61,7 @@ class MemristorDevice(Device):
     def window_at(self, idx):
         if not self._bounded:
             return np.float32(-np.inf), np.float32(np.inf)
-        lo, hi, _ = self._gather(idx)
-        return lo, hi
+        return super().window_at(idx)
 
     def _pulse(self, g, idx, counts, signs):
         s, xp = self.spec, self.xp

@@ -21,8 +21,9 @@ import math
 import attrs
 import numpy as np
 
-from imc.device import UP, Device
+from imc.device import UP
 from imc.spec import DeviceSpec
+from imc.variation import VariedDevice
 
 _FINE = 4097  # points of the integrated pulse coordinate
 
@@ -96,10 +97,8 @@ def _pulse_coordinate(spec: TableSpec, direction: int):
     return g, x
 
 
-class TableDevice(Device):
+class TableDevice(VariedDevice):
     """An array of cells that follow a step / noise table; see the module docstring."""
-
-    cell_fields = ("step_scale", "g_lo", "g_hi", "stuck")
 
     def __init__(self, spec: TableSpec, shape, compute):
         if not isinstance(spec, TableSpec):
@@ -117,32 +116,6 @@ class TableDevice(Device):
             d: (xp.asarray(getattr(spec, f"grid_{n}_us"), dtype=np.float32), xp.asarray(getattr(spec, f"noise_{n}_us"), dtype=np.float32))
             for d, n in ((UP, "up"), (-UP, "down"))
         }
-
-    def _init_cells(self) -> None:
-        s, xp, c = self.spec, self.xp, self.compute
-        shape = self.shape
-        d = np.float32(s.step_d2d)
-        self.cell["step_scale"] = xp.exp(c.normal(shape) * d - d * d / 2).astype(np.float32)
-        lo = xp.full(shape, s.g_min_us, dtype=np.float32)
-        hi = xp.full(shape, s.g_max_us, dtype=np.float32)
-        if s.bounds_d2d > 0:
-            b = np.float32(s.bounds_d2d)
-            lo = xp.maximum(lo * (1 + b * c.normal(shape)), np.float32(0))
-            hi = xp.maximum(hi * (1 + b * c.normal(shape)), lo + np.float32(0.1 * s.range_us))
-        self.cell["g_lo"], self.cell["g_hi"] = lo.astype(np.float32), hi.astype(np.float32)
-        u = c.uniform(shape)
-        stuck = xp.zeros(shape, dtype=np.int8)
-        stuck[u < s.stuck_low_prob] = -1
-        stuck[(u >= s.stuck_low_prob) & (u < s.stuck_low_prob + s.stuck_high_prob)] = 1
-        self.cell["stuck"] = stuck
-        self.g = self._pin((lo + hi) / 2, lo, hi, stuck)
-
-    def _gather(self, idx):
-        return tuple(self.cell[k].reshape(-1)[idx] for k in ("g_lo", "g_hi", "stuck"))
-
-    def _pin(self, g, lo, hi, stuck):
-        xp = self.xp
-        return xp.where(stuck < 0, lo, xp.where(stuck > 0, hi, xp.clip(g, lo, hi))).astype(np.float32)
 
     def _move(self, g_nominal, pulses, direction: int):
         """Nominal-window conductance after ``pulses`` (may be fractional) along the mean curve."""
@@ -186,9 +159,6 @@ class TableDevice(Device):
         noisy = targets_us + self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)
         return self._pin(noisy, lo, hi, stuck)
 
-    def window_at(self, idx):
-        lo, hi, _ = self._gather(idx)
-        return lo, hi
 
     def declared_step_us(self, g, direction: int):
         """|dG| of one pulse along the mean curve from ``g`` (nominal window)."""
