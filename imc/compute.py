@@ -42,6 +42,20 @@ def _load_cupy(device_id: int):
     return cupy
 
 
+def namespace_of(x):
+    """The array module (numpy or cupy) an array belongs to; cupy is only named, never imported here."""
+    if type(x).__module__.startswith("cupy"):
+        import cupy  # noqa: PLC0415  (already imported by whoever made the array)
+
+        return cupy
+    return np
+
+
+def to_host(x) -> np.ndarray:
+    """A host numpy copy of an array from either namespace (never a view of live state)."""
+    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.array(x, copy=True)
+
+
 def gpu_available() -> bool:
     """True when cupy imports and sees at least one CUDA device (imports cupy if present)."""
     import importlib.util

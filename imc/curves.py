@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .compute import namespace_of
+
 # NeuroSim nonlinearity label -> normalised A (DEVICES.md 1.2, from Nonlinearity-NormA.htm)
 _NL_LABELS = np.array([0.04, 0.5, 0.63, 1.0, 1.46, 1.75, 2.4, 4.88])
 _A_NORM = np.array([31.6, 2.52, 2.00, 1.25, 0.85, 0.70, 0.50, 0.20])
@@ -63,7 +65,7 @@ def advance(u, pulses, a_up: float, a_down: float, direction):
 
     Works elementwise on numpy or cupy arrays (``direction`` may be an array).
     """
-    xp = _namespace(u)
+    xp = namespace_of(u)
     u = xp.clip(u, 0, 1)
     up = direction > 0
     x_up = xp.clip(_inverse(u, a_up) + pulses, 0, 1)
@@ -73,15 +75,6 @@ def advance(u, pulses, a_up: float, a_down: float, direction):
 
 def slope(u, a_up: float, a_down: float, direction):
     """Nominal du per unit x (one full-range pulse train) at u in ``direction``."""
-    xp = _namespace(u)
+    xp = namespace_of(u)
     u = xp.clip(u, 0, 1)
     return xp.where(direction > 0, _slope(u, a_up), _slope(1 - u, a_down))
-
-
-def _namespace(arr):
-    mod = type(arr).__module__
-    if mod.startswith("cupy"):
-        import cupy  # noqa: PLC0415
-
-        return cupy
-    return np

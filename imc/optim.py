@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from .compute import namespace_of, to_host
 from .spec import unknown_name_message
 
 
@@ -22,11 +23,6 @@ def _check(name, value, low=0.0, high=None, open_low=False):
     if high is not None and value >= high:
         raise ValueError(f"{name} must be < {high}, got {value!r}")
     return float(value)
-
-
-def _to_numpy(x):
-    """A host copy (never a view of live state)."""
-    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.array(x, copy=True)
 
 
 class Optimizer:
@@ -47,7 +43,7 @@ class Optimizer:
     def _slot(self, name, slot, like):
         bufs = self.buffers.setdefault(name, {})
         if slot not in bufs:
-            xp = _namespace(like)
+            xp = namespace_of(like)
             bufs[slot] = xp.zeros(like.shape, dtype=like.dtype)
         return bufs[slot]
 
@@ -58,7 +54,7 @@ class Optimizer:
         out = {}
         for name, bufs in self.buffers.items():
             for slot, arr in bufs.items():
-                out[f"{name}.{slot}"] = _to_numpy(arr)
+                out[f"{name}.{slot}"] = to_host(arr)
             out[f"{name}.step"] = np.array(self.steps.get(name, 0), dtype=np.int64)
         return out
 
@@ -74,14 +70,6 @@ class Optimizer:
             else:
                 buffers.setdefault(name, {})[slot] = xp.asarray(arr).copy()
         self.buffers, self.steps = buffers, steps
-
-
-def _namespace(x):
-    if type(x).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy
-    return np
 
 
 class SGD(Optimizer):
@@ -141,7 +129,7 @@ class Adam(Optimizer):
         v *= ty(self.beta2)
         v += ty(1 - self.beta2) * (g * g)
         step = self.lr * math.sqrt(1 - self.beta2**t) / (1 - self.beta1**t)
-        return m * ty(-step) / (_namespace(v).sqrt(v) + ty(self.eps * math.sqrt(1 - self.beta2**t)))
+        return m * ty(-step) / (namespace_of(v).sqrt(v) + ty(self.eps * math.sqrt(1 - self.beta2**t)))
 
 
 def _decayed(grad, weight, weight_decay):

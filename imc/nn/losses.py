@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .module import _namespace
+from ..compute import namespace_of
 
 
 class MSELoss:
@@ -24,7 +24,7 @@ class CrossEntropyLoss:
     """Softmax cross-entropy of logits (N, classes) against integer labels (N,), batch mean."""
 
     def forward(self, logits, labels) -> float:
-        xp = _namespace(logits)
+        xp = namespace_of(logits)
         if logits.ndim != 2:
             raise ValueError(f"CrossEntropyLoss expects logits (batch, classes), got {tuple(logits.shape)}")
         labels = xp.asarray(labels)

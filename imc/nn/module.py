@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..compute import namespace_of, to_host
+
 
 class Parameter:
     """A trainable tensor: digital (``data``, an array) or analog (``tile``, an AnalogMatrix)."""
@@ -109,7 +111,7 @@ class Module:
                 for key, arr in p.tile.state().items():
                     out[f"{name}.{key}"] = arr
             else:
-                out[name] = _to_numpy(p.data)
+                out[name] = to_host(p.data)
         out["flops"] = np.array([m.flops for m in self.modules()], dtype=np.int64)
         return out
 
@@ -132,23 +134,10 @@ class Module:
                 p.tile.load_state({k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)})
         for name, p in params:
             if not p.analog:
-                xp = _namespace(p.data)
+                xp = namespace_of(p.data)
                 p.data[...] = xp.asarray(state[name], dtype=p.data.dtype)
         for m, f in zip(mods, flops.tolist()):
             m.flops = int(f)
-
-
-def _to_numpy(x):
-    """A host copy (never a view of live state)."""
-    return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.array(x, copy=True)
-
-
-def _namespace(x):
-    if type(x).__module__.startswith("cupy"):
-        import cupy
-
-        return cupy
-    return np
 
 
 class Sequential(Module):
@@ -209,7 +198,7 @@ class ReLU(Module):
 
 class Tanh(Module):
     def forward(self, x):
-        self._y = _namespace(x).tanh(x)
+        self._y = namespace_of(x).tanh(x)
         return self._y
 
     def backward(self, grad_out):
@@ -218,7 +207,7 @@ class Tanh(Module):
 
 class Sigmoid(Module):
     def forward(self, x):
-        xp = _namespace(x)
+        xp = namespace_of(x)
         self._y = 1 / (1 + xp.exp(-x))
         return self._y
 
