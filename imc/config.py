@@ -254,6 +254,9 @@ class BackendConfig:
     adc_bits: int = attrs.field(default=0, validator=_bits)
 
 
+LR_SCHEDULES = ("constant", "cosine")  # cosine: lr * (1 + cos(pi * step / steps)) / 2
+
+
 @attrs.frozen(kw_only=True)
 class TrainConfig:
     """Everything one training run needs (see examples/configs/ for commented files)."""
@@ -265,6 +268,7 @@ class TrainConfig:
     batch_size: int = attrs.field(default=32, validator=_int_at_least(1, " samples"))
     output_dir: str = attrs.field(default="runs", validator=_string)
     checkpoint_every: int = attrs.field(default=0, validator=_int_at_least(0, " steps (0 = only at the end)"))
+    lr_schedule: str = attrs.field(default="constant", validator=_one_of(*LR_SCHEDULES))
     task: TaskConfig = attrs.field(factory=DigitsTask)
     model: ModelConfig = attrs.field(factory=ModelConfig)
     backend: BackendConfig = attrs.field(factory=BackendConfig)

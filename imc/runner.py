@@ -179,6 +179,30 @@ class Checkpointer:
             self.save(trainer)
 
 
+class LearningRateSchedule:
+    """Sets the optimiser's learning rate for the next step from the step number alone.
+
+    "cosine" anneals ``lr`` to 0 over the run, so late steps propose ever smaller changes
+    (and EaPU writes ever fewer cells); "constant" leaves it alone. Being a function of the
+    step, it needs no state of its own to resume exactly.
+    """
+
+    def __init__(self, optimizer, schedule: str, total_steps: int):
+        self.optimizer, self.schedule, self.total = optimizer, schedule, max(int(total_steps), 1)
+        self.base_lr = float(optimizer.lr)
+
+    def lr_at(self, step: int) -> float:
+        if self.schedule == "cosine":
+            return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * min(step, self.total) / self.total))
+        return self.base_lr
+
+    def apply(self, step: int) -> None:
+        self.optimizer.lr = self.lr_at(step)
+
+    def on_step(self, trainer, metrics):
+        self.apply(trainer.step)
+
+
 class Progress:
     """A tqdm bar over the run's steps with live loss, accuracy/PSNR and update ratio."""
 
@@ -293,7 +317,9 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
     saver = Checkpointer(run_dir, every, spe, log)
     progress = Progress(run.steps_total(), run.trainer.step, run.data.metric, cfg.run_name,
                         disable=quiet)
-    run.trainer.callbacks = (log, saver, progress)
+    schedule = LearningRateSchedule(run.trainer.optimizer, cfg.lr_schedule, run.steps_total())
+    schedule.apply(run.trainer.step)
+    run.trainer.callbacks = (schedule, log, saver, progress)
     try:
         result = run.trainer.fit(run.train, run.test, epochs=cfg.epochs)
         summary = build_summary(cfg, run, result)

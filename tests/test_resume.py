@@ -15,6 +15,7 @@ CONFIG = """\
 name = "resume-test"
 epochs = 4
 batch_size = 16
+lr_schedule = "cosine"    # the learning rate depends on the step: resume must restore it too
 [model]
 name = "mlp"
 hidden = 32
@@ -72,7 +73,7 @@ def test_sigkill_then_resume_matches_uninterrupted_run(tmp_path):
 
 def _small_run(tmp_path, capsys):
     cfg = tmp_path / "cfg.toml"
-    cfg.write_text(CONFIG.replace("epochs = 4", "epochs = 1"))
+    cfg.write_text(CONFIG.replace("epochs = 4", "epochs = 1").replace('lr_schedule = "cosine"', 'lr_schedule = "constant"'))
     run = tmp_path / "run"
     assert main(["train", str(cfg), "--quiet", "--output", str(run)]) == 0
     capsys.readouterr()
