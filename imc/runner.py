@@ -281,12 +281,13 @@ def _same_config(cfg: TrainConfig, saved: TrainConfig) -> bool:
 
 # ---------------------------------------------------------------------------- the run
 def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: bool = False,
-              checkpoint_every: int | None = None) -> dict:
+              checkpoint_every: int | None = None, plots: bool = True) -> dict:
     """Train ``cfg`` into ``run_dir`` and return the summary (also written to summary.json).
 
     ``resume=True`` continues the run in ``run_dir`` from its checkpoint (``cfg`` may be
     None: the folder's config.toml is used). ``checkpoint_every`` (steps) overrides the
     config's ``checkpoint_every``; a checkpoint is always written at the end.
+    ``plots=False`` skips the PNG plots and example images (sweeps draw their own report).
     """
     run_dir = Path(run_dir)
     if resume:
@@ -328,7 +329,8 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
         progress.close()
         log.close()
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=1))
-    write_report(run, run_dir, summary)
+    if plots:
+        write_report(run, run_dir, summary)
     return summary
 
 

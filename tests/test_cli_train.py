@@ -231,3 +231,14 @@ def test_cosine_schedule_reduces_late_writes(tmp_path):
         history = json.loads((run / "summary.json").read_text())["history"]
         runs[schedule] = history[-1]["update_ratio_epoch"]
     assert runs["cosine"] < 0.5 * runs["constant"]
+
+
+def test_train_run_without_plots_writes_the_same_summary_and_no_pngs(tmp_path):
+    from imc.config import apply_overrides
+    from imc.runner import train_run
+
+    cfg = apply_overrides(default_config(), {"epochs": 1})
+    with_plots = train_run(cfg, tmp_path / "a")
+    without = train_run(cfg, tmp_path / "b", plots=False)
+    assert without == with_plots
+    assert (tmp_path / "a" / "plots").is_dir() and not (tmp_path / "b" / "plots").exists()

@@ -54,11 +54,13 @@ class SweepOutcome:
 
 
 def train_point(config: dict, run_dir: Path) -> dict:
-    """The default point function: one training run with imc's runner, returning its summary."""
+    """The default point function: one training run with imc's runner, returning its summary.
+
+    Per-run plots are skipped (most of a small run's time); ``imc sweep report`` plots the sweep."""
     from imc.config import from_dict
     from imc.runner import train_run
 
-    return train_run(from_dict(config), run_dir, quiet=True)
+    return train_run(from_dict(config), run_dir, quiet=True, plots=False)
 
 
 def run_point(point_fn: PointFunction, config: dict, run_dir: str) -> dict:
