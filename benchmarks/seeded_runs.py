@@ -1,15 +1,19 @@
 """Seeded training runs of the digits MLP (hidden 64 and 1024, every rule, both memristor presets):
 final metrics as JSON, to compare two versions of the code (python benchmarks/seeded_runs.py > out.json)."""
-import json, sys
+import json
+
 import numpy as np
+from sklearn.datasets import load_digits
+
 from imc.compute import Compute
 from imc.models import build
 from imc.nn import AnalogConfig, CrossEntropyLoss
 from imc.optim import SGD
 from imc.rules import make_rule
 from imc.train import Trainer
-from sklearn.datasets import load_digits
-b = load_digits(); x = (b.data / 16).astype(np.float32); y = b.target.astype(np.int64)
+
+b = load_digits()
+x, y = (b.data / 16).astype(np.float32), b.target.astype(np.int64)
 out = {}
 for hidden in (64, 1024):
     for preset in ("eapu-paper", "rram-realistic"):

@@ -83,7 +83,7 @@ class Compute:
     seed: int
 
     @classmethod
-    def create(cls, name: str = "cpu", seed: int = 0, device_id: int = 0) -> "Compute":
+    def create(cls, name: str = "cpu", seed: int = 0, device_id: int = 0) -> Compute:
         """Make a compute by name: "cpu"/"numpy" or "gpu"/"cupy"/"cuda"."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
@@ -103,7 +103,7 @@ class Compute:
     def name(self) -> str:
         return "gpu" if self.is_gpu else "cpu"
 
-    def spawn(self, key: int) -> "Compute":
+    def spawn(self, key: int) -> Compute:
         """A child compute on the same device with an independent, reproducible stream."""
         child_seed = int(np.random.SeedSequence([self.seed, int(key)]).generate_state(1)[0])
         if self.is_gpu:
@@ -154,7 +154,7 @@ class Compute:
         self.rng.bit_generator.state = json.loads(state)
 
 
-def as_compute(compute: "Compute | str | None", seed: int = 0) -> Compute:
+def as_compute(compute: Compute | str | None, seed: int = 0) -> Compute:
     """Accept a Compute, a name, or None (meaning "cpu")."""
     if isinstance(compute, Compute):
         return compute

@@ -44,7 +44,7 @@ class Counters:
     pulse_total: int = 0  # pulses
 
     @classmethod
-    def zeros(cls, xp, shape) -> "Counters":
+    def zeros(cls, xp, shape) -> Counters:
         return cls(xp.zeros(shape, dtype=xp.int64), xp.zeros(shape, dtype=xp.int64))
 
     @property

@@ -31,13 +31,13 @@ hookimpl = pluggy.HookimplMarker("imc")
 
 # -- device backends -----------------------------------------------------------------
 @hookspec
-def imc_backends() -> Iterable["imc.registry.BackendInfo"]:  # noqa: F821
+def imc_backends() -> Iterable[imc.registry.BackendInfo]:  # noqa: F821
     """Return the device backends this plugin provides, as :class:`imc.BackendInfo` records."""
 
 
 # -- update rules --------------------------------------------------------------------
 @hookspec
-def imc_update_rules() -> Iterable["imc.rules.RuleInfo"]:  # noqa: F821
+def imc_update_rules() -> Iterable[imc.rules.RuleInfo]:  # noqa: F821
     """Return update rules this plugin provides, as :class:`imc.rules.RuleInfo` records.
 
     ``RuleInfo(name="my-rule", factory=MyRule, description="...")`` where ``MyRule``

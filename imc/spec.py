@@ -116,7 +116,7 @@ class DeviceSpec:
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
 
-    def evolve(self, **overrides) -> "DeviceSpec":
+    def evolve(self, **overrides) -> DeviceSpec:
         """A copy with some fields changed; an unknown field is a KeyError naming the closest."""
         names = [a.name for a in attrs.fields(type(self))]
         for key in overrides:

@@ -7,8 +7,8 @@ import pytest
 
 import imc
 from imc.nn import AnalogConfig, AnalogMatrix, Sequential
-from imc.rules import make_rule
 from imc.rules import eapu as eapu_module
+from imc.rules import make_rule
 
 SIGMA = 2.0  # eapu-paper write noise = dG_th, uS
 R = 1 / 80.0

@@ -3,11 +3,11 @@
 import textwrap
 
 import pytest
+from imc_memristor.device import MemristorDevice
 
 import imc
 from imc.registry import PluginLoadWarning, Registry, make_plugin_manager
 from imc.spec import DeviceSpec
-from imc_memristor.device import MemristorDevice
 
 SPEC = DeviceSpec(name="toy", g_min_us=0.0, g_max_us=10.0, step_us=0.5, write_noise_us=0.1)
 

@@ -146,7 +146,7 @@ def _pulse_trains(device, pulses: int, cycles: int) -> list[Sweep]:
     ones = xp.ones(device.shape, dtype=np.float32)
     sweeps = []
     index = np.arange(pulses + 1)
-    for cycle in range(cycles):
+    for _cycle in range(cycles):
         for direction in (UP, DOWN):
             trace = [to_np(device.peek()).reshape(-1)]
             for _ in range(pulses):

@@ -16,7 +16,7 @@
   chip's fault rates (1.75 % stuck low, 9.04 % stuck high) to stress update rules.
 """
 
-from imc.spec import BOUNDS, DEVICE_VARIATION, FAULTS, READ_NOISE, ANALOG_WRITE
+from imc.spec import ANALOG_WRITE, BOUNDS, DEVICE_VARIATION, FAULTS, READ_NOISE
 
 from .device import MemristorSpec
 
