@@ -85,9 +85,13 @@ class Device:
         """Conductances of cells ``idx`` (currently ``g``) after ``counts`` pulses of ``signs``."""
         raise NotImplementedError
 
+    def max_update_pulses(self) -> int | None:
+        """Most pulses one update may give a cell (None: no cap); more could not move it further."""
+        return None
+
     def _update(self, g, idx, delta_us):
         """(new g, pulses per cell) for a requested change; default: whole nominal pulses."""
-        counts, signs = self.pulses_for(g, delta_us)
+        counts, signs = self.pulses_for(g, delta_us, max_pulses=self.max_update_pulses())
         moved = counts > 0
         new_g = g.copy()
         if bool(moved.any()):

@@ -49,6 +49,12 @@ class VariedDevice(Device):
         xp = self.xp
         return xp.where(stuck < 0, lo, xp.where(stuck > 0, hi, xp.clip(g, lo, hi))).astype(np.float32)
 
+    def _program(self, g, idx, targets_us):
+        """Write-verify: the target plus the declared programming error, kept physical."""
+        lo, hi, stuck = self._gather(idx)
+        noisy = targets_us + self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)
+        return self._pin(noisy, lo, hi, stuck)
+
     def window_at(self, idx):
         lo, hi, _ = self._gather(idx)
         return lo, hi

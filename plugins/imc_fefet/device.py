@@ -106,20 +106,9 @@ class FefetDevice(VariedDevice):
         noise = self.compute.normal(g.shape) * np.float32(s.write_noise_us) * xp.sqrt(counts.astype(np.float32))
         return self._pin(lo + u * width + noise, lo, hi, stuck)
 
-    def _update(self, g, idx, delta_us):
-        """Whole pulses, rounded to the nearest count (the protocol's rule for pulsed devices:
-        a request under half a step writes nothing), capped where more cannot move a cell."""
-        counts, signs = self.pulses_for(g, delta_us, max_pulses=math.ceil(2 * self.spec.pmax))
-        moved = counts > 0
-        new_g = g.copy()
-        if bool(moved.any()):
-            new_g[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
-        return new_g, counts
-
-    def _program(self, g, idx, targets_us):
-        lo, hi, stuck = self._gather(idx)
-        noisy = targets_us + self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)
-        return self._pin(noisy, lo, hi, stuck)
+    def max_update_pulses(self) -> int:
+        """More pulses than this cannot move a cell further (update() caps its counts here)."""
+        return math.ceil(2 * self.spec.pmax)
 
     def declared_step_us(self, g, direction: int):
         """Mean |dG| of one pulse from ``g`` on the nominal curve (clipped at the window)."""

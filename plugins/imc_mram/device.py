@@ -227,12 +227,14 @@ class MramDevice(Device):
         k = self._popcount(self._gather("parallel", idx))
         return self.xp.where(signs > 0, k < self.spec.n_mtj, k > 0)
 
+    def max_update_pulses(self) -> int:
+        """More pulses than this cannot move a cell further (update() caps its counts here)."""
+        return math.ceil(4 * self.spec.n_mtj / self.spec.pulse_switch_prob)
+
     def _update(self, g, idx, delta_us):
         """Plain pulses for a requested change, rounded to the nearest count of expected steps
         (the protocol's rule for pulsed devices); none for a cell that cannot move."""
-        s = self.spec
-        cap = math.ceil(4 * s.n_mtj / s.pulse_switch_prob)  # more cannot move a cell further
-        counts, signs = self.pulses_for(g, delta_us, max_pulses=cap)
+        counts, signs = self.pulses_for(g, delta_us, max_pulses=self.max_update_pulses())
         counts = counts * self._movable(idx, signs)
         moved = counts > 0
         new_g = g.copy()

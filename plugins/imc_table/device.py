@@ -144,21 +144,9 @@ class TableDevice(VariedDevice):
         new_nom = moved + sigma * xp.sqrt(n) * self.compute.normal(g.shape)
         return self._pin(lo + (new_nom - np.float32(s.g_min_us)) * scale, lo, hi, stuck)
 
-    def _update(self, g, idx, delta_us):
-        """Whole pulses, rounded to the nearest count (the protocol's rule for pulsed devices:
-        a request under half a step writes nothing), capped where more cannot move a cell."""
-        counts, signs = self.pulses_for(g, delta_us, max_pulses=self._max_pulses)
-        moved = counts > 0
-        new_g = g.copy()
-        if bool(moved.any()):
-            new_g[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
-        return new_g, counts
-
-    def _program(self, g, idx, targets_us):
-        lo, hi, stuck = self._gather(idx)
-        noisy = targets_us + self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)
-        return self._pin(noisy, lo, hi, stuck)
-
+    def max_update_pulses(self) -> int:
+        """More pulses than this cannot move a cell further (update() caps its counts here)."""
+        return self._max_pulses
 
     def declared_step_us(self, g, direction: int):
         """|dG| of one pulse along the mean curve from ``g`` (nominal window)."""
