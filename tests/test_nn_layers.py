@@ -19,6 +19,7 @@ from imc.nn import (
     Sequential,
     Sigmoid,
     Tanh,
+    Upsample,
 )
 from imc.nn.conv import col2im, im2col
 
@@ -122,6 +123,60 @@ def test_pixelshuffle_layout():
     assert y.shape == (2, 1, 4, 4)
     # output pixel (2h + i, 2w + j) comes from channel 2i + j at (h, w), as in torch.nn.PixelShuffle
     assert y[0, 0, 1, 0] == x[0, 2, 0, 0] and y[0, 0, 0, 1] == x[0, 1, 0, 0] and y[1, 0, 3, 3] == x[1, 3, 1, 1]
+
+
+def test_upsample_gradients_and_layout():
+    x = np.random.default_rng(0).standard_normal((2, 3, 3, 4))
+    check_module(Upsample(2), x.copy())
+    check_module(Upsample(3), x.copy())
+    y = Upsample(2).forward(x)
+    assert y.shape == (2, 3, 6, 8)
+    # output pixel (2h + i, 2w + j) is a copy of input pixel (h, w)
+    assert y[1, 2, 5, 6] == x[1, 2, 2, 3] and y[0, 1, 2, 3] == x[0, 1, 1, 1]
+    with pytest.raises(ValueError, match="positive integer"):
+        Upsample(0)
+    with pytest.raises(ValueError, match="mode"):
+        Upsample(2, "bicubic")
+
+
+def test_bilinear_upsample_gradients_and_values():
+    x = np.random.default_rng(0).standard_normal((2, 3, 3, 5))
+    check_module(Upsample(2, "bilinear"), x.copy())
+    check_module(Upsample(3, "bilinear"), x.copy())
+    y = Upsample(2, "bilinear").forward(x)
+    # factor 2, pixel centres: out[2i] = x[i-1]/4 + 3x[i]/4, out[2i+1] = 3x[i]/4 + x[i+1]/4, edges clamped
+    row = Upsample(2, "bilinear").forward(x[:, :, :1, :])[..., 0, :]
+    assert np.allclose(row[..., 3], 0.75 * x[:, :, 0, 1] + 0.25 * x[:, :, 0, 2])
+    assert np.allclose(row[..., 4], 0.25 * x[:, :, 0, 1] + 0.75 * x[:, :, 0, 2])
+    assert np.allclose(row[..., 0], x[:, :, 0, 0]) and np.allclose(row[..., -1], x[:, :, 0, -1])
+    assert y.shape == (2, 3, 6, 10) and np.allclose(Upsample(2, "bilinear").forward(np.ones((1, 1, 3, 4))), 1)
+    assert Upsample(2, "bilinear").forward(x.astype(np.float32)).dtype == np.float32
+
+
+def test_residual_with_upsampling_skip_gradients():
+    """skip(x) + body(x) with different inner shapes: the srnet layout in float64."""
+    c = compute()
+    x = np.random.default_rng(0).standard_normal((2, 1, 3, 4))
+    body = Sequential(Conv2d(1, 4, 3, compute=c.spawn(1), padding=1, dtype=F64), Tanh(),
+                      Conv2d(4, 4, 3, compute=c.spawn(2), padding=1, dtype=F64), PixelShuffle(2))
+    check_module(Residual(body, skip=Upsample(2)), x.copy())
+    check_module(Residual(body, skip=Upsample(2), scale=-0.5), x.copy())
+    check_module(Residual(body, skip=Upsample(2, "bilinear")), x.copy())
+    with pytest.raises(ValueError, match="does not match skip"):
+        Residual(body).forward(x)
+
+
+def test_srnet_output_is_upsampled_input_plus_body():
+    c = compute()
+    x = np.random.default_rng(0).standard_normal((2, 1, 8, 8)).astype(np.float32)
+    model = imc.models.build("srnet", analog=None, compute=c, channels=4)
+    assert model.forward(x).shape == (2, 1, 16, 16)
+    assert imc.models.build("srnet", analog=None, compute=c, factor=3).forward(x).shape == (2, 1, 24, 24)
+    for p in model.parameters():
+        p.data[...] = 0
+    # with the body silenced, srnet is the fixed bilinear upsampling of its input
+    np.testing.assert_allclose(model.forward(x), Upsample(2, "bilinear").forward(x), rtol=1e-6)
+    assert isinstance(model, Residual) and model.skip.mode == "bilinear"
 
 
 def test_losses_gradients():

@@ -13,6 +13,7 @@ from .module import (
     Sequential,
     Sigmoid,
     Tanh,
+    Upsample,
 )
 
 __all__ = [
@@ -33,5 +34,6 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "Upsample",
     "WriteStats",
 ]

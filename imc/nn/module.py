@@ -248,3 +248,59 @@ class PixelShuffle(Module):
         r = self.r
         g = grad_out.reshape(n, c // (r * r), h, r, w, r).transpose(0, 1, 3, 5, 2, 4)
         return g.reshape(n, c, h, w)
+
+
+class Upsample(Module):
+    """Parameter-free upsampling (N, C, H, W) -> (N, C, H*r, W*r).
+
+    ``mode="nearest"`` copies each pixel into an r x r block (the backward pass sums each
+    block). ``mode="bilinear"`` interpolates between pixel centres with edges clamped (as
+    ``torch.nn.Upsample(mode="bilinear", align_corners=False)``): ``y = A_h x A_w^T`` with
+    fixed interpolation matrices, so the backward pass is ``A_h^T g A_w``.
+    """
+
+    MODES = ("nearest", "bilinear")
+
+    def __init__(self, factor: int, mode: str = "nearest"):
+        super().__init__()
+        if isinstance(factor, bool) or not isinstance(factor, int) or factor < 1:
+            raise ValueError(f"upsample factor must be a positive integer, got {factor!r}")
+        if mode not in self.MODES:
+            raise ValueError(f"upsample mode must be one of {', '.join(self.MODES)}, got {mode!r}")
+        self.r, self.mode = factor, mode
+
+    def _matrix(self, xp, n: int, dtype):
+        """(n*r, n) bilinear interpolation weights along one axis."""
+        src = np.clip((np.arange(n * self.r) + 0.5) / self.r - 0.5, 0, n - 1)
+        lo = np.floor(src).astype(np.int64)
+        hi = np.minimum(lo + 1, n - 1)
+        frac = src - lo
+        a = np.zeros((n * self.r, n))
+        rows = np.arange(n * self.r)
+        np.add.at(a, (rows, lo), 1 - frac)
+        np.add.at(a, (rows, hi), frac)
+        return xp.asarray(a, dtype=dtype)
+
+    def forward(self, x):
+        if x.ndim != 4:
+            raise ValueError(f"Upsample expects NCHW input, got shape {tuple(x.shape)}")
+        xp = namespace_of(x)
+        self._shape = x.shape
+        if self.mode == "nearest":
+            return xp.repeat(xp.repeat(x, self.r, axis=2), self.r, axis=3)
+        self._ah, self._aw = self._matrix(xp, x.shape[2], x.dtype), self._matrix(xp, x.shape[3], x.dtype)
+        self.flops += self._interp_flops()
+        return self._ah @ x @ self._aw.T
+
+    def _interp_flops(self) -> int:
+        """Two taps (multiply-add) per output value, along H then along W."""
+        n, c, h, w = self._shape
+        return 4 * n * c * (h * self.r * w + h * self.r * w * self.r)
+
+    def backward(self, grad_out):
+        n, c, h, w = self._shape
+        r = self.r
+        if self.mode == "nearest":
+            return grad_out.reshape(n, c, h, r, w, r).sum(axis=(3, 5))
+        self.flops += self._interp_flops()
+        return self._ah.T @ grad_out @ self._aw
