@@ -195,6 +195,16 @@ class Device:
         keep = values != 0
         return idx[keep].astype(xp.int64), values[keep]
 
+    def _select_signed(self, name, values, signs, index):
+        """:meth:`_select` plus each selected cell's sign (int8), which must be +1 or -1."""
+        xp = self.xp
+        signs = xp.broadcast_to(self._as_array("signs", signs, dtype=np.float64), values.shape)
+        if bool(((signs != 1) & (signs != -1) & (values != 0)).any()):
+            raise ValueError(f"signs must be +1 or -1 for every cell with nonzero {name}")
+        idx, selected = self._select(name, values, index)
+        s = signs.reshape(-1)[idx] if index is None else signs[values != 0]
+        return idx, selected, s.astype(xp.int8)
+
     # ------------------------------------------------------------------ operations
     def program(self, targets_us, mask=None) -> None:
         """Closed-loop write-verify of cells to target conductances (uS).
@@ -242,16 +252,11 @@ class Device:
             raise ValueError("counts must be >= 0 (give the direction in signs)")
         if bool((counts != xp.rint(counts)).any()):
             raise ValueError("counts must be whole numbers of pulses")
-        signs = self._as_array("signs", signs, dtype=np.float64)
-        signs = xp.broadcast_to(signs, counts.shape)
-        if bool(((signs != 1) & (signs != -1) & (counts != 0)).any()):
-            raise ValueError("signs must be +1 or -1 for every pulsed cell")
-        idx, n = self._select("counts", counts, index)
-        s = signs.reshape(-1)[idx] if index is None else signs[counts != 0]
+        idx, n, s = self._select_signed("counts", counts, signs, index)
         if idx.size == 0:
             return
         flat = self.g.reshape(-1)
-        new = self._pulse(flat[idx], idx, n.astype(xp.int64), s.astype(xp.int8))
+        new = self._pulse(flat[idx], idx, n.astype(xp.int64), s)
         self._commit(idx, new)
         self._count_writes(idx, n.astype(xp.int64), "write")
 

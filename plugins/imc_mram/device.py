@@ -260,17 +260,12 @@ class MramDevice(Device):
             raise ValueError(
                 f"probabilities must lie in [0, 1] (min {float(probs.min()):.4g}, max {float(probs.max()):.4g})"
             )
-        signs = self._as_array("signs", signs, dtype=np.float32)
-        signs = xp.broadcast_to(signs, probs.shape)
-        if bool(((signs != 1) & (signs != -1) & (probs != 0)).any()):
-            raise ValueError("signs must be +1 or -1 for every cell with a nonzero probability")
-        idx, p = self._select("probabilities", probs, index)
-        s = signs.reshape(-1)[idx] if index is None else signs[probs != 0]
+        idx, p, s = self._select_signed("probabilities", probs, signs, index)
         if idx.size == 0:
             return
         currents = xp.interp(p, self._law_p_xp, self._law_i_xp).astype(np.float32)
         ones = xp.ones(idx.shape, dtype=xp.int64)
-        new = self._apply(idx, ones, s.astype(xp.int8), currents)
+        new = self._apply(idx, ones, s, currents)
         self._commit(idx, new)
         self._count_writes(idx, ones, "write")
 
