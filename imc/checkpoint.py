@@ -25,19 +25,24 @@ FORMAT = 1
 _SEP = "/"
 
 
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+def atomic_write(path, write) -> None:
+    """Call ``write(handle)`` on a temporary file beside ``path``, sync it, then ``os.replace``."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
+    atomic_write(path, lambda handle: handle.write(data))
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -104,16 +109,7 @@ def save(folder, state: dict, step: int, meta: dict | None = None) -> Path:
     folder = Path(folder)
     arrays, scalars = flatten(state)
     npz_path = folder / f"checkpoint-{int(step):08d}.npz"
-    fd, tmp = tempfile.mkstemp(prefix=f".{npz_path.name}.", suffix=".tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, npz_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(npz_path, lambda handle: np.savez(handle, **arrays))
     index = {
         "format": FORMAT,
         "step": int(step),
