@@ -14,39 +14,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from .files import atomic_write, atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
+
 INDEX = "checkpoint.json"
 FORMAT = 1
 _SEP = "/"
-
-
-def atomic_write(path, write) -> None:
-    """Call ``write(handle)`` on a temporary file beside ``path``, sync it, then ``os.replace``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file and ``os.replace``."""
-    atomic_write(path, lambda handle: handle.write(data))
-
-
-def atomic_write_text(path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def _is_scalar(value) -> bool:

@@ -15,30 +15,17 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from imc.files import atomic_write_bytes
 
 BIN_COLUMNS = (
     "direction", "g_lo_us", "g_hi_us", "g_mean_us", "n_steps", "n_cells", "step_us", "step_se_us",
     "declared_step_us", "n_pairs", "noise_us", "noise_se_us", "declared_noise_us",
 )
 SWITCH_COLUMNS = ("direction", "requested_p", "current_ua", "declared_p", "measured_p", "se", "cells")
-
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _csv_text(rows, columns) -> str:
@@ -143,7 +130,7 @@ def write_report(ch, out_dir) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
     for name, data in files.items():
-        atomic_write(out / name, data)
+        atomic_write_bytes(out / name, data)
         paths[name.split(".")[0]] = out / name
     return paths
 

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import attrs
 
+from imc.files import atomic_write_text
 from imc.spec import unknown_name_message
 
-from .store import SweepStore, _write_atomic, flatten
+from .store import SweepStore, flatten
 
 REPORT_DIR = "report"
 # What the report shows unless told otherwise: the run summary's headline numbers
@@ -69,9 +70,9 @@ def write_report(sweep_dir, *, metrics=None) -> Report:
     out = store.root / REPORT_DIR
     out.mkdir(exist_ok=True)
     table = _table(plan, rows, group_axes, groups, chosen)
-    _write_atomic(out / "table.txt", table + "\n")
+    atomic_write_text(out / "table.txt", table + "\n")
     summary_csv = out / "summary.csv"
-    _write_atomic(summary_csv, _summary_csv(group_axes, groups, chosen))
+    atomic_write_text(summary_csv, _summary_csv(group_axes, groups, chosen))
     plots = tuple(_plot_axis(out, plan, axis, group_axes, groups, chosen) for axis in group_axes) if chosen else ()
     for stale in set(out.glob("vs_*.png")) - set(plots):  # from an earlier report of other axes
         stale.unlink()

@@ -21,9 +21,10 @@ import csv
 import io
 import json
 import os
-import tempfile
 import warnings
 from pathlib import Path
+
+from imc.files import atomic_write_text
 
 PLAN_FILE = "sweep.json"
 RESULTS_FILE = "results.jsonl"
@@ -91,7 +92,7 @@ class SweepStore:
 
     def write_plan(self, plan: dict) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.plan_path, json.dumps(plan, indent=2, sort_keys=False) + "\n")
+        atomic_write_text(self.plan_path, json.dumps(plan, indent=2, sort_keys=False) + "\n")
 
     # ------------------------------------------------------------------ lock
     @contextlib.contextmanager
@@ -156,7 +157,7 @@ class SweepStore:
     def write_csv(self, rows: dict[str, dict] | None = None) -> None:
         """Rewrite results.csv (atomically) from point_id -> row, by default the stored rows."""
         rows = self.rows() if rows is None else rows
-        _write_atomic(self.csv_path, rows_to_csv(rows.values()))
+        atomic_write_text(self.csv_path, rows_to_csv(rows.values()))
 
 
 def flat_row(row: dict) -> dict:
@@ -192,19 +193,3 @@ def rows_to_csv(rows) -> str:
     writer.writeheader()
     writer.writerows(flat)
     return buffer.getvalue()
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; results are for everyone who reads the folder
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import attrs
 
-from imc.characterize.report import atomic_write
+from imc.files import atomic_write_bytes
 from imc.spec import unknown_name_message
 
 from .device import TableSpec
@@ -56,7 +56,7 @@ def save(spec: TableSpec, path, fit: dict | None = None, overwrite: bool = False
         raise FileExistsError(f"{path} exists; choose another name or pass overwrite (--force)")
     text = to_json(spec, fit)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, text.encode())
+    atomic_write_bytes(path, text.encode())
     return path
 
 
