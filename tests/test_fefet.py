@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from device_state import assert_same_state, snapshot
 
 import imc
 from imc import curves
@@ -13,15 +14,6 @@ from imc.characterize import characterize
 NO_D2D = {"step_d2d": 0.0, "bounds_d2d": 0.0}
 
 
-def snapshot(dev):
-    return {k: np.array(v, copy=True) for k, v in dev.state().items()}
-
-
-def assert_same_state(before, dev):
-    after = dev.state()
-    assert before.keys() == after.keys()
-    for key in before:
-        np.testing.assert_array_equal(before[key], after[key], err_msg=key)
 
 
 def noiseless_train(preset="fefet", pulses=32, direction=1, **overrides):

@@ -4,19 +4,9 @@ import math
 
 import numpy as np
 import pytest
+from device_state import assert_same_state, snapshot
 
 import imc
-
-
-def snapshot(dev):
-    return {k: np.array(v, copy=True) for k, v in dev.state().items()}
-
-
-def assert_same_state(before, dev):
-    after = dev.state()
-    assert before.keys() == after.keys()
-    for key in before:
-        np.testing.assert_array_equal(before[key], after[key], err_msg=key)
 
 
 def test_eapu_paper_write_error_is_gaussian_with_declared_sigma():

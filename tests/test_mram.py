@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from device_state import assert_same_state, snapshot
 from imc_mram import population_law
 
 import imc
@@ -14,15 +15,6 @@ from imc.spec import NATIVE_PROBABILISTIC
 NO_D2D = {"ic0_d2d": 0.0, "delta_d2d": 0.0, "r_p_d2d": 0.0, "tmr_d2d": 0.0}
 
 
-def snapshot(dev):
-    return {k: np.array(v, copy=True) for k, v in dev.state().items()}
-
-
-def assert_same_state(before, dev):
-    after = dev.state()
-    assert before.keys() == after.keys()
-    for key in before:
-        np.testing.assert_array_equal(before[key], after[key], err_msg=key)
 
 
 def levels_of(dev):
