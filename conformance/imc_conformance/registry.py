@@ -73,8 +73,11 @@ def _load_checks() -> None:
     from . import (  # noqa: F401
         checks_compute,
         checks_contract,
+        checks_forms,
         checks_read,
         checks_spec,
+        checks_state,
+        checks_statistics,
         checks_training,
         checks_write,
     )

@@ -30,3 +30,15 @@ def binomial_bound(p: float, n: int) -> float:
 def float32_tolerance(scale) -> float:
     """Rounding allowance for float32 arithmetic on values of magnitude ``scale``."""
     return 64 * float(np.finfo(np.float32).eps) * max(float(scale), 1e-30)
+
+
+#: false-alarm budget of one check on one preset and base seed, shared by all its comparisons
+FAMILY_ALPHA = 1e-7
+
+
+def z_for(comparisons: int, alpha: float = FAMILY_ALPHA) -> float:
+    """Two-sided z allowed per comparison so ``comparisons`` of them together raise a false alarm
+    with probability below ``alpha`` (Bonferroni); never below :data:`Z`."""
+    from statistics import NormalDist
+
+    return max(Z, NormalDist().inv_cdf(1 - alpha / (2 * max(int(comparisons), 1))))

@@ -1,0 +1,270 @@
+"""Statistics over the whole state space: steps per conductance bin from bound to bound, pulse
+trains against single pulses, long trains to the bounds, probabilistic switching at many p.
+
+Tolerances come from the sample (standard errors over cells) at a per-check false-alarm
+budget shared by all its comparisons (:func:`imc_conformance.stats.z_for`). Where the declared
+figures are population averages that a device-to-device spread blurs (a cell's own window
+moves the curve under it), a bin may also differ from the declaration by ``MODEL_SLACK`` of
+a declared step: a broken promise is far larger (a step that does not shrink where the spec
+declares saturation is off by a factor near the bound, not by a few per cent).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from imc import curves
+from imc.spec import BOUNDS, FAULTS, NATIVE_PROBABILISTIC
+
+from .probes import declared, host, mid_targets, on_device, windows
+from .registry import check, fail
+from .stats import float32_tolerance, mean_and_se, z_for
+
+BINS = 8
+ROUNDS = 6
+MODEL_SLACK = 0.25  # of a declared step, per bin (see the module docstring)
+NOISE_MARGIN = 4.0
+SPREAD_RATIO = 2.2  # a train's cycle-to-cycle variance vs n single pulses' (noise taken once per
+# train on a strongly nonlinear curve differs by up to ~1.7 x; a train noise of one pulse is n x off)
+
+
+def _rng(target, key):
+    return np.random.default_rng(target.device_seed(5000 + key))
+
+
+def _targetable(dev):
+    """Per-cell (low, high) a program target may take: the cell's window cut to the spec window."""
+    s = dev.spec
+    lo, hi = windows(dev)
+    lo_t = np.clip(np.where(np.isfinite(lo), lo, s.g_min_us), s.g_min_us, s.g_max_us)
+    hi_t = np.clip(np.where(np.isfinite(hi), hi, s.g_max_us), s.g_min_us, s.g_max_us)
+    return lo, hi, lo_t, np.maximum(hi_t, lo_t)
+
+
+@check("steps_across_window")
+def steps_across_window(target):
+    """One pulse from every part of the window, bound to bound, moves by the declared step (per
+    conductance bin and direction); the declared noise is there; declared nonlinearity shows."""
+    spec = target.spec
+    dev = target.make(key=130)
+    rng = _rng(target, 130)
+    lo, hi, lo_t, hi_t = _targetable(dev)
+    width = np.where(np.isfinite(hi - lo), hi - lo, spec.range_us)
+    base = np.where(np.isfinite(lo), lo, spec.g_min_us)
+    cells = dev.shape
+    records = {k: [] for k in ("bin", "dir", "res", "moved", "step", "var", "cell")}
+    ever_moved = np.zeros(cells, bool)
+    cell_id = np.arange(cells[0] * cells[1]).reshape(cells)
+    for r in range(ROUNDS):
+        which = (cell_id * 5 + r * 3 + rng.integers(0, BINS, cells)) % BINS
+        u = (which + rng.uniform(0.1, 0.9, cells)) / BINS
+        dev.program(on_device(dev, (lo_t + u * (hi_t - lo_t)).astype(np.float32)))
+        g0 = host(dev, dev.peek()).astype(np.float64)
+        direction = np.where((cell_id + r) % 2 == 0, 1, -1)
+        up, up_noise = declared(dev, g0.astype(np.float32), 1)
+        dn, dn_noise = declared(dev, g0.astype(np.float32), -1)
+        step = np.where(direction > 0, up, dn)
+        noise = np.where(direction > 0, up_noise, dn_noise)
+        dev.pulse(on_device(dev, np.ones(cells), np.int64), on_device(dev, direction, np.int8))
+        g1 = host(dev, dev.peek()).astype(np.float64)
+        moved = direction * (g1 - g0)
+        ever_moved |= g1 != g0
+        room = np.where(direction > 0, hi - g0, g0 - lo)
+        ok = (room >= step + NOISE_MARGIN * noise) & (step > 0)
+        if ok.mean() < 0.25:  # coarse levels (see writes.py): only the bound ahead matters, by one step
+            ok = (room >= step) & (step > 0)
+        position = np.clip(((g0 - base) / width * BINS).astype(int), 0, BINS - 1)
+        for key, value in (("bin", position), ("dir", direction), ("res", moved - step), ("moved", moved),
+                           ("step", step), ("var", noise**2), ("cell", cell_id)):
+            records[key].append(value[ok])
+    data = {k: np.concatenate(v) for k, v in records.items()}
+    if spec.has(FAULTS):  # cells that never moved are judged by faults_match_declaration
+        keep = ever_moved.reshape(-1)[data["cell"]]
+        data = {k: v[keep] for k, v in data.items()}
+    ftol = float32_tolerance(max(abs(spec.g_min_us), abs(spec.g_max_us)))
+    groups = [(b, d) for b in range(BINS) for d in (1, -1)]
+    z = z_for(3 * len(groups))
+    means = {}
+    judged = 0
+    for b, d in groups:
+        sel = (data["bin"] == b) & (data["dir"] == d)
+        if sel.sum() < 40:
+            continue
+        judged += 1
+        word = "up" if d > 0 else "down"
+        step_mean = float(data["step"][sel].mean())
+        bias, se = mean_and_se(data["res"][sel])
+        means[(b, d)] = (float(data["moved"][sel].mean()), mean_and_se(data["moved"][sel])[1], step_mean)
+        where = f"{word} pulses from {b / BINS:.0%}-{(b + 1) / BINS:.0%} of the window"
+        if abs(bias) > z * se + MODEL_SLACK * step_mean + ftol:
+            fail(f"{where} move {step_mean + bias:.4g} uS on average but declared_step_us says {step_mean:.4g} uS "
+                 f"({(step_mean + bias) / step_mean if step_mean else math.inf:.2f} x, {abs(bias) / max(se, 1e-300):.1f} "
+                 f"standard errors over {int(sel.sum())} writes): make declared_step_us follow the physics "
+                 "across the whole window (nonlinearity, asymmetry)")
+        var = float(data["var"][sel].mean())
+        if var > 0:
+            ms, se2 = mean_and_se(data["res"][sel] ** 2)
+            if ms < (1 - MODEL_SLACK) ** 2 * var - z * se2:
+                fail(f"{where} scatter by {math.sqrt(ms):.4g} uS around the declared step but "
+                     f"declared_write_noise_us says {math.sqrt(var):.4g} uS: the declared noise is not there "
+                     "in this part of the window")
+    if judged < 2:
+        fail(f"only {judged} conductance bins had 40 cells far enough from their bounds to measure a step: "
+             "the declared step or write noise is too large for the window")
+    _judge_nonlinearity(spec, means, z)
+    return f"{judged} bins x directions judged"
+
+
+def _judge_nonlinearity(spec, means, z):
+    """Where the spec declares a saturating/accelerating curve, steps must shrink/grow toward the bound."""
+    for d, label, word in ((1, spec.nonlinearity_up, "up"), (-1, spec.nonlinearity_down, "down")):
+        bins = sorted(b for (b, dd) in means if dd == d)
+        if label == 0 or len(bins) < 2:
+            continue
+        first, last = bins[0], bins[-1]
+        behind, ahead = (first, last) if d > 0 else (last, first)  # ahead: nearer the bound it moves to
+        a_up, a_down = curves.a_from_label(spec.nonlinearity_up), curves.a_from_label(spec.nonlinearity_down)
+        u = np.array([(behind + 0.5) / BINS, (ahead + 0.5) / BINS])
+        slope = np.asarray(curves.slope(u, a_up, a_down, d), dtype=np.float64)
+        implied = float(slope[1] / slope[0])
+        if abs(1 - implied) < 0.3:
+            continue
+        m_b, se_b, _ = means[(behind, d)]
+        m_a, se_a, _ = means[(ahead, d)]
+        measured = m_a / m_b if m_b > 0 else math.inf
+        se = math.hypot(se_a, se_b)
+        halfway = (1 + implied) / 2 * m_b
+        shrinks = implied < 1
+        if (shrinks and m_a > halfway + z * se) or (not shrinks and m_a < halfway - z * se):
+            fail(f"the spec declares nonlinearity_{word} = {label:g}, so {word} steps should "
+                 f"{'shrink' if shrinks else 'grow'} toward the bound (to ~{implied:.2f} x between the measured bins), "
+                 f"but they measure {measured:.2f} x ({m_a:.4g} vs {m_b:.4g} uS): make the physics follow the declared "
+                 f"curve or declare nonlinearity_{word} = 0")
+
+
+@check("pulse_trains_match_single_pulses")
+def pulse_trains_match_single_pulses(target):
+    """pulse(count=n) moves like n calls of pulse(count=1): the same mean and the same cycle-to-cycle spread."""
+    spec = target.spec
+    long_n = int(min(max(math.ceil(0.15 * spec.range_us / spec.step_us), 6), 32))
+    notes = []
+    z = z_for(8)
+    for n in (3, long_n):
+        train, single = target.make(key=131), target.make(key=131)
+        shape = train.shape
+        parity = (np.arange(shape[0] * shape[1]).reshape(shape) + np.arange(shape[0])[:, None]) % 2
+        moved = {"train": [], "single": []}
+        directions = []
+        for r in range(4):
+            direction = np.where((parity + r) % 2 == 0, 1, -1)
+            directions.append(direction)
+            for name, dev in (("train", train), ("single", single)):
+                dev.program(on_device(dev, mid_targets(dev)))
+                g0 = host(dev, dev.peek()).astype(np.float64)
+                signs = on_device(dev, direction, np.int8)
+                if name == "train":
+                    dev.pulse(on_device(dev, np.full(shape, n), np.int64), signs)
+                else:
+                    ones = on_device(dev, np.ones(shape), np.int64)
+                    for _ in range(n):
+                        dev.pulse(ones, signs)
+                moved[name].append(direction * (host(dev, dev.peek()).astype(np.float64) - g0))
+        a, b = np.stack(moved["train"]), np.stack(moved["single"])
+        dirs = np.stack(directions)
+        ftol = float32_tolerance(max(abs(spec.g_min_us), abs(spec.g_max_us))) * n
+        for d, word in ((1, "up"), (-1, "down")):
+            mask = dirs == d  # two rounds per cell in each direction
+            ma = (a * mask).sum(axis=0) / 2
+            mb = (b * mask).sum(axis=0) / 2
+            diff, se = mean_and_se(ma - mb)
+            scale = float(np.abs(mb).mean())
+            if abs(diff) > z * se + 0.05 * scale + ftol:
+                fail(f"pulse(count={n}) {word} moves {float(ma.mean()):.4g} uS on average but {n} single pulses move "
+                     f"{float(mb.mean()):.4g} uS ({float(ma.mean()) / max(float(mb.mean()), 1e-300):.2f} x, "
+                     f"{abs(diff) / max(se, 1e-300):.1f} standard errors): a train of n pulses must apply all n "
+                     "pulses along the curve (fix _pulse for counts > 1)")
+            xa = np.where(mask, a, 0.0)
+            xb = np.where(mask, b, 0.0)
+            wa = ((xa - ma) ** 2 * mask).sum(axis=0)  # within-cell scatter (one degree of freedom)
+            wb = ((xb - mb) ** 2 * mask).sum(axis=0)
+            va, vb = float(wa.mean()), float(wb.mean())
+            dv, sev = mean_and_se(wa - wb)
+            ratio = va / vb if vb > 0 else math.inf
+            if vb > 0 and (va > SPREAD_RATIO * vb + z * sev or va < vb / SPREAD_RATIO - z * sev):
+                fail(f"pulse(count={n}) {word}: repeated trains of one cell scatter by {math.sqrt(va):.4g} uS but {n} "
+                     f"single pulses by {math.sqrt(vb):.4g} uS (variance {ratio:.2f} x): the noise of a train must "
+                     "be that of its n pulses (independent per pulse: sqrt(n) x write_noise_us on a linear device)")
+        notes.append(f"n={n}: train {float(np.abs(a).mean()):.3g} vs single {float(np.abs(b).mean()):.3g} uS")
+    return "; ".join(notes)
+
+
+@check("long_trains_reach_bounds", requires=BOUNDS)
+def long_trains_reach_bounds(target):
+    """Long pulse trains take cells to their own window's ends (window_at), neither short of them nor past."""
+    spec = target.spec
+    dev = target.make(key=132)
+    lo, hi = windows(dev)
+    width = hi - lo
+    pmax = spec.range_us / spec.step_us
+    k = max(1, math.ceil(pmax / 16))  # pulses per train; trains repeated until 4 x the window is crossed
+    trains = min(math.ceil(4 * pmax / k), 64)
+    ftol = float32_tolerance(max(abs(spec.g_min_us), abs(spec.g_max_us)))
+    notes = []
+    for direction, word, bound in ((1, "up", hi), (-1, "down", lo)):
+        counts = on_device(dev, np.full(dev.shape, k), np.int64)
+        for _ in range(trains):
+            dev.pulse(counts, direction)
+            g = host(dev, dev.peek()).astype(np.float64)
+            if ((g > hi + ftol) | (g < lo - ftol)).any():
+                fail(f"pulse trains {word} took {int(((g > hi + ftol) | (g < lo - ftol)).sum())} cells outside "
+                     "their own window (window_at)")
+        noise = declared(dev, g.astype(np.float32), -direction)[1]
+        gap = np.abs(bound - g) / np.maximum(width, 1e-30)
+        allowed = 0.05 + 0.5 * math.sqrt(k) * float(np.median(noise / np.maximum(width, 1e-30)))
+        median = float(np.median(gap))
+        if median > allowed:
+            fail(f"after {trains} trains of {k} pulses {word} the median cell stops {median:.1%} of its window short "
+                 f"of its {'upper' if direction > 0 else 'lower'} bound (allowed {allowed:.1%}): the physics "
+                 "saturates before the window window_at declares; make them agree")
+        notes.append(f"{word}: median gap {median:.2%}")
+    return "; ".join(notes)
+
+
+PROBABILITIES = (0.05, 0.1, 0.2, 0.3, 1 / 3, 0.45, 0.6, 0.7, 0.8, 0.9, 0.95)
+
+
+@check("probabilistic_at_many_p", requires=NATIVE_PROBABILISTIC)
+def probabilistic_at_many_p(target):
+    """pulse_probabilistic(p) switches a movable cell with probability p, at dyadic and non-dyadic p alike."""
+    dev = target.make(key=133)
+    rng = _rng(target, 133)
+    mid = mid_targets(dev)
+    switched = {p: [0, 0] for p in PROBABILITIES}
+    for _ in range(12):
+        dev.program(on_device(dev, mid))
+        g0 = host(dev, dev.peek())
+        signs = rng.choice([-1, 1], dev.shape)
+        movable = np.where(signs > 0, declared(dev, g0, 1)[0], declared(dev, g0, -1)[0]) > 0
+        which = rng.integers(0, len(PROBABILITIES), dev.shape)
+        probs = np.asarray(PROBABILITIES, np.float32)[which]
+        dev.pulse_probabilistic(on_device(dev, probs), on_device(dev, signs, np.int8))
+        changed = host(dev, dev.peek()) != g0
+        for k, p in enumerate(PROBABILITIES):
+            cells = (which == k) & movable
+            switched[p][0] += int(changed[cells].sum())
+            switched[p][1] += int(cells.sum())
+    z = z_for(len(PROBABILITIES))
+    notes = []
+    for p, (k, n) in switched.items():
+        if n < 100:
+            continue
+        frac = k / n
+        bound = z * math.sqrt(p * (1 - p) / n) + 1 / n
+        if abs(frac - p) > bound:
+            fail(f"pulse_probabilistic(p = {p:.3g}) switched {frac:.3f} of {n} movable cells, expected {p:.3f} "
+                 f"(off by {frac - p:+.3f}; allowed +-{bound:.3f}): realise every requested probability, not only "
+                 "dyadic ones")
+        notes.append(f"{p:.2g}->{frac:.3f}")
+    return "switched " + ", ".join(notes)
