@@ -218,7 +218,8 @@ def update_rounding_rule(target):
     up, _ = declared(dev, g0, 1)
     dn, _ = declared(dev, g0, -1)
     step = np.where(direction > 0, up, dn)
-    fractions = np.array([0.3, 1.4, 2.6, 0.0])
+    huge = 4 * spec.range_us / spec.step_us  # beyond any cap: the count is capped, not the request
+    fractions = np.array([0.3, 1.4, 2.6, 0.0, huge])
     which = rng.integers(0, fractions.size, SHAPE)
     f = fractions[which]
     request = (direction * f * step).astype(np.float32)
@@ -232,13 +233,14 @@ def update_rounding_rule(target):
     dw = host(dev, dev.counters.writes) - w0
     g1 = host(dev, dev.peek())
     moved = g1 != g0
-    for value, want in ((0.3, 0), (1.4, 1), (2.6, 3)):
+    for value, want in ((0.3, 0), (1.4, 1), (2.6, 3), (huge, int(expected[which == 4].max(initial=0)))):
         cells = (which == list(fractions).index(value)) & (step > 0)
         wrong = cells & (dp != expected) & (moved | (dp > 0))
         if wrong.mean() > 0.01 * max(cells.mean(), 1e-9):
             got = sorted(set(dp[wrong].tolist()))[:4]
             fail(f"update(): a request of {value:g} declared steps counted {got} pulses on {int(wrong.sum())} of "
-                 f"{int(cells.sum())} cells; the rule is the nearest whole number ({want}), see Device.pulses_for")
+                 f"{int(cells.sum())} cells; the rule is the nearest whole number ({want}), capped by "
+                 "max_update_pulses(), and the counters count the pulses applied (see Device.pulses_for)")
     tiny = (which == 0) & (step > 0)
     if (moved[tiny]).any() or (dw[tiny] != 0).any():
         fail(f"update(): a request of 0.3 declared steps changed {int(moved[tiny].sum())} cells or counted writes; "

@@ -75,6 +75,7 @@ def _load_checks() -> None:
         checks_contract,
         checks_forms,
         checks_read,
+        checks_sequences,
         checks_spec,
         checks_state,
         checks_statistics,
