@@ -22,6 +22,7 @@ import pluggy
 from . import hookspecs
 from .compute import Compute, as_compute
 from .device import Device
+from .errors import UnknownNameError
 from .spec import DeviceSpec, unknown_name_message
 
 ENTRY_POINT_GROUP = "imc"
@@ -71,7 +72,7 @@ class BackendInfo:
             return self.presets[key].evolve(**overrides)
         if self.load_preset is not None:
             return self.load_preset(key).evolve(**overrides)
-        raise KeyError(unknown_name_message("preset", key, self.presets, f"backend {self.name!r}"))
+        raise UnknownNameError(unknown_name_message("preset", key, self.presets, f"backend {self.name!r}"))
 
 
 @attrs.frozen
@@ -156,7 +157,7 @@ class Registry:
         try:
             return self._backends[name]
         except KeyError:
-            raise KeyError(unknown_name_message("backend", name, self._backends)) from None
+            raise UnknownNameError(unknown_name_message("backend", name, self._backends)) from None
 
     def spec(self, name: str, preset: str | None = None, **overrides) -> DeviceSpec:
         return self.get(name).info.spec(preset, **overrides)
