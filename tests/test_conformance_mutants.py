@@ -235,6 +235,23 @@ class TrainNoiseOnce(EcramDevice):
         return xp.clip(g + signs * n * step + noise, np.float32(s.g_min_us), np.float32(s.g_max_us))
 
 
+class TrainExtrapolatesLinearly(FefetDevice):
+    """A train of n pulses moves n x the declared step at its start, ignoring how the curve bends on the way."""
+
+    def _pulse(self, g, idx, counts, signs):
+        single = super()._pulse(g, idx, self.xp.ones_like(counts), signs)
+        return self._pin(g + (single - g) * counts.astype(np.float32), *self._gather(idx))
+
+
+class ProbabilisticSparseUnpaired(MramDevice):
+    """Sorts a sparse index before pulsing but leaves the probabilities in their old order."""
+
+    def pulse_probabilistic(self, probabilities, signs, index=None):
+        if index is not None:
+            index = np.sort(np.asarray(index))
+        super().pulse_probabilistic(probabilities, signs, index)
+
+
 class OvershootsNearEdges(EcramDevice):
     """Clips at the window only after a margin of two steps (the window is violated near its edges)."""
 
@@ -471,6 +488,8 @@ MUTANTS = [
     (DeclaredStepIgnoresNonlinearity, MemristorDevice, STRESS, "steps_across_window", "declared_step_us"),
     (TrainAppliesOnePulse, MemristorDevice, REALISTIC, "pulse_trains_match_single_pulses", "fix _pulse"),
     (TrainNoiseOnce, EcramDevice, ECRAM, "pulse_trains_match_single_pulses", "write_noise_us"),
+    (TrainExtrapolatesLinearly, FefetDevice, FEFET, "pulse_trains_match_single_pulses", "fix _pulse"),
+    (ProbabilisticSparseUnpaired, MramDevice, STT, "sparse_matches_dense", "index[i] must pair with probabilities[i]"),
     (OvershootsNearEdges, EcramDevice, ECRAM, "long_trains_reach_bounds", "window_at"),
     (SaturatesShortOfWindow, FefetDevice, FEFET, "long_trains_reach_bounds", "window_at"),
     (ProgramBiasedNearEdges, EcramDevice, ECRAM, "program_reaches_targets", "_program"),

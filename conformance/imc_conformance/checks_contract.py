@@ -329,6 +329,8 @@ def _mixed_bad_calls(dev, rng):
         ("pulse (sparse): the last index repeated",
          lambda: dev.pulse(d(counts, np.int64), d(signs, np.int8), index=d(np.append(idx[:-1], idx[0]), np.int64))),
         ("program: one target below g_min_us among valid ones", lambda: dev.program(d(low_one))),
+        ("pulse (sparse): a sign of +2", lambda: dev.pulse(d(counts, np.int64), d(np.append(signs[:-1], 2), np.int8),
+                                                          index=d(idx, np.int64))),
         ("program: a mask of another shape",
          lambda: dev.program(d(targets), mask=d(np.ones((rows, cols + 1), bool), bool))),
     ]

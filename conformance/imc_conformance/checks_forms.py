@@ -6,12 +6,12 @@ import math
 
 import numpy as np
 
-from imc.spec import ANALOG_WRITE
+from imc.spec import ANALOG_WRITE, NATIVE_PROBABILISTIC
 
 from .ops import operations
 from .probes import declared, host, mid_targets, on_device
 from .registry import check, fail
-from .stats import z_for
+from .stats import clustered_fraction, z_for
 
 SHAPE = (32, 48)
 
@@ -99,7 +99,43 @@ def sparse_matches_dense(target):
                  f"way, against {agree[0]:.1%} for the same dense {form} (allowed difference {bound:.1%}): "
                  "index[i] must pair with values[i]")
         notes.append(f"{form}: {agree[1]:.1%} vs {agree[0]:.1%} moved the requested way")
-    return "bit-identical on a noise-free spec" if exact else "; ".join(notes)
+    if target.spec.has(NATIVE_PROBABILISTIC):
+        notes.append(_probabilistic_sparse_pairs(target, rng))
+    return "bit-identical on a noise-free spec" if exact and len(notes) < 2 else "; ".join(n for n in notes if n)
+
+
+def _probabilistic_sparse_pairs(target, rng) -> str:
+    """Sparse pulse_probabilistic with an unsorted index: p = 0.1 and p = 0.9 cells switch as asked."""
+    dev = target.make(key=124, shape=SHAPE)
+    size = SHAPE[0] * SHAPE[1]
+    samples = {0.1: ([], []), 0.9: ([], [])}
+    for _ in range(4):
+        dev.program(on_device(dev, mid_targets(dev)))
+        g0 = host(dev, dev.peek()).reshape(-1)
+        signs = rng.choice([-1, 1], size)
+        movable = np.where(signs > 0, declared(dev, g0, 1)[0], declared(dev, g0, -1)[0]) > 0
+        idx = rng.permutation(size)
+        probs = np.where(rng.random(size) < 0.5, 0.1, 0.9).astype(np.float32)
+        dev.pulse_probabilistic(on_device(dev, probs[idx]), on_device(dev, signs[idx], np.int8),
+                                index=on_device(dev, idx, np.int64))
+        changed = host(dev, dev.peek()).reshape(-1) != g0
+        for p, (hits, cells) in samples.items():
+            chosen = (probs == np.float32(p)) & movable
+            hits.append(changed[chosen])
+            cells.append(np.flatnonzero(chosen))
+    z = z_for(2)
+    notes = []
+    for p, (hits, cells) in samples.items():
+        h, c = np.concatenate(hits), np.concatenate(cells)
+        if h.size < 50:
+            continue
+        frac, se = clustered_fraction(h, c, p)
+        bound = z * se + 1 / h.size
+        if abs(frac - p) > bound:
+            fail(f"pulse_probabilistic with a sparse unsorted index switched {frac:.3f} of the cells given p = {p:g} "
+                 f"({h.size} cells; allowed +-{bound:.3f}): index[i] must pair with probabilities[i]")
+        notes.append(f"p={p:g} -> {frac:.3f}")
+    return "sparse probabilistic: " + ", ".join(notes)
 
 
 def _counts(dev):

@@ -42,3 +42,20 @@ def z_for(comparisons: int, alpha: float = FAMILY_ALPHA) -> float:
     from statistics import NormalDist
 
     return max(Z, NormalDist().inv_cdf(1 - alpha / (2 * max(int(comparisons), 1))))
+
+
+def clustered_fraction(hits, cells, p: float) -> tuple[float, float]:
+    """Fraction of ``hits`` (bool samples) and its standard error when samples come in clusters
+    (``cells``: the cell each sample is from), so a cell's own probability counts once.
+
+    The sandwich estimate: per cluster the summed residual (hit - p); SE = sqrt(sum of their
+    squares) / samples, never below the binomial SE of independent samples."""
+    hits = np.asarray(hits, dtype=np.float64).ravel()
+    cells = np.asarray(cells).ravel()
+    n = hits.size
+    if n == 0:
+        return math.nan, math.inf
+    _, inverse = np.unique(cells, return_inverse=True)
+    residual = np.bincount(inverse, weights=hits - p)
+    se = math.sqrt(float((residual**2).sum())) / n
+    return float(hits.mean()), max(se, math.sqrt(max(p * (1 - p), 1 / n) / n))
