@@ -321,7 +321,56 @@ class AsymmetrySignSwapped(EcramDevice):
         return xp.clip(g + signs * n * step + noise, np.float32(s.g_min_us), np.float32(s.g_max_us))
 
 
+class UpdateCapTooLow(FefetDevice):
+    """Caps update() at 4 pulses (copied from a faster device), so a large request stops short."""
+
+    def max_update_pulses(self):
+        return 4
+
+
+class StepSpreadNotApplied(EcramDevice):
+    """Draws the per-cell step scale but moves every cell by the nominal step."""
+
+    def _pulse(self, g, idx, counts, signs):
+        s, xp = self.spec, self.xp
+        n = counts.astype(np.float32)
+        step = np.float32(s.step_us) * (1 + signs * np.float32(s.asymmetry))
+        noise = self.compute.normal(g.shape) * np.float32(s.write_noise_us) * xp.sqrt(n)
+        return xp.clip(g + signs * n * step + noise, np.float32(s.g_min_us), np.float32(s.g_max_us))
+
+
+class WindowsNotVaried(FefetDevice):
+    """Declares bounds_d2d but gives every cell the nominal window."""
+
+    def _init_cells(self):
+        super()._init_cells()
+        self.cell["g_lo"][...] = np.float32(self.spec.g_min_us)
+        self.cell["g_hi"][...] = np.float32(self.spec.g_max_us)
+        self.g = self._pin((self.cell["g_lo"] + self.cell["g_hi"]) / 2, self.cell["g_lo"], self.cell["g_hi"],
+                           self.cell["stuck"])
+
+
 # -- 4. reads and products ------------------------------------------------------------------------
+class StaleProductCache(MemristorDevice):
+    """Caches the conductance matrix at the first product and never refreshes it after writes."""
+
+    def _product(self, x, transposed):
+        if not hasattr(self, "_cached"):
+            self._cached = self.g.copy()
+        live, self.g = self.g, self._cached
+        try:
+            return super()._product(x, transposed)
+        finally:
+            self.g = live
+
+
+class AbsoluteReadNoise(MemristorDevice):
+    """Adds read noise of read_noise_rel x the mid-window conductance to every cell (absolute, not relative)."""
+
+    def _with_read_noise(self, g):
+        mid = np.float32((self.spec.g_min_us + self.spec.g_max_us) / 2 * self.spec.read_noise_rel)
+        return g + mid * self.compute.normal(g.shape)
+
 class ReadWritesNoiseBack(MemristorDevice):
     """read() stores the noisy value it returns (a read that writes)."""
 
@@ -496,7 +545,12 @@ MUTANTS = [
     (NoiseOnlyMidWindow, EcramDevice, ECRAM, "steps_across_window", "declared_write_noise_us"),
     (ProbabilityInQuarters, MramDevice, STT, "probabilistic_at_many_p", "pulse_probabilistic"),
     (AsymmetrySignSwapped, EcramDevice, ECRAM, "pulse_step_and_noise", "declares"),
+    (UpdateCapTooLow, FefetDevice, FEFET, "long_trains_reach_bounds", "max_update_pulses()"),
+    (StepSpreadNotApplied, EcramDevice, ECRAM, "device_variation_as_declared", "step_d2d"),
+    (WindowsNotVaried, FefetDevice, FEFET, "device_variation_as_declared", "bounds_d2d"),
     # reads and products
+    (StaleProductCache, MemristorDevice, REALISTIC, "products_match_conductances", "current conductances"),
+    (AbsoluteReadNoise, MemristorDevice, REALISTIC, "read_noise_as_declared", "read()"),
     (ReadWritesNoiseBack, MemristorDevice, REALISTIC, "reads_leave_state_unchanged", "read()"),
     (ProductDisturbs, MemristorDevice, REALISTIC, "reads_leave_state_unchanged", "forward"),
     (FrozenReadNoise, MemristorDevice, REALISTIC, "read_noise_independent", "fresh read noise"),
@@ -575,5 +629,6 @@ def test_the_mutation_set_is_large_and_covers_every_class():
                      "sparse_matches_dense", "counters_on_every_form", "update_rounding_rule", "steps_across_window",
                      "pulse_trains_match_single_pulses", "nonlinearity_as_declared", "long_trains_reach_bounds", "probabilistic_at_many_p",
                      "reads_leave_state_unchanged", "read_noise_independent", "outputs_are_float32",
-                     "deterministic_under_seed", "spec_plausible", "drift_keeps_state_valid"):
+                     "deterministic_under_seed", "spec_plausible", "drift_keeps_state_valid",
+                     "device_variation_as_declared"):
         assert required in checks

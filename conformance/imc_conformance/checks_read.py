@@ -10,7 +10,7 @@ from imc.spec import BOUNDS, READ_NOISE
 
 from .probes import host, mid_targets, on_device
 from .registry import check, fail
-from .stats import Z, float32_tolerance, mean_and_se, z_for
+from .stats import Z, float32_tolerance, mean_and_se, sigmas, z_for
 
 SHAPE = (24, 40)  # non-square: forward and transposed products have different widths
 REPEATS = 8
@@ -41,12 +41,12 @@ def _judge_z(z, what):
     """z should be standard normal: mean 0 and mean square 1 within Z standard errors."""
     mean, se = mean_and_se(z)
     if abs(mean) > Z * se:
-        fail(f"{what} is biased: mean {mean:+.3f} declared standard deviations ({abs(mean) / se:.1f} SE; allowed {Z:g})")
+        fail(f"{what} is biased: mean {mean:+.3f} declared standard deviations ({sigmas(mean, se)}; allowed {Z:g})")
     ms, se2 = mean_and_se(z * z)
     if abs(ms - 1) > Z * se2:
         fail(
             f"{what} scatters by {math.sqrt(ms):.3f} x its declared standard deviation "
-            f"(variance ratio {ms:.3f}, {abs(ms - 1) / se2:.1f} SE over {z.size} values; allowed {Z:g})"
+            f"(variance ratio {ms:.3f}, {sigmas(ms - 1, se2)} over {z.size} values; allowed {Z:g})"
         )
     return math.sqrt(ms)
 
@@ -55,7 +55,7 @@ def _judge_z(z, what):
 def read_noise_as_declared(target):
     """read() and products scatter by exactly the declared read noise (none if 'read-noise' is absent)."""
     spec = target.spec
-    dev = _programmed(target, 70, (64, 64))
+    dev = _programmed(target, 70, (64, 64), spread=True)  # relative noise differs from absolute noise
     rng = _rng(target, 70)
     g = host(dev, dev.peek()).astype(np.float64)
     reads = np.stack([host(dev, dev.read()).astype(np.float64) for _ in range(REPEATS)])
@@ -87,27 +87,34 @@ def products_match_conductances(target):
     rows, cols = SHAPE
     g = host(dev, dev.peek()).astype(np.float64)
     noisy = spec.has(READ_NOISE) and spec.read_noise_rel > 0
-    for name, op, width, mat in (("forward", dev.forward, rows, g), ("backward", dev.backward, cols, g.T)):
-        out_width = mat.shape[1]
-        for shape in ((5, width), (1, width), (width,)):
-            x = rng.standard_normal(shape)
-            y = host(dev, op(on_device(dev, x)))
-            want_shape = shape[:-1] + (out_width,)
-            if y.shape != want_shape:
-                fail(f"{name} of an input of shape {shape} returned shape {y.shape}, expected {want_shape}")
-            expected = x @ mat
-            scale = np.abs(x) @ np.abs(mat)
-            tol = float32_tolerance(1.0) * 4 * scale
-            if noisy:
-                tol = tol + (Z + 1.5) * spec.read_noise_rel * np.sqrt((x * x) @ (mat * mat))
-            bad = np.abs(y - expected) > tol
-            if bad.any():
-                worst = float((np.abs(y - expected) / np.maximum(scale, 1e-30)).max())
-                fail(
-                    f"{name} disagrees with the stored conductances for input shape {shape}: {int(bad.sum())} "
-                    f"outputs off (worst by {worst:.3g} of |x| @ |G|)"
-                    + (" beyond the declared read noise" if noisy else "")
-                )
+    for when in ("after programming", "after a write"):
+        if when == "after a write":  # a product must see the conductances as they are now (no stale cache)
+            delta = rng.choice([-1, 1], SHAPE) * rng.integers(1, 4, SHAPE) * spec.step_us
+            dev.update(on_device(dev, delta.astype(np.float32)))
+            g = host(dev, dev.peek()).astype(np.float64)
+        for name, op, width, mat in (("forward", dev.forward, rows, g), ("backward", dev.backward, cols, g.T)):
+            out_width = mat.shape[1]
+            for shape in ((5, width), (1, width), (width,)):
+                x = rng.standard_normal(shape)
+                y = host(dev, op(on_device(dev, x)))
+                want_shape = shape[:-1] + (out_width,)
+                if y.shape != want_shape:
+                    fail(f"{name} of an input of shape {shape} returned shape {y.shape}, expected {want_shape}")
+                expected = x @ mat
+                scale = np.abs(x) @ np.abs(mat)
+                tol = float32_tolerance(1.0) * 4 * scale
+                if noisy:
+                    tol = tol + (Z + 1.5) * spec.read_noise_rel * np.sqrt((x * x) @ (mat * mat))
+                bad = np.abs(y - expected) > tol
+                if bad.any():
+                    worst = float((np.abs(y - expected) / np.maximum(scale, 1e-30)).max())
+                    fail(
+                        f"{name} {when} disagrees with the stored conductances for input shape {shape}: "
+                        f"{int(bad.sum())} outputs off (worst by {worst:.3g} of |x| @ |G|)"
+                        + (" beyond the declared read noise" if noisy else "")
+                        + f": {name} must compute with the current conductances"
+                        + (" transposed (d @ G.T)" if name == "backward" else " (x @ G)")
+                    )
 
 
 @check("edge_cases_stay_finite")

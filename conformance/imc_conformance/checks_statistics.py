@@ -20,7 +20,7 @@ from imc.spec import BOUNDS, FAULTS, NATIVE_PROBABILISTIC
 
 from .probes import declared, host, mid_targets, on_device, windows
 from .registry import check, fail
-from .stats import clustered_fraction, float32_tolerance, mean_and_se, z_for
+from .stats import clustered_fraction, float32_tolerance, mean_and_se, sigmas, z_for
 
 BINS = 8
 ROUNDS = 6
@@ -100,8 +100,8 @@ def steps_across_window(target):
         where = f"{word} pulses from {b / BINS:.0%}-{(b + 1) / BINS:.0%} of the window"
         if abs(bias) > z * se + MODEL_SLACK * step_mean + ftol:
             fail(f"{where} move {step_mean + bias:.4g} uS on average but declared_step_us says {step_mean:.4g} uS "
-                 f"({(step_mean + bias) / step_mean if step_mean else math.inf:.2f} x, {abs(bias) / max(se, 1e-300):.1f} "
-                 f"standard errors over {int(sel.sum())} writes): make declared_step_us follow the physics "
+                 f"({(step_mean + bias) / step_mean if step_mean else math.inf:.2f} x, {sigmas(bias, se)} "
+                 f"over {int(sel.sum())} writes): make declared_step_us follow the physics "
                  "across the whole window (nonlinearity, asymmetry)")
         var = float(data["var"][sel].mean())
         if var > 0:
@@ -162,8 +162,8 @@ def nonlinearity_as_declared(target):
         if (shrinks and m_a > halfway + z * se) or (not shrinks and m_a < halfway - z * se):
             fail(f"the spec declares nonlinearity_{word} = {labels[d]:g}, so {k}-pulse trains {word} should "
                  f"{'shrink' if shrinks else 'grow'} toward the bound they move to (~{implied:.2f} x the move far from "
-                 f"it), but they measure {measured:.2f} x ({m_a:.4g} vs {m_b:.4g} uS, {abs(m_a - halfway) / se:.1f} "
-                 f"standard errors past halfway): make _pulse follow the declared curve or declare "
+                 f"it), but they measure {measured:.2f} x ({m_a:.4g} vs {m_b:.4g} uS, {sigmas(m_a - halfway, se)} "
+                 f"past halfway): make _pulse follow the declared curve or declare "
                  f"nonlinearity_{word} = 0")
         notes.append(f"{word}: {measured:.2f} x (declared curve {implied:.2f} x)")
     return "; ".join(notes) or "nonlinearity too weak to judge"
@@ -208,7 +208,7 @@ def pulse_trains_match_single_pulses(target):
             if abs(diff) > z * se + 0.05 * scale + ftol:
                 fail(f"pulse(count={n}) {word} moves {float(ma.mean()):.4g} uS on average but {n} single pulses move "
                      f"{float(mb.mean()):.4g} uS ({float(ma.mean()) / max(float(mb.mean()), 1e-300):.2f} x, "
-                     f"{abs(diff) / max(se, 1e-300):.1f} standard errors): a train of n pulses must apply all n "
+                     f"{sigmas(diff, se)}): a train of n pulses must apply all n "
                      "pulses along the curve (fix _pulse for counts > 1)")
             xa = np.where(mask, a, 0.0)
             xb = np.where(mask, b, 0.0)
@@ -255,7 +255,59 @@ def long_trains_reach_bounds(target):
                  f"of its {'upper' if direction > 0 else 'lower'} bound (allowed {allowed:.1%}): the physics "
                  "saturates before the window window_at declares; make them agree")
         notes.append(f"{word}: median gap {median:.2%}")
+    for direction, word, bound in ((1, "up", hi), (-1, "down", lo)):  # one huge request: the cap must not stop short
+        dev.program(on_device(dev, mid_targets(dev)))
+        dev.update(on_device(dev, np.full(dev.shape, direction * 10 * spec.range_us, np.float32)))
+        g = host(dev, dev.peek()).astype(np.float64)
+        median = float(np.median(np.abs(bound - g) / np.maximum(width, 1e-30)))
+        noise = declared(dev, g.astype(np.float32), -direction)[1]
+        cap = dev.max_update_pulses()
+        allowed = 0.05 + 0.5 * math.sqrt(cap or pmax) * float(np.median(noise / np.maximum(width, 1e-30)))
+        if median > allowed:
+            fail(f"update({'+' if direction > 0 else '-'}10 x window) from mid-window leaves the median cell "
+                 f"{median:.1%} of its window short of its {'upper' if direction > 0 else 'lower'} bound (allowed "
+                 f"{allowed:.1%}): max_update_pulses() = {cap} caps below what crossing the window takes")
     return "; ".join(notes)
+
+
+@check("device_variation_as_declared")
+def device_variation_as_declared(target):
+    """A declared device-to-device spread is there: windows spread by about bounds_d2d, mean steps of
+    cells by about step_d2d (at least half of each)."""
+    from .writes import measure_single_steps
+
+    spec = target.spec
+    notes = []
+    if spec.bounds_d2d > 0:
+        dev = target.make(key=135)
+        lo, hi = windows(dev)
+        rel = float(np.std(hi[np.isfinite(hi)] / spec.g_max_us)) if np.isfinite(hi).any() else 0.0
+        if rel < 0.5 * spec.bounds_d2d:
+            fail(f"the spec declares bounds_d2d = {spec.bounds_d2d:g} (windows spread by ~{spec.bounds_d2d:.0%}) but "
+                 f"the windows window_at reports spread by {rel:.1%}: draw per-cell windows in _init_cells and "
+                 "report them in window_at, or declare bounds_d2d = 0")
+        notes.append(f"window spread {rel:.1%} vs declared {spec.bounds_d2d:.0%}")
+    if spec.step_d2d > 0:
+        s = measure_single_steps(target, 136, "pulse")
+        ratio = np.where(s.usable & (s.step > 0), s.moved / np.where(s.step > 0, s.step, 1.0), np.nan)
+        k = np.sum(np.isfinite(ratio), axis=0)
+        keep = k >= 4
+        r = ratio[:, keep]
+        kk = k[keep]
+        mean = np.nanmean(r, axis=0)
+        within = np.nansum((r - mean) ** 2, axis=0) / (kk - 1)
+        grand = float(mean.mean())
+        terms = (mean - grand) ** 2 - within / kk  # unbiased per-cell contributions to the between-cell variance
+        between, se = mean_and_se(terms)
+        declared_var = math.expm1(spec.step_d2d**2) * grand**2
+        z = z_for(1)
+        if between < 0.5 * declared_var - z * se:
+            fail(f"the spec declares step_d2d = {spec.step_d2d:g} (cells' mean steps spread by ~{spec.step_d2d:.0%}) but "
+                 f"they spread by {math.sqrt(max(between, 0)) / max(grand, 1e-30):.1%} ({sigmas(0.5 * declared_var - between, se)} "
+                 "below half the declared variance): scale each cell's step in _pulse by a per-cell factor "
+                 "drawn in _init_cells, or declare step_d2d = 0")
+        notes.append(f"step spread {math.sqrt(max(between, 0)) / max(grand, 1e-30):.1%} vs declared {spec.step_d2d:.0%}")
+    return "; ".join(notes) or "no device-to-device spread declared"
 
 
 PROBABILITIES = (0.05, 0.1, 0.2, 0.3, 1 / 3, 0.45, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
@@ -293,7 +345,7 @@ def probabilistic_at_many_p(target):
         bound = z * se + 1 / h.size
         if abs(frac - p) > bound:
             fail(f"pulse_probabilistic(p = {p:.3g}) switched {frac:.3f} of {h.size} movable cells, expected {p:.3f} "
-                 f"(off by {frac - p:+.3f}, {abs(frac - p) / se:.1f} standard errors; allowed +-{bound:.3f}): realise "
+                 f"(off by {frac - p:+.3f}, {sigmas(frac - p, se)}; allowed +-{bound:.3f}): realise "
                  "every requested probability, not only dyadic ones")
         notes.append(f"{p:.2g}->{frac:.3f}")
     return "switched " + ", ".join(notes)

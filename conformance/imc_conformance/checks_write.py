@@ -19,7 +19,7 @@ from .probes import (
     windows,
 )
 from .registry import check, fail
-from .stats import Z, binomial_bound, float32_tolerance, mean_and_se, z_for
+from .stats import Z, binomial_bound, float32_tolerance, mean_and_se, sigmas, z_for
 from .writes import judge_single_steps, measure_single_steps
 
 SMALL_SHAPE = (24, 40)  # non-square, so a transposition or row/column mix-up shows
@@ -107,7 +107,7 @@ def program_reaches_targets(target):
         return f"held states all on the bounds; ~{levels:.0f} distinct states over {LADDER} rungs"
     bias, se = mean_and_se(err[interior])
     if abs(bias) > Z * se + ftol:
-        fail(f"programming is biased by {bias:+.4g} uS ({abs(bias) / se:.1f} standard errors; allowed {Z:g})")
+        fail(f"programming is biased by {bias:+.4g} uS ({sigmas(bias, se)}; allowed {Z:g})")
     rms = float(np.sqrt(np.mean(err[interior] ** 2)))
     allowed_rms = sigma * (1 + Z / math.sqrt(2 * max(int(interior.sum()), 1))) + ftol
     if rms > allowed_rms:
@@ -125,7 +125,7 @@ def program_reaches_targets(target):
             bias, se = mean_and_se(edge_err)
             if abs(bias) > z_for(2) * se + ftol + 0.1 * sigma:
                 fail(f"programming to {rungs[k]:.4g} uS near the {word} end of the window is biased by {bias:+.4g} uS "
-                     f"({abs(bias) / max(se, 1e-300):.1f} standard errors over {int(inside.sum())} cells; "
+                     f"({sigmas(bias, se)} over {int(inside.sum())} cells; "
                      f"program_noise_us is {sigma:.4g} uS): fix _program near the window's {word} end")
     return f"RMS error {rms:.3g} uS vs declared {sigma:.3g} uS; ~{levels:.0f} distinct states over {LADDER} rungs"
 
@@ -311,7 +311,7 @@ def native_probabilistic_switching(target):
         if abs(bias) > Z * se + ftol:
             fail(
                 f"at p = {p:g} cells moved {float(moved[cells].mean()):.4g} uS on average, expected p x one "
-                f"switch = {float(expected.mean()):.4g} uS ({abs(bias) / se:.1f} standard errors; allowed {Z:g})"
+                f"switch = {float(expected.mean()):.4g} uS ({sigmas(bias, se)}; allowed {Z:g})"
             )
         notes.append(f"p={p:g}: {float(moved[cells].mean()):.3g} vs {float(expected.mean()):.3g} uS")
     return "; ".join(notes)

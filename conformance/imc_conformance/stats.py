@@ -59,3 +59,11 @@ def clustered_fraction(hits, cells, p: float) -> tuple[float, float]:
     residual = np.bincount(inverse, weights=hits - p)
     se = math.sqrt(float((residual**2).sum())) / n
     return float(hits.mean()), max(se, math.sqrt(max(p * (1 - p), 1 / n) / n))
+
+
+def sigmas(deviation: float, se: float) -> str:
+    """A deviation in plain terms: "12.3 standard errors", or "far beyond the sampling error"
+    when the sample has (almost) no spread, so no meaningless huge numbers reach a message."""
+    if not (se > 0 and math.isfinite(se)) or abs(deviation) / se > 1000:
+        return "far beyond the sampling error"
+    return f"{abs(deviation) / se:.1f} standard errors"
