@@ -9,6 +9,7 @@ import sys
 import warnings
 
 import imc_conformance
+import numpy as np
 import pytest
 from imc_conformance import (
     BackendTests,
@@ -54,6 +55,12 @@ def test_every_check_has_a_summary_and_the_issue_list_is_covered():
         "deterministic_under_seed", "state_round_trip", "inputs_not_mutated", "bad_input_rejected",
         "numpy_cupy_agree", "eapu_training_lowers_loss", "stays_in_window", "faults_match_declaration",
         "native_probabilistic_switching", "drift_keeps_state_valid",
+        # derived from the protocol (issue 11): state, write forms, statistics, reads, seeds, declarations, sequences
+        "state_export_is_a_copy", "state_restores_every_operation", "load_state_refuses_foreign_states",
+        "sparse_matches_dense", "counters_on_every_form", "update_rounding_rule", "steps_across_window",
+        "nonlinearity_as_declared", "pulse_trains_match_single_pulses", "long_trains_reach_bounds",
+        "probabilistic_at_many_p", "device_variation_as_declared", "reads_leave_state_unchanged",
+        "read_noise_independent", "outputs_are_float32", "spec_plausible", "random_sequences_keep_invariants",
     ):
         assert required in names
     assert all(imc_conformance.get_check(n).summary for n in names)
@@ -288,3 +295,19 @@ def test_pyargs_expected_failure_from_the_command_line_warns_when_stale(tmp_path
     assert result.returncode == 0, result.stdout[-3000:]
     assert "StaleExpectedFailure" in result.stdout
     assert "1 passed" in result.stdout
+
+
+def test_tolerances_come_from_a_family_wise_false_alarm_budget():
+    from imc_conformance.stats import Z, clustered_fraction, sigmas, z_for
+
+    assert z_for(1) == max(Z, z_for(1)) and z_for(1) >= Z
+    assert 5.9 < z_for(48) < 6.2 and z_for(1000) > z_for(48)
+    assert sigmas(3.0, 1.5) == "2.0 standard errors"
+    assert sigmas(1.0, 0.0) == sigmas(1e9, 1e-6) == "far beyond the sampling error"
+    rng = np.random.default_rng(0)
+    own = rng.uniform(0, 1, 200)  # every cell has its own probability: samples of one cell are correlated
+    cells = np.repeat(np.arange(200), 20)
+    hits = rng.random(cells.size) < own[cells]
+    frac, se = clustered_fraction(hits, cells, 0.5)
+    assert abs(frac - 0.5) < 5 * se
+    assert se > 2 * np.sqrt(0.25 / cells.size)  # the binomial SE would understate it
