@@ -255,7 +255,7 @@ def long_trains_reach_bounds(target):
                  f"of its {'upper' if direction > 0 else 'lower'} bound (allowed {allowed:.1%}): the physics "
                  "saturates before the window window_at declares; make them agree")
         notes.append(f"{word}: median gap {median:.2%}")
-    for direction, word, bound in ((1, "up", hi), (-1, "down", lo)):  # one huge request: the cap must not stop short
+    for direction, bound in ((1, hi), (-1, lo)):  # one huge request: the cap must not stop short
         dev.program(on_device(dev, mid_targets(dev)))
         dev.update(on_device(dev, np.full(dev.shape, direction * 10 * spec.range_us, np.float32)))
         g = host(dev, dev.peek()).astype(np.float64)
