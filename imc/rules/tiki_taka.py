@@ -4,10 +4,10 @@ Every analog weight matrix C (the model's own tile, the only one used in forward
 backward) gets a partner array A of the same shape, built with the same device backend,
 preset and mapping (``AnalogMatrix(zeros, C.config)``), starting at weight 0. Each step:
 
-1. **A update** (all variants): the proposed change ``lr_a * dW`` is written onto A as
-   pulses, the way a stochastic pulse-train outer product lands on average: each cell gets
-   ``|dW| / step_A`` pulses, stochastically rounded, at most ``MAX_PULSES`` (the device's
-   own physics, soft bounds included, decides what each pulse does);
+1. **A update** (all variants): the proposed change ``lr_a * dW`` is written onto A the way
+   the "analog-sgd" rule writes a weight array (aihwkit's stochastic pulse-train outer
+   product on average): each cell gets ``|dW| / step_A`` pulses, stochastically rounded, at
+   most 31 (the device's own physics, soft bounds included, decides what each pulse does);
 2. **transfer** every ``transfer_every`` steps (a fraction: several per step), of
    ``reads_per_transfer`` consecutive lines of A, in turn and wrapping around. A line is read
    from A with a one-hot vector through the array (``transfer_columns``: one input's
@@ -37,10 +37,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .analog_sgd import DEFAULT_MAX_PULSES, AnalogSGDRule
 from .base import UpdateRule, check_number
-
-#: most pulses one cell receives per A update or TTv1 transfer (aihwkit's default pulse-train length)
-MAX_PULSES = 31
 
 
 def _check_int(name, value, low=1):
@@ -79,6 +77,7 @@ class TikiTakaRule(UpdateRule):
         self.reads_per_transfer = _check_int("reads_per_transfer", reads_per_transfer)
         self.transfer_columns = _check_bool("transfer_columns", transfer_columns)
         self.a: dict[str, object] = {}  # matrix name -> A (an AnalogMatrix)
+        self._pulses = AnalogSGDRule(DEFAULT_MAX_PULSES)  # stochastic pulse counts, on this rule's stream
 
     def params(self) -> dict:
         return {"transfer_every": self.transfer_every, "transfer_lr": self.transfer_lr, "lr_a": self.lr_a,
@@ -89,6 +88,7 @@ class TikiTakaRule(UpdateRule):
         from ..nn.analog import AnalogMatrix
 
         super().attach(model, compute)
+        self._pulses.attach(model, compute)  # shares this rule's random stream
         self.a = {}
         for key, (name, p) in enumerate(model.named_parameters()):
             if not p.analog:
@@ -153,20 +153,19 @@ class TikiTakaRule(UpdateRule):
         return self._write_rounded(tile, change, index)
 
     def _write_rounded(self, tile, delta_w, index=None):
-        """Write ``delta_w`` (weights; dense, or at flat ``index``) as stochastically rounded pulses."""
+        """Write ``delta_w`` (weights; dense, or at flat ``index``) as analog-sgd's stochastic pulse counts."""
         xp = self.xp
         flat = delta_w.reshape(-1)
-        step = np.float32(tile.step_us() * tile.r_wg_per_us)
-        x = xp.minimum(xp.abs(flat) / step, np.float32(MAX_PULSES))
-        n = xp.floor(x)
-        n += self.compute.uniform(x.shape) < (x - n)
-        chosen = xp.flatnonzero(n)
-        where = chosen if index is None else index[chosen]
+        nonzero = xp.flatnonzero(flat)
+        dg = flat[nonzero] * np.float32(1.0 / tile.r_wg_per_us)
+        n = self._pulses.counts(dg, tile.step_us())
+        keep = xp.flatnonzero(n)
+        where = nonzero[keep] if index is None else index[nonzero[keep]]
+        n, dg = n[keep], dg[keep]
         if index is not None and where.size > 1:
-            order = xp.argsort(where)  # the tile wants sorted indices for its fast path
-            where, chosen = where[order], chosen[order]
-        signs = xp.where(flat[chosen] > 0, 1, -1).astype(xp.int8)
-        return tile.pulse(where, n[chosen].astype(xp.int64), signs)
+            order = xp.argsort(where)  # a wrapped-around transfer lists its lines out of order
+            where, n, dg = where[order], n[order], dg[order]
+        return tile.pulse(where, n, xp.where(dg > 0, 1, -1).astype(xp.int8))
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, np.ndarray]:
