@@ -36,8 +36,7 @@ import math
 import attrs
 import numpy as np
 
-from imc.spec import DeviceSpec, float_field
-from imc.spec import _non_negative as non_negative
+from imc.spec import DeviceSpec, float_field, non_negative
 from imc.variation import VariedDevice
 
 
