@@ -104,7 +104,7 @@ def b6(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
     for batch in batches:
         trainer = _mlp_trainer("ideal", "eapu-paper", compute_name, batch=batch)
         hand, data = MLPStep(hidden=HIDDEN), itertools.cycle(_batches(np, x, y, batch))
-        res = against_floor(_stepper(trainer, x, y, batch), lambda: hand(*next(data)), reps=reps,
+        res = against_floor(_stepper(trainer, x, y, batch), lambda hand=hand, data=data: hand(*next(data)), reps=reps,
                             sync=sync_of(trainer.compute))
         res.update(id=f"B6-b{batch}", case=f"B6 digits MLP 64-{HIDDEN}-10 ideal step, batch {batch}",
                    floor="hand-written numpy step", batch=batch, target=TARGETS["B6"])
