@@ -143,25 +143,27 @@ class CountsRequestedPulses(FefetDevice):
 class EnergyInPicojoules(MemristorDevice):
     """Accumulates write energy in picojoules in a field documented as joules."""
 
-    def _count_writes(self, idx, pulses, category):
-        super()._count_writes(idx, pulses, category)
+    def _count_writes(self, idx, pulses, category, written=None):
+        out = super()._count_writes(idx, pulses, category, written)
         self.counters.energy_j[category] += float(pulses.sum()) * self.spec.energy_per_pulse_j * (1e12 - 1)
+        return out
 
 
 class ProgramEnergyBookedAsWrite(MemristorDevice):
     """Books write-verify pulses under 'write' instead of 'program'."""
 
-    def _count_writes(self, idx, pulses, category):
-        super()._count_writes(idx, pulses, "write")
+    def _count_writes(self, idx, pulses, category, written=None):
+        return super()._count_writes(idx, pulses, "write", written)
 
 
 class EventsNotCounted(MemristorDevice):
     """Forgets the running total of write events."""
 
-    def _count_writes(self, idx, pulses, category):
+    def _count_writes(self, idx, pulses, category, written=None):
         events = self.counters.events
-        super()._count_writes(idx, pulses, category)
+        out = super()._count_writes(idx, pulses, category, written)
         self.counters.events = events
+        return out
 
 
 class RoundsDown(MemristorDevice):

@@ -87,10 +87,16 @@ def steps_across_window(target):
     groups = [(b, d) for b in range(BINS) for d in (1, -1)]
     z = z_for(3 * len(groups))
     means = {}
+    ratios = {}
     judged = 0
     for b, d in groups:
         sel = (data["bin"] == b) & (data["dir"] == d)
         if sel.sum() < 40:
+            continue
+        if spec.bounds_d2d > 0 and b == (BINS - 1 if d > 0 else 0):
+            # the eighth next to the bound ahead, by the cell's own window: with a spread of windows these
+            # are the cells nearest their own bound, while declared_step_us(g) is the population's mean at
+            # g (most cells at that g are farther from theirs); long_trains_reach_bounds judges this end
             continue
         judged += 1
         word = "up" if d > 0 else "down"
@@ -98,6 +104,8 @@ def steps_across_window(target):
         bias, se = mean_and_se(data["res"][sel])
         means[(b, d)] = (float(data["moved"][sel].mean()), mean_and_se(data["moved"][sel])[1], step_mean)
         where = f"{word} pulses from {b / BINS:.0%}-{(b + 1) / BINS:.0%} of the window"
+        if step_mean > 0:
+            ratios[(b, d)] = (step_mean + bias) / step_mean
         if abs(bias) > z * se + MODEL_SLACK * step_mean + ftol:
             fail(f"{where} move {step_mean + bias:.4g} uS on average but declared_step_us says {step_mean:.4g} uS "
                  f"({(step_mean + bias) / step_mean if step_mean else math.inf:.2f} x, {sigmas(bias, se)} "
@@ -113,7 +121,9 @@ def steps_across_window(target):
     if judged < 2:
         fail(f"only {judged} conductance bins had 40 cells far enough from their bounds to measure a step: "
              "the declared step or write noise is too large for the window")
-    return f"{judged} bins x directions judged"
+    worst = max(ratios, key=lambda k: abs(ratios[k] - 1)) if ratios else None
+    where = f"; worst {ratios[worst]:.2f} x declared ({'up' if worst[1] > 0 else 'down'}, bin {worst[0]})" if worst else ""
+    return f"{judged} bins x directions judged{where}"
 
 
 @check("nonlinearity_as_declared")
@@ -262,7 +272,9 @@ def long_trains_reach_bounds(target):
         median = float(np.median(np.abs(bound - g) / np.maximum(width, 1e-30)))
         noise = declared(dev, g.astype(np.float32), -direction)[1]
         cap = dev.max_update_pulses()
-        allowed = 0.05 + 0.5 * math.sqrt(cap or pmax) * float(np.median(noise / np.maximum(width, 1e-30)))
+        # 15 %: soft bounds approach their bound only asymptotically, and a cap of about one window's
+        # worth of nominal steps leaves them ~7 % short; a cap that really stops short leaves far more
+        allowed = 0.15 + 0.5 * math.sqrt(cap or pmax) * float(np.median(noise / np.maximum(width, 1e-30)))
         if median > allowed:
             fail(f"update({'+' if direction > 0 else '-'}10 x window) from mid-window leaves the median cell "
                  f"{median:.1%} of its window short of its {'upper' if direction > 0 else 'lower'} bound (allowed "
@@ -281,10 +293,11 @@ def device_variation_as_declared(target):
     if spec.bounds_d2d > 0:
         dev = target.make(key=135)
         lo, hi = windows(dev)
-        rel = float(np.std(hi[np.isfinite(hi)] / spec.g_max_us)) if np.isfinite(hi).any() else 0.0
+        width = (hi - lo)[np.isfinite(hi - lo)]
+        rel = float(np.std(width) / np.mean(width)) if width.size else 0.0
         if rel < 0.5 * spec.bounds_d2d:
-            fail(f"the spec declares bounds_d2d = {spec.bounds_d2d:g} (windows spread by ~{spec.bounds_d2d:.0%}) but "
-                 f"the windows window_at reports spread by {rel:.1%}: draw per-cell windows in _init_cells and "
+            fail(f"the spec declares bounds_d2d = {spec.bounds_d2d:g} (window widths spread by ~{spec.bounds_d2d:.0%}) "
+                 f"but the windows window_at reports spread by {rel:.1%}: draw per-cell windows in _init_cells and "
                  "report them in window_at, or declare bounds_d2d = 0")
         notes.append(f"window spread {rel:.1%} vs declared {spec.bounds_d2d:.0%}")
     if spec.step_d2d > 0:
