@@ -247,12 +247,13 @@ def test_example_backend_passes_when_installed():
     assert not failed
 
 
-# -- never flaky: twenty base seeds on every first-party backend -------------------------------
+# -- never flaky: base seeds on every first-party backend (the 200-seed run over every preset is a
+# measurement, see docs/writing-a-backend.md; this guard keeps CI time near a minute) --------------
 @pytest.mark.slow
-def test_twenty_base_seeds_never_fail():
+def test_ten_base_seeds_never_fail():
     from imc_conformance.flakiness import flakiness
 
-    report = flakiness(["memristor", "fefet", "mram"], seeds=20)
+    report = flakiness(["memristor", "fefet", "mram"], seeds=10)
     failures = [(b, p, f) for b, presets in report.items() for p, r in presets.items() for f in r["failures"]]
     assert not failures
 
@@ -311,3 +312,11 @@ def test_tolerances_come_from_a_family_wise_false_alarm_budget():
     frac, se = clustered_fraction(hits, cells, 0.5)
     assert abs(frac - 0.5) < 5 * se
     assert se > 2 * np.sqrt(0.25 / cells.size)  # the binomial SE would understate it
+
+
+@pytest.mark.parametrize("preset", ["rram-realistic", "rram-stress"])
+def test_program_check_handles_a_cell_window_below_the_spec_window(preset):
+    # base seed 49 gives a cell whose varied window lies below g_min_us: the check once asked
+    # program() for a target outside the spec window and raised ValueError (a false alarm)
+    outcome = run_check(Target.from_registry("memristor", preset, seed=49), "program_reaches_targets")
+    assert outcome.status == PASS, outcome.message
