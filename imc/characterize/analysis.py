@@ -13,10 +13,10 @@ direction). Output is per-conductance-bin statistics of the step and the write n
   not inherit). Model: measured M_k = G_k + e_k with G_k = G_{k-1} + mu(G_{k-1}) + w_k. The
   step residual r_k = dM_k - mu(M_{k-1}) (mu from the binned mean steps) is
   w_k + e_k - q e_{k-1} with q = 1 + s, s = dmu/d(position along the motion), so
-  var(r) = sw^2 + (1 + q^2) se^2, cov(r_k, r_{k+1}) = -q se^2 and cov(r_k, r_{k+2}) = 0.
-  Residuals are taken about each sweep's own mean, and the lag-2 covariance is the
-  baseline both others are measured from: a per-sweep step bias (device-to-device step
-  scale, cycle-to-cycle drift) adds the same amount at every lag and cancels. Standard
+  var(r) = sw^2 + (1 + q^2) se^2, cov(r_k, r_{k+1}) = -q se^2 and cov(r_k, r_{k+j}) = 0 for
+  j >= 2. Residuals are taken about each sweep's own mean, and the mean covariance at lags
+  2-4 is the baseline both others are measured from: a per-sweep step bias (device-to-device
+  step scale, cycle-to-cycle drift) adds about the same amount at every short lag and cancels. Standard
   errors: delete-one-sweep jackknife. Assumptions: w and e independent, Gaussian-like,
   i.i.d. per pulse; e of one std over the bin; whole-pulse gaps (other gaps are skipped).
 
@@ -141,7 +141,7 @@ class Products:
     """Residual products of one direction: squares (lag 0) and lag-1 / lag-2 cross
     products, each with the state it is binned by (uS) and its jackknife cluster."""
 
-    lag: tuple  # per lag 0, 1, 2: (values uS^2, state uS, cluster)
+    lag: tuple  # per lag 0 ... BASE[-1]: (values uS^2, state uS, cluster)
 
     def select(self, lo: float, hi: float, last: bool = False) -> Products:
         """The products whose state lies in [lo, hi) ([lo, hi] when ``last``)."""
@@ -155,6 +155,7 @@ class Products:
         return Products(tuple(tuple(np.concatenate([a, b]) for a, b in zip(x, y)) for x, y in zip(self.lag, other.lag)))
 
 
+BASELINE_LAGS = (2, 3, 4)  # the model gives these no covariance: their mean is the baseline
 BLOCK = 32  # steps per jackknife block when a bin holds too few sweeps to cluster on
 MIN_SWEEPS = 8
 
@@ -165,9 +166,10 @@ def residual_products(rec: Records, direction: int, grid_us, step_us) -> Product
     sel = np.flatnonzero(rec.step_dir == direction)
     g, sweep, nxt = rec.step_g[sel], rec.step_sweep[sel], rec.step_next[sel]
     r = rec.step[sel] - np.interp(g, grid_us, step_us)
+    lags = range(BASELINE_LAGS[-1] + 1)
     if r.size == 0:
         empty = (np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64))
-        return Products((empty, empty, empty))
+        return Products(tuple(empty for _ in lags))
     _, inverse, counts = np.unique(sweep, return_inverse=True, return_counts=True)
     r = r - (np.bincount(inverse, weights=r) / counts)[inverse]
     if np.unique(sweep).size >= MIN_SWEEPS:
@@ -175,17 +177,16 @@ def residual_products(rec: Records, direction: int, grid_us, step_us) -> Product
     else:
         position = np.arange(r.size) - np.concatenate([[0], np.cumsum(counts)])[inverse]
         cluster = sweep * 1_000_000 + position // BLOCK
-    one = np.flatnonzero(nxt)  # the last step of a sweep never has a next one, so one + 1 exists
-    two = one[nxt[one + 1]]
-    return Products((
-        (r * r, g, cluster),
-        (r[one] * r[one + 1], g[one + 1], cluster[one]),
-        (r[two] * r[two + 2], g[two + 1], cluster[two]),
-    ))
+    out, start = [(r * r, g, cluster)], np.arange(r.size)
+    for lag in lags[1:]:
+        start = start[nxt[start + lag - 1]] if start.size else start  # the last step of a sweep has no next
+        out.append((r[start] * r[start + lag], g[start + (lag + 1) // 2], cluster[start]))
+    return Products(tuple(out))
 
 
-def _split(m0, m1, m2, q):
+def _split(m0, m1, *base, q=1.0):
     """(accumulating, non-accumulating) variances from the lag means (see the module docstring)."""
+    m2 = sum(base) / len(base)
     off = (m2 - m1) / q
     return m0 - m2 - (1 + q * q) * off, off
 
@@ -194,24 +195,24 @@ def split_noise(products: Products, q: float = 1.0) -> tuple[float, float, float
     """(noise, noise s.e., offset, offset s.e.) in uS from residual products; ``q`` is
     1 + the slope of the mean step along the motion. Standard errors: delete-one-cluster
     jackknife on the variances, then the delta method (sqrt)."""
-    (v0, _, c0), (v1, _, c1), (v2, _, c2) = products.lag
-    if min(v0.size, v1.size, v2.size) < 2:
+    values = [v for v, _, _ in products.lag]
+    groups = [c for _, _, c in products.lag]
+    if min(v.size for v in values) < 2:
         return (float("nan"),) * 4
     q = float(np.clip(q, 0.1, 1.9))
-    means = [float(v.mean()) for v in (v0, v1, v2)]
-    var_w, var_e = _split(*means, q)
-    clusters, inverse = np.unique(np.concatenate([c0, c1, c2]), return_inverse=True)
+    var_w, var_e = _split(*(float(v.mean()) for v in values), q=q)
+    clusters, inverse = np.unique(np.concatenate(groups), return_inverse=True)
     k = clusters.size
     se_w = se_e = float("nan")
     if k >= 2:
-        parts = np.split(inverse, np.cumsum([c0.size, c1.size]))
+        parts = np.split(inverse, np.cumsum([c.size for c in groups[:-1]]))
         loo = []
-        for v, idx in zip((v0, v1, v2), parts):
+        for v, idx in zip(values, parts):
             total = np.bincount(idx, weights=v, minlength=k)
             count = np.bincount(idx, minlength=k)
             with np.errstate(invalid="ignore", divide="ignore"):
                 loo.append((v.sum() - total) / (v.size - count))
-        jw, je = _split(*loo, q)
+        jw, je = _split(*loo, q=q)
         fine = np.isfinite(jw) & np.isfinite(je)
         n = int(fine.sum())
         if n >= 2:
