@@ -50,7 +50,7 @@ MIN_STEP_FRACTION = 0.02
 EXTEND = 0.25  # at most this fraction of the data's span is added at an end that does not saturate
 CONDUCTANCE_UNITS = {"uS": 1.0, "mS": 1e3, "S": 1e6, "nS": 1e-3}  # to uS
 CURRENT_UNITS = {"A": 1e6, "mA": 1e3, "uA": 1.0, "nA": 1e-3}  # to uA; / V gives uS
-PLAUSIBLE_US = (1e-2, 1e5)  # 100 MOhm ... 10 Ohm: what a memory cell's conductance can be
+PLAUSIBLE_US = (1e-2, 2e4)  # 100 MOhm ... 50 Ohm: what a memory cell's conductance can be
 
 
 class CsvError(InputFileError, ValueError):
@@ -266,16 +266,28 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
     g_min, g_max = ends[-1]["window_end_us"], ends[1]["window_end_us"]
     if not g_max > g_min:
         raise ValueError(f"the data's window ends cross (bottom {g_min:.4g} >= top {g_max:.4g} uS)")
-    for label in ("up", "down"):
+    # next to a saturated end the data clip, and the noise estimate there measures clipping:
+    # such an end bin takes its neighbour's noise and stays out of the pooled estimate
+    inner = (edges[1] if ends[-1]["saturated"] else -np.inf, edges[-2] if ends[1]["saturated"] else np.inf)
+    for direction, label in ((1, "up"), (-1, "down")):
         grid, step, noise = tables[label]
+        if noise.size > 1 and ends[1]["saturated"] and grid[-1] >= inner[1]:
+            noise[-1] = noise[-2]
+        if noise.size > 1 and ends[-1]["saturated"] and grid[0] <= inner[0]:
+            noise[0] = noise[1]
+        stats_by[direction] = [b for b in stats_by[direction] if inner[0] <= b.g_mean_us < inner[1]] or stats_by[direction]
+    for label in ("up", "down"):  # tables reach an end that does not saturate along their trend
+        grid, step, noise = tables[label]
+        lo = grid[0] if ends[-1]["saturated"] else g_min
+        hi = grid[-1] if ends[1]["saturated"] else g_max
         floor = MIN_STEP_FRACTION * step.max()
-        g_step, step = extend_table(grid, np.maximum(step, floor), g_min, g_max, floor, step.max())
-        _, noise = extend_table(grid, noise, g_min, g_max, 0.0, noise.max())
+        g_step, step = extend_table(grid, np.maximum(step, floor), lo, hi, floor, step.max())
+        _, noise = extend_table(grid, noise, lo, hi, 0.0, noise.max())
         keep = (g_step >= g_min) & (g_step <= g_max)
         if keep.sum() >= 1:
             g_step, step, noise = g_step[keep], step[keep], noise[keep]
         tables[label] = (g_step, step, noise)
-    noise_split = _pooled_noise(rec, tables, stats_by)
+    noise_split = _pooled_noise(rec, tables, stats_by, inner)
     for direction, label in ((1, "up"), (-1, "down")):
         grid, step, noise = tables[label]
         constant = _constant_noise(stats_by[direction], noise_split[f"write_noise_{label}_us"], noise_split[f"write_noise_{label}_se_us"])
@@ -321,8 +333,8 @@ def _constant_noise(stats, pooled: float, pooled_se: float) -> bool:
     return chi2 <= dof + 3 * np.sqrt(2 * dof)
 
 
-def _pooled_noise(rec, tables, stats_by) -> dict:
-    """Accumulating and non-accumulating noise pooled over every bin, per direction, and the
+def _pooled_noise(rec, tables, stats_by, inner) -> dict:
+    """Accumulating and non-accumulating noise pooled over the bins in ``inner`` (uS), per direction, and the
     non-accumulating std of both directions together (inverse-variance weighted)."""
     out, offsets = {}, []
     for direction, label in ((1, "up"), (-1, "down")):
@@ -331,7 +343,8 @@ def _pooled_noise(rec, tables, stats_by) -> dict:
         slope = direction * np.gradient([b.step_us for b in ok], [b.g_mean_us for b in ok]) if len(ok) >= 2 else np.zeros(1)
         weights = np.array([b.n_steps for b in ok], dtype=np.float64)
         q = 1 + float(np.average(slope, weights=weights if len(ok) >= 2 else None))
-        noise, noise_se, offset, offset_se = split_noise(residual_products(rec, direction, grid, step), q)
+        products = residual_products(rec, direction, grid, step).select(*inner)
+        noise, noise_se, offset, offset_se = split_noise(products, q)
         out[f"write_noise_{label}_us"], out[f"write_noise_{label}_se_us"] = noise, noise_se
         out[f"offset_{label}_us"], out[f"offset_{label}_se_us"] = offset, offset_se
         if np.isfinite(offset):

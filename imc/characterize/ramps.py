@@ -4,7 +4,7 @@
   saturates there. An end is *saturated* when the steps that approach it die out (the mean
   of each ramp's last steps is below ``SATURATED`` of its mean step) or the ramps repeat
   their extreme (a hard bound); the window then ends at the plateau (median over ramps of
-  their last values). Otherwise the data stops before the device does: the window is the
+  the mean of their last values; of their extreme for a hard bound). Otherwise the data stops before the device does: the window is the
   data's extreme extended along the step trend (a straight line through the three outermost
   bins of the approaching direction) up to where that trend reaches zero, at most
   ``extend`` x the data's span.
@@ -34,7 +34,7 @@ def window_end(sweeps, direction: int, grid_us, step_us, extend: float = 0.25) -
     values = np.concatenate([np.asarray(sw.g_us, dtype=np.float64) for sw in sweeps])
     data_end = float(values.max() if direction > 0 else values.min())
     span = float(values.max() - values.min())
-    last, mean, plateau, repeated = [], [], [], 0
+    last, mean, plateau, extremes, repeated = [], [], [], [], 0
     for sw in ramps:
         g = np.asarray(sw.g_us, dtype=np.float64)
         steps = np.diff(g) * direction / np.diff(np.asarray(sw.pulses, dtype=np.float64))
@@ -43,13 +43,14 @@ def window_end(sweeps, direction: int, grid_us, step_us, extend: float = 0.25) -
         mean.append(steps.mean())
         plateau.append(g[-k:].mean())
         extreme = g.max() if direction > 0 else g.min()
+        extremes.append(extreme)
         repeated += int((g == extreme).sum() >= 3)
     ratio = float(np.mean(last) / np.mean(mean)) if ramps and np.mean(mean) > 0 else float("nan")
     hard = bool(ramps) and repeated >= len(ramps) / 2
     out = {"side": "top" if direction > 0 else "bottom", "data_end_us": data_end, "last_step_ratio": ratio,
            "hard_bound": hard}
     if hard or (np.isfinite(ratio) and ratio < SATURATED):
-        end = float(np.median(plateau))
+        end = float(np.median(extremes if hard else plateau))
         out.update(saturated=True, window_end_us=end, trend_zero_us=float("nan"),
                    how=(f"saturates: {'the ramps repeat their extreme (a hard bound)' if hard else ''}"
                         f"{'' if hard else f'the last steps are {ratio:.0%} of the mean step'}; window ends at the plateau {end:.4g} uS"))
