@@ -1,6 +1,6 @@
 """Update rules, selected by name and extensible by plugins (hook ``imc_update_rules``).
 
-Built-in: "ideal", "original", "eapu", "mixed-precision", "manhattan". A plugin adds
+Built-in: "ideal", "original", "analog-sgd", "eapu", "mixed-precision", "manhattan". A plugin adds
 rules by returning :class:`RuleInfo` records from ``imc_update_rules()``::
 
     @imc.hookimpl
@@ -11,6 +11,7 @@ rules by returning :class:`RuleInfo` records from ``imc_update_rules()``::
 from __future__ import annotations
 
 from ..spec import unknown_name_message
+from .analog_sgd import AnalogSGDRule
 from .base import RuleInfo, UpdateRule
 from .eapu import EaPURule
 from .ideal import IdealRule
@@ -23,6 +24,7 @@ BUILTIN_RULES = {
     for info in (
         RuleInfo(name="ideal", factory=IdealRule, description="digital training with exact weights (upper bound)"),
         RuleInfo(name="original", factory=OriginalRule, description="write every nonzero change every step"),
+        RuleInfo(name="analog-sgd", factory=AnalogSGDRule, description="stochastic pulse counts, E[count] = request / step (aihwkit)"),
         RuleInfo(name="eapu", factory=EaPURule, description="error-aware probabilistic update (Liu et al. 2025)"),
         RuleInfo(name="mixed-precision", factory=MixedPrecisionRule, description="digital accumulator, whole pulses"),
         RuleInfo(name="manhattan", factory=ManhattanRule, description="one sign pulse per cell per step"),
