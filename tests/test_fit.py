@@ -443,3 +443,11 @@ def test_cli_fit_prints_ends_noise_drift_and_spread(preset_dir, capsys):
         assert text in out, text
     saved = json.loads((preset_dir / "mydev.json").read_text())
     assert saved["fit"]["ends"]["top"]["saturated"] is False and len(saved["fit"]["spread"]["up"]["fitted_us"]) == 100
+
+
+def test_a_fitted_device_with_offsets_passes_conformance(sample_fit, tmp_path, capsys):
+    # the write-noise checks see one write's error from a settled state: write noise plus offset
+    path = tmp_path / "sample.json"
+    pytest.importorskip("imc_table").store.save(sample_fit[0].spec, path)
+    assert main(["conformance", "table", "--preset", str(path)]) == 0, capsys.readouterr().out
+    capsys.readouterr()

@@ -222,3 +222,7 @@ class TableDevice(VariedDevice):
     def declared_write_noise_us(self, g, direction: int = UP):
         """Tabulated write-noise std of one pulse from ``g`` in ``direction``."""
         return self._noise_at(self.xp.asarray(g, dtype=np.float32), direction).astype(np.float32)
+
+    def declared_offset_noise_us(self, g):
+        """Std of the non-accumulating offset every write adds (``offset_noise_us``), uS."""
+        return self.xp.full(self.xp.shape(g), self.spec.offset_noise_us, dtype=np.float32)
