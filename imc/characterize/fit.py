@@ -35,7 +35,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-from imc.errors import ConfigError, InputFileError
+from imc.errors import DataError, InputFileError, UnknownNameError, UsageError
 from imc.spec import unknown_name_message
 
 from .analysis import Sweep, bin_statistics, records, residual_products, split_noise
@@ -53,7 +53,7 @@ CURRENT_UNITS = {"A": 1e6, "mA": 1e3, "uA": 1.0, "nA": 1e-3}  # to uA; / V gives
 PLAUSIBLE_US = (1e-2, 2e4)  # 100 MOhm ... 50 Ohm: what a memory cell's conductance can be
 
 
-class CsvError(InputFileError, ValueError):
+class CsvError(DataError):
     """A problem in a pulse-response CSV; the message names the file, row and column."""
 
 
@@ -61,7 +61,7 @@ class UnitError(CsvError):
     """Conductances whose magnitudes fit another unit far better than microsiemens."""
 
 
-class FitSettingError(ConfigError, ValueError):
+class FitSettingError(UsageError):
     """A fit setting (unit, spec override) that cannot be used as given."""
 
 
@@ -129,7 +129,7 @@ def read_sweeps_csv(path, unit: str | None = None, read_voltage: float | None = 
     try:
         fh = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
+        raise InputFileError(f"{path}: no such file") from None
     except OSError as exc:
         raise CsvError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     with fh:
@@ -229,7 +229,7 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
 
     check_name(name)
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise ValueError(f"bins must be a whole number >= 2, got {bins!r}")
+        raise DataError(f"bins must be a whole number >= 2, got {bins!r}")
     if isinstance(extend, bool) or not isinstance(extend, (int, float)) or not 0 <= extend <= 10:
         raise FitSettingError(f"extend must be a fraction of the data's span in [0, 10], got {extend!r}")
     known = [a.name for a in attrs.fields(TableSpec)]
@@ -240,11 +240,11 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
                 f"({DERIVED[key]}) and the device never reads {key}; drop --set {key}"
             )
         if key not in known:
-            raise KeyError(unknown_name_message("spec field", key, known, "TableSpec"))
+            raise UnknownNameError(unknown_name_message("spec field", key, known, "TableSpec"))
     values = np.concatenate([np.asarray(sw.g_us, dtype=np.float64) for sw in sweeps])
     g_lo, g_hi = float(values.min()), float(values.max())
     if not g_hi > g_lo:
-        raise ValueError(f"the sweeps do not span a conductance window (all values are {g_lo} uS)")
+        raise DataError(f"the sweeps do not span a conductance window (all values are {g_lo} uS)")
     edges = np.linspace(g_lo, g_hi, bins + 1)
     rec = records(sweeps)
     tables, rows, stats_by = {}, [], {}
@@ -253,7 +253,7 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
         rows += [attrs.asdict(b) for b in stats]
         ok = [b for b in stats if b.n_steps >= MIN_STEPS and np.isfinite(b.step_us)]
         if not ok or max(b.step_us for b in ok) <= 0:
-            raise ValueError(f"the {label} sweeps do not move the conductance {label}: no positive mean step to fit")
+            raise DataError(f"the {label} sweeps do not move the conductance {label}: no positive mean step to fit")
         grid = np.array([b.g_mean_us for b in ok])
         step = np.array([b.step_us for b in ok])
         noise = np.array([b.noise_us for b in ok])
@@ -265,7 +265,7 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
     ends = {d: window_end(sweeps, d, tables[lab][0], tables[lab][1], extend) for d, lab in ((1, "up"), (-1, "down"))}
     g_min, g_max = ends[-1]["window_end_us"], ends[1]["window_end_us"]
     if not g_max > g_min:
-        raise ValueError(f"the data's window ends cross (bottom {g_min:.4g} >= top {g_max:.4g} uS)")
+        raise DataError(f"the data's window ends cross (bottom {g_min:.4g} >= top {g_max:.4g} uS)")
     # next to a saturated end the data clip, and the noise estimate there measures clipping:
     # such an end bin takes its neighbour's noise and stays out of the pooled estimate
     inner = (edges[1] if ends[-1]["saturated"] else -np.inf, edges[-2] if ends[1]["saturated"] else np.inf)
@@ -312,7 +312,7 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
     try:
         spec = TableSpec(**fields)
     except TypeError as exc:  # a wrongly typed override: a user error like any other
-        raise ValueError(str(exc)) from None
+        raise DataError(str(exc)) from None
     info = {"sweeps": len(sweeps), "cells": cells, "steps": int(rec.step.size), "bins": bins,
             "edges_us": edges.tolist(), "source": fields["source"], "data_range_us": [g_lo, g_hi],
             "ends": {e["side"]: e for e in ends.values()}, "noise": noise_split, "drift": ramp_drift(sweeps)}
