@@ -451,3 +451,15 @@ def test_a_fitted_device_with_offsets_passes_conformance(sample_fit, tmp_path, c
     pytest.importorskip("imc_table").store.save(sample_fit[0].spec, path)
     assert main(["conformance", "table", "--preset", str(path)]) == 0, capsys.readouterr().out
     capsys.readouterr()
+
+
+@pytest.mark.gpu
+def test_offsets_and_write_noise_match_between_numpy_and_cupy(sample_fit):
+    imc_table = pytest.importorskip("imc_table")
+    n = 20_000
+    spreads = {}
+    for name in ("cpu", "gpu"):
+        dev = imc_table.TableDevice(sample_fit[0].spec, (100, 200), imc.Compute.create(name, seed=3))
+        spreads[name] = spread_from(dev, 60.0, 1, 10)[[0, 9]]  # after 1 and 10 pulses
+    # a std from n cells is known to 1 / sqrt(2 n) of itself; two of them, 4 standard errors
+    np.testing.assert_allclose(spreads["gpu"], spreads["cpu"], rtol=4 * math.sqrt(2) / math.sqrt(2 * n))
