@@ -463,3 +463,23 @@ def test_offsets_and_write_noise_match_between_numpy_and_cupy(sample_fit):
         spreads[name] = spread_from(dev, 60.0, 1, 10)[[0, 9]]  # after 1 and 10 pulses
     # a std from n cells is known to 1 / sqrt(2 n) of itself; two of them, 4 standard errors
     np.testing.assert_allclose(spreads["gpu"], spreads["cpu"], rtol=4 * math.sqrt(2) / math.sqrt(2 * n))
+
+
+def test_offsets_survive_writes_that_skip_a_cell(sample_fit):
+    # the library's dense write path hands every cell to the physics, 0 pulses included:
+    # a cell not written keeps its conductance and its offset (nothing accumulates)
+    imc_table = pytest.importorskip("imc_table")
+    dev = imc_table.TableDevice(sample_fit[0].spec, (4, 50), imc.Compute.create("cpu", seed=2))
+    dev.program(np.full(dev.shape, 60.0, dtype=np.float32))
+    dev.pulse(np.ones(dev.shape), 1)
+    g, offset = dev.peek(), dev.cell["offset"].copy()
+    assert np.all(offset != 0)
+    counts = np.zeros(dev.shape[0] * dev.shape[1], dtype=np.int64)
+    counts[::2] = 1
+    dev._write_internal("pulse", None, counts, np.ones_like(counts, dtype=np.int8))
+    skipped = (counts == 0).reshape(dev.shape)
+    assert np.array_equal(dev.peek()[skipped], g[skipped]) and np.array_equal(dev.cell["offset"][skipped], offset[skipped])
+    assert np.all(dev.peek()[~skipped] != g[~skipped])
+    # update() of a small request rounds to 0 pulses for every cell: nothing moves
+    dev.update(np.full(dev.shape, 1e-4, dtype=np.float32))
+    assert np.array_equal(dev.cell["offset"][skipped], offset[skipped])

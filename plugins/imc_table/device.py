@@ -195,7 +195,8 @@ class TableDevice(VariedDevice):
         lo, hi, stuck = self._gather(idx)
         offsets = "offset" in self.cell_fields
         if offsets:  # move the hidden state; the visible one gets a fresh offset below
-            g = self._pin(g - self.cell["offset"].reshape(-1)[idx], lo, hi, stuck)
+            visible, old = g, self.cell["offset"].reshape(-1)[idx]
+            g = self._pin(g - old, lo, hi, stuck)
         scale = (hi - lo) / np.float32(s.range_us)  # this cell's window vs the nominal one
         g_nom = np.float32(s.g_min_us) + (g - lo) / scale
         n = counts.astype(np.float32)
@@ -208,8 +209,10 @@ class TableDevice(VariedDevice):
         if not offsets:
             return new
         seen = self._pin(new + np.float32(s.offset_noise_us) * self.compute.normal(g.shape), lo, hi, stuck)
-        self.cell["offset"].reshape(-1)[idx] = seen - new
-        return seen
+        # cells given 0 pulses may be among idx (the dense internal path): they keep state and offset
+        written = counts > 0
+        self.cell["offset"].reshape(-1)[idx] = xp.where(written, seen - new, old)
+        return xp.where(written, seen, visible)
 
     def max_update_pulses(self) -> int:
         """More pulses than this cannot move a cell further (update() caps its counts here)."""
