@@ -37,7 +37,8 @@ class Counters:
     writes: object  # int64 per cell: write events (times the cell was selected)
     cell_reads: int = 0  # cell reads (a product over B vectors reads every cell B times)
     products: int = 0  # vector products, forward and transposed
-    energy_j: dict = attrs.field(factory=lambda: {"write": 0.0, "program": 0.0, "read": 0.0})
+    # J by kind: open-loop pulses, closed-loop programming, reads of products, verify reads
+    energy_j: dict = attrs.field(factory=lambda: {"write": 0.0, "program": 0.0, "read": 0.0, "verify": 0.0})
     # running totals over all cells, so a caller can take the difference across one
     # operation without gathering per-cell counters (not part of the saved state)
     events: int = 0  # write events
@@ -231,10 +232,12 @@ class Device:
                 raise ValueError(f"mask must be a bool array of shape {self.shape}")
             idx = xp.flatnonzero(mask)
         flat = self.g.reshape(-1)
-        new = self._program(flat[idx], idx, targets.reshape(-1)[idx])
+        old = flat[idx]
+        new = self._program(old, idx, targets.reshape(-1)[idx])
         self._commit(idx, new)
         n_pulses = int(round(self.spec.program_pulses))
-        self._count_writes(idx, xp.full(idx.shape, n_pulses, dtype=xp.int64), "program")
+        signs = xp.where(targets.reshape(-1)[idx] >= old, UP, DOWN).astype(xp.int8)  # SET toward a higher target
+        self._count_writes(idx, xp.full(idx.shape, n_pulses, dtype=xp.int64), "program", signs)
         reads = n_pulses * int(idx.size)
         self.counters.cell_reads += reads
         self.counters.energy_j["program"] += reads * self.spec.energy_per_read_j
@@ -258,7 +261,7 @@ class Device:
         flat = self.g.reshape(-1)
         new = self._pulse(flat[idx], idx, n.astype(xp.int64), s)
         self._commit(idx, new)
-        self._count_writes(idx, n.astype(xp.int64), "write")
+        self._count_writes(idx, n.astype(xp.int64), "write", s)
 
     def update(self, delta_us, index=None) -> None:
         """Request conductance changes (uS); the device realises them with its own physics.
@@ -277,7 +280,25 @@ class Device:
         new, n = self._update(flat[idx], idx, d)
         self._commit(idx, new)
         written = n > 0
-        self._count_writes(idx[written], n[written].astype(self.xp.int64), "write")
+        signs = self.xp.where(d[written] > 0, UP, DOWN).astype(self.xp.int8)
+        self._count_writes(idx[written], n[written].astype(self.xp.int64), "write", signs)
+
+    def read_cells(self, index):
+        """Verify read of the cells at flat ``index`` (1-D ints): their conductances as the
+        periphery senses them (read noise redrawn), uS. Counted as one read of each cell and
+        booked as "verify" energy (closed-loop programming by an update rule)."""
+        xp = self.xp
+        idx = xp.asarray(index)
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            raise ValueError(f"index must be a 1-D array of flat cell numbers, got shape {tuple(idx.shape)}, dtype {idx.dtype}")
+        size = self.shape[0] * self.shape[1]
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+            raise ValueError(f"index out of range for a device of {size} cells")
+        n = int(idx.size)
+        c = self.counters
+        c.cell_reads += n
+        c.energy_j["verify"] = c.energy_j.get("verify", 0.0) + n * self.spec.energy_per_read_j
+        return self._with_read_noise(self.g.reshape(-1)[idx.astype(xp.int64)])
 
     def read(self):
         """Conductances as the periphery senses them (read noise redrawn), uS."""
@@ -329,14 +350,22 @@ class Device:
             raise FloatingPointError(f"{self.spec.name}: physics produced non-finite conductances")
         self.g.reshape(-1)[idx] = new_values
 
-    def _count_writes(self, idx, pulses, category: str) -> None:
+    def _count_writes(self, idx, pulses, category: str, signs=None) -> None:
+        """Book pulses on cells ``idx``; ``signs`` (+1 SET / -1 RESET per cell) matter only
+        when the spec declares SET and RESET energies apart (otherwise every pulse costs
+        ``energy_per_pulse_j``)."""
         c = self.counters
         c.pulses.reshape(-1)[idx] += pulses
         c.writes.reshape(-1)[idx] += 1
         n = int(pulses.sum())
         c.events += int(idx.size)
         c.pulse_total += n
-        c.energy_j[category] += float(n) * self.spec.energy_per_pulse_j
+        spec = self.spec
+        if signs is None or not spec.declares_set_reset:
+            c.energy_j[category] += float(n) * spec.energy_per_pulse_j
+        else:
+            n_set = int(self.xp.where(self.xp.asarray(signs) > 0, pulses, 0).sum())
+            c.energy_j[category] += n_set * spec.pulse_energy_j(UP) + (n - n_set) * spec.pulse_energy_j(DOWN)
 
     def _count_reads(self, vectors: int) -> None:
         cells = vectors * self.shape[0] * self.shape[1]
