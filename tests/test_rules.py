@@ -9,7 +9,7 @@ import imc
 import imc.models
 from imc.nn import AnalogConfig, AnalogMatrix, Sequential
 from imc.registry import make_plugin_manager
-from imc.rules import RuleInfo, UpdateRule, available_rules, make_rule
+from imc.rules import RuleInfo, UpdateRule, available_rules, make_rule, rules
 
 SIGMA = 2.0  # eapu-paper write noise, uS
 R = 1 / 80.0
@@ -217,8 +217,11 @@ def test_plugins_add_rules_through_the_hook():
         def imc_update_rules(self):
             return [RuleInfo(name="eapu", factory=HalfRule)]
 
-    with pytest.raises(ValueError, match="claimed twice"):
-        available_rules(make_plugin_manager(autoload=False, plugins=[Clash()]))
+    from imc.registry import PluginLoadWarning
+
+    with pytest.warns(PluginLoadWarning, match="update rule name 'eapu' is already provided by imc"):
+        table = rules(make_plugin_manager(autoload=False, plugins=[Clash()]))
+    assert table["eapu"].factory is not HalfRule  # the built-in rule is kept
 
 
 def test_rule_random_stream_is_part_of_its_state():

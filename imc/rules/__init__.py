@@ -36,19 +36,26 @@ BUILTIN_RULES = {
 
 
 def rules(pm=None) -> dict[str, RuleInfo]:
-    """Every available rule: built-ins, then those plugins register (a clash is an error)."""
-    from ..registry import get_plugin_manager
+    """Every available rule: built-ins, then those plugins register.
+
+    Each plugin's hook is called on its own (a hook that raises or returns the wrong type
+    is reported and skipped); a plugin rule that reuses a name is reported and ignored.
+    """
+    from ..registry import PluginProblem, collect_hook, get_plugin_manager, record_problem
 
     pm = pm or get_plugin_manager()
     found = dict(BUILTIN_RULES)
-    hook = getattr(pm.hook, "imc_update_rules", None)
-    for impl in hook.get_hookimpls() if hook is not None else ():
-        for info in impl.function() or ():
-            if not isinstance(info, RuleInfo):
-                raise TypeError(f"plugin {impl.plugin_name}: imc_update_rules must return RuleInfo, got {type(info).__name__}")
+    origin = {}
+    for plugin, dist, version, records in collect_hook(pm, "imc_update_rules", RuleInfo, "imc.rules.RuleInfo"):
+        for info in records:
             if info.name in found:
-                raise ValueError(f"update rule name {info.name!r} is claimed twice (plugin {impl.plugin_name})")
+                first = origin.get(info.name, "imc (built in)")
+                record_problem(pm, PluginProblem(plugin, dist, version, "clash",
+                                                 f"update rule name {info.name!r} is already provided by {first}; "
+                                                 "the first one is kept"))
+                continue
             found[info.name] = info
+            origin[info.name] = f"{dist} {version}"
     return found
 
 
