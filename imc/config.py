@@ -42,6 +42,7 @@ try:
 except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
+from .ledger import EnergyConstants
 from .spec import unknown_name_message
 
 
@@ -274,6 +275,7 @@ class TrainConfig:
     backend: BackendConfig = attrs.field(factory=BackendConfig)
     optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
     rule: RuleConfig = attrs.field(factory=RuleConfig)
+    energy: EnergyConstants = attrs.field(factory=EnergyConstants)  # [energy]: docs/energy.md
 
     @property
     def run_name(self) -> str:

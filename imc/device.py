@@ -422,12 +422,16 @@ class Device:
         self.cell = {n: xp.asarray(state[f"cell.{n}"]).copy() for n in self.cell_fields}
         keys = [str(k) for k in np.asarray(state["energy_keys"]).tolist()]
         totals = np.asarray(state["totals"]).tolist()
+        pulses = xp.asarray(state["pulses"], dtype=xp.int64).copy()
+        writes = xp.asarray(state["writes"], dtype=xp.int64).copy()
         self.counters = Counters(
-            xp.asarray(state["pulses"], dtype=xp.int64).copy(),
-            xp.asarray(state["writes"], dtype=xp.int64).copy(),
+            pulses,
+            writes,
             int(totals[0]),
             int(totals[1]),
             dict(zip(keys, (float(v) for v in np.asarray(state["energy_j"]).tolist()))),
+            events=int(writes.sum()),  # the running totals are the per-cell sums
+            pulse_total=int(pulses.sum()),
         )
         if rng_state is not None and not self.compute.is_gpu:
             self.compute.set_rng_state(rng_state)
