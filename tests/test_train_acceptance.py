@@ -28,7 +28,7 @@ def results(compare, tmp_path, *argv):
 def test_script_reports_the_ledger_columns_on_every_backend(compare, tmp_path, capsys, backend, preset):
     res = results(compare, tmp_path, "--backend", backend, "--preset", preset, "--epochs", "1", "--rules", "original,eapu")
     printed = capsys.readouterr().out
-    assert "cells written" in printed and "lifetimes" in printed and f"{backend}/{preset}" in printed
+    assert "write events" in printed and "lifetimes" in printed and f"{backend}/{preset}" in printed
     for rule in ("original", "eapu"):
         led = res[rule]["ledger"]
         assert {"update_ratio_mean", "write_events", "pulses", "energy_by_boundary_j", "lifetime", "wear"} <= led.keys()
