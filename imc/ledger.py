@@ -37,6 +37,8 @@ import math
 import attrs
 import numpy as np
 
+from .device import settle
+
 
 def _non_negative(instance, attribute, value):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
@@ -100,6 +102,8 @@ class Ledger:
         self.constants = constants or EnergyConstants()
         params = model.parameters()
         self._tiles = model.tiles()  # the model's structure is fixed once built
+        self._counters = [dev.counters for dev in self._devices()]
+        self._xp = self._tiles[0].xp if self._tiles else np
         self._modules = list(model.modules())
         self.n_weights = sum(p.size for p in params if p.analog)
         self.n_digital = sum(p.size for p in params if not p.analog)
@@ -128,6 +132,7 @@ class Ledger:
             acc[1] += 1
 
     def _snapshot(self) -> dict[str, float]:
+        self._settle()
         snap = dict.fromkeys(_SNAPSHOT, 0.0)
         c = self.constants
         for tile in self._tiles:
@@ -152,9 +157,18 @@ class Ledger:
             self.totals[phase][key] += now[key] - self._last[key]
         self._last = now
 
-    def record_step(self, epoch: int, cells: int, pulses: int) -> dict:
-        """Close a training step: what the rule wrote, plus optimiser/rule digital work."""
-        cells, pulses, epoch = int(cells), int(pulses), int(epoch)
+    def _settle(self, extra=()) -> list:
+        """Every device total still on the GPU (and ``extra``) to the host in one transfer."""
+        self._counters = [dev.counters for dev in self._devices()]  # load_state replaces them
+        return settle(self._xp, self._counters, extra)
+
+    def record_step(self, epoch: int, cells, pulses) -> dict:
+        """Close a training step: what the rule wrote, plus optimiser/rule digital work.
+
+        ``cells``/``pulses`` may be 0-d device arrays: they come back with the devices'
+        totals in one transfer, the only one the ledger makes per step."""
+        cells, pulses = self._settle((cells, pulses))
+        cells, pulses, epoch = round(cells), round(pulses), int(epoch)
         self.step_cells.append(cells)
         self.step_pulses.append(pulses)
         self.epoch_of_step.append(epoch)

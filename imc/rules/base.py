@@ -55,6 +55,16 @@ class UpdateRule:
     def xp(self):
         return self.compute.xp
 
+    @property
+    def dense(self) -> bool:
+        """Write in the dense form (whole matrices, 0 = untouched) rather than by index.
+
+        On a GPU a sparse index costs a host synchronisation (its length is data-dependent)
+        and the dense form costs nothing extra; on the CPU the index form touches only the
+        selected cells. The library's rules pass ``checked=True``: their inputs are valid by
+        construction, so the devices skip re-validation."""
+        return self.compute.is_gpu
+
     # -- state ---------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:
         out = {f"array.{k}": np.array(self.compute.to_numpy(v), copy=True) for k, v in self.arrays.items()}
