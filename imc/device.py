@@ -340,6 +340,16 @@ class Device:
         c.add("energy_j.verify", n * self.spec.energy_per_read_j)
         return self._with_read_noise(self.g.reshape(-1)[idx.astype(xp.int64)])
 
+    def read_masked(self, mask):
+        """Verify read of the cells where ``mask`` (bool, flat over every cell) is set, in the
+        dense form (no host synchronisation): all conductances as sensed, uS, of which only the
+        masked ones are counted as reads and booked as "verify" energy."""
+        n = mask.sum()
+        c = self.counters
+        c.add("cell_reads", n)
+        c.add("energy_j.verify", n * self.spec.energy_per_read_j)
+        return self._with_read_noise(self.g.reshape(-1))
+
     def read(self):
         """Conductances as the periphery senses them (read noise redrawn), uS."""
         self._count_reads(1)

@@ -244,6 +244,20 @@ class AnalogMatrix:
                 out[pos] = g * np.float32(self.r_wg_per_us)
         return out
 
+    def read_masked(self, mask):
+        """Weights as verify reads sense them, dense form: only cells where ``mask`` (bool, the
+        matrix shape) is set are counted as reads (values elsewhere are not meaningful)."""
+        if self.exact is not None:
+            raise RuntimeError("the matrix is in exact mode; there are no cells to read")
+        out = self.xp.empty(self.shape, dtype=np.float32)
+        for tile in self.tiles:
+            m = mask[tile.rows, tile.cols].reshape(-1)
+            shape = (tile.rows.stop - tile.rows.start, tile.cols.stop - tile.cols.start)
+            g = tile.devices[0].read_masked(m)
+            g = g - (tile.devices[1].read_masked(m) if self.mapping == "pair" else self.g_ref_us)
+            out[tile.rows, tile.cols] = (g * np.float32(self.r_wg_per_us)).reshape(shape)
+        return out
+
     # ------------------------------------------------------------------ products
     def forward(self, x, *, checked: bool = False):
         """``x @ W`` for x of shape (batch, inputs).

@@ -65,6 +65,8 @@ class WriteVerifyRule(UpdateRule):
             raise ValueError(f"pending changes {key!r} have shape {tuple(chi.shape)}, the matrix is {tile.shape}")
         inv_r = np.float32(1.0 / tile.r_wg_per_us)
         chi += delta_w * inv_r
+        if self.dense:
+            return self._apply_dense(tile, chi, inv_r)
         flat = chi.reshape(-1)
         tol = np.float32(self.tolerance(tile))
         index = xp.flatnonzero(xp.abs(flat) > tol)
@@ -94,4 +96,32 @@ class WriteVerifyRule(UpdateRule):
         left = target - g
         left[xp.abs(left) > tol] = 0  # did not converge: give the change up
         flat[index] = left
+        return stats
+
+    def _apply_dense(self, tile, chi, inv_r):
+        """The same closed loop on whole matrices (a GPU: no host synchronisation): every round
+        is run, cells already within the tolerance get 0 pulses and are not read again."""
+        from ..nn.analog import WriteStats
+
+        xp = self.xp
+        tol = np.float32(self.tolerance(tile))
+        step = np.float32(tile.step_us())
+        analog = tile.spec.has(ANALOG_WRITE)
+        selected = xp.abs(chi) > tol
+        g = tile.read_masked(selected) * inv_r
+        target = g + chi
+        active = selected
+        stats = WriteStats()
+        for _ in range(self.max_iterations):
+            err = target - g
+            active = active & (xp.abs(err) > tol)
+            if analog:
+                stats += tile.update(None, xp.where(active, err, np.float32(0)), checked=True)
+            else:
+                n = xp.where(active, xp.clip(xp.rint(xp.abs(err) / step), 1, MAX_PULSES_PER_ROUND), 0).astype(xp.int64)
+                stats += tile.pulse(None, n, xp.where(err > 0, 1, -1).astype(xp.int8), checked=True)
+            g = xp.where(active, tile.read_masked(active) * inv_r, g)
+        left = target - g
+        left = xp.where(xp.abs(left) > tol, np.float32(0), left)  # did not converge: give the change up
+        chi[...] = xp.where(selected, left, chi)
         return stats
