@@ -249,7 +249,7 @@ def test_eapu_trains_on_fitted_fefet_and_mram_devices(backend, preset, native, e
         assert main(["fit", str(data_csv), "--name", "trainable", "--out", str(tmp_path / "fitted.json")]) == 0
         preset = str(tmp_path / "fitted.json")
     summary, losses, history = train(tmp_path, backend, preset, native=native, epochs=epochs)
-    assert summary["cells_written"] > 0 and summary["pulses"] > 0
+    assert summary["write_events"] > 0 and summary["pulses"] > 0
     first, last = np.mean(losses[:10]), np.mean(losses[-10:])
     assert last < first - drop, (first, last)  # ln(10) = 2.30 at chance
     assert history[-1]["accuracy"] > 0.3  # 10 classes: chance is 0.1

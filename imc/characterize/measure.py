@@ -224,5 +224,6 @@ def _summary(device, spec, sweeps, rows, applied) -> dict:
             "write": applied["write_pulses"] * spec.energy_per_pulse_j,
             "program": program_pulses * (spec.energy_per_pulse_j + spec.energy_per_read_j),
             "read": c.cell_reads * spec.energy_per_read_j - program_pulses * spec.energy_per_read_j,
+            "verify": 0.0,  # characterisation never verify-reads single cells
         },
     }
