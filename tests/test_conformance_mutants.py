@@ -143,8 +143,8 @@ class CountsRequestedPulses(FefetDevice):
 class EnergyInPicojoules(MemristorDevice):
     """Accumulates write energy in picojoules in a field documented as joules."""
 
-    def _count_writes(self, idx, pulses, category, written=None):
-        out = super()._count_writes(idx, pulses, category, written)
+    def _count_writes(self, idx, pulses, category, *args, **kwargs):
+        out = super()._count_writes(idx, pulses, category, *args, **kwargs)
         self.counters.energy_j[category] += float(pulses.sum()) * self.spec.energy_per_pulse_j * (1e12 - 1)
         return out
 
@@ -152,16 +152,16 @@ class EnergyInPicojoules(MemristorDevice):
 class ProgramEnergyBookedAsWrite(MemristorDevice):
     """Books write-verify pulses under 'write' instead of 'program'."""
 
-    def _count_writes(self, idx, pulses, category, written=None):
-        return super()._count_writes(idx, pulses, "write", written)
+    def _count_writes(self, idx, pulses, category, *args, **kwargs):
+        return super()._count_writes(idx, pulses, "write", *args, **kwargs)
 
 
 class EventsNotCounted(MemristorDevice):
     """Forgets the running total of write events."""
 
-    def _count_writes(self, idx, pulses, category, written=None):
+    def _count_writes(self, idx, pulses, category, *args, **kwargs):
         events = self.counters.events
-        out = super()._count_writes(idx, pulses, category, written)
+        out = super()._count_writes(idx, pulses, category, *args, **kwargs)
         self.counters.events = events
         return out
 
