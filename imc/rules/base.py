@@ -34,6 +34,8 @@ class UpdateRule:
     flops_per_weight = 1
     #: digital words of state per weight (mixed precision's accumulator)
     words_per_weight = 0
+    #: the ledger's name for the model's own weight arrays (Tiki-Taka calls them "C")
+    weight_array = "weights"
 
     def __init__(self):
         self.compute: Compute | None = None
@@ -46,6 +48,10 @@ class UpdateRule:
     def attach(self, model, compute: Compute) -> None:
         """Bind to a model before training; ``compute`` is this rule's own random stream."""
         self.compute = compute
+
+    def device_arrays(self) -> dict[str, list]:
+        """Device arrays the rule owns besides the model's (name -> AnalogMatrix list); the ledger counts them."""
+        return {}
 
     def apply(self, name: str, tile, delta_w):
         """Ask ``tile`` (an AnalogMatrix) to realise the proposed change ``delta_w`` (weights)."""
