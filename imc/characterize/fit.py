@@ -118,6 +118,7 @@ class FitResult:
     spec: object  # imc_table.TableSpec
     bins: list  # per direction and bin: BinStats fields
     info: dict
+    sweeps: list = attrs.field(factory=list, repr=False)  # the sweeps it was fitted to (uS)
 
 
 def read_sweeps_csv(path, unit: str | None = None, read_voltage: float | None = None) -> list[Sweep]:
@@ -316,7 +317,7 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
     info = {"sweeps": len(sweeps), "cells": cells, "steps": int(rec.step.size), "bins": bins,
             "edges_us": edges.tolist(), "source": fields["source"], "data_range_us": [g_lo, g_hi],
             "ends": {e["side"]: e for e in ends.values()}, "noise": noise_split, "drift": ramp_drift(sweeps)}
-    return FitResult(spec, rows, info)
+    return FitResult(spec, rows, info, list(sweeps))
 
 
 def _constant_noise(stats, pooled: float, pooled_se: float) -> bool:

@@ -39,7 +39,7 @@ def register(sub) -> None:
 def run(args) -> int:
     from imc_table import store
 
-    from imc.characterize.fit import fit_csv, read_sweeps_csv
+    from imc.characterize.fit import fit_csv
     from imc.characterize.ramps import spread_table
 
     store.check_name(args.name)
@@ -49,8 +49,7 @@ def run(args) -> int:
     result = fit_csv(args.csv, args.name, bins=args.bins, unit=args.unit, read_voltage=args.read_voltage,
                      extend=args.extend, **parse_settings(args.set))
     spec, info = result.spec, result.info
-    sweeps = read_sweeps_csv(args.csv, unit=args.unit, read_voltage=args.read_voltage)
-    spread = {label: spread_table(sweeps, spec, d) for d, label in ((1, "up"), (-1, "down"))}
+    spread = {label: spread_table(result.sweeps, spec, d) for d, label in ((1, "up"), (-1, "down"))}
     info["spread"] = {label: {k: v.tolist() for k, v in t.items()} for label, t in spread.items()}
     store.save(spec, target, fit=_plain(info), overwrite=args.force)
     print(f"fitted {args.name!r} from {args.csv}: {info['sweeps']} sweeps, {info['cells']} cells, {info['steps']} steps")
@@ -76,6 +75,10 @@ def run(args) -> int:
     for k in (1, 2, 5, 10, 20, 50, 100):
         if np.isfinite(spread["up"]["data_us"][k - 1]) or np.isfinite(spread["down"]["data_us"][k - 1]):
             print(f"  {k:>5}  " + "  |  ".join(f"{spread[d]['data_us'][k - 1]:>9.3g}  {spread[d]['fitted_us'][k - 1]:>9.3g}" for d in ("up", "down")))
+    drifting = [d for d in (info["drift"]["top_end"], info["drift"]["bottom_end"])
+                if d["cycles"] and abs(d["drift_us_per_cycle"]) > 3 * d["se_us_per_cycle"]]
+    if drifting:
+        print("  (at large n the data's spread includes the ramp-to-ramp drift above, which the device does not model)")
     print(f"  {'G (uS)':>10}  {'step up':>10}  {'noise up':>10}  |  {'G (uS)':>10}  {'step down':>10}  {'noise down':>10}")
     rows = max(len(spec.grid_up_us), len(spec.grid_down_us))
     for i in range(rows):
