@@ -78,10 +78,11 @@ def settle(xp, counters, extra=()) -> list:
 
     ``extra`` are more values (0-d arrays or numbers) to fetch in the same transfer; their
     host values are returned (floats), in order. On numpy nothing is pending and nothing waits."""
+    host_types = (int, float, np.generic, np.ndarray)
+    if all(isinstance(v, host_types) for v in extra) and not any(c.pending for c in counters):
+        return [float(v) for v in extra]  # numpy: nothing to wait for
     pending = [(c, f, v) for c in counters for f, v in c.pending]
-    device = [v for v in extra if not isinstance(v, (int, float, np.generic, np.ndarray))]
-    if not pending and not device:
-        return [float(v) for v in extra]
+    device = [v for v in extra if not isinstance(v, host_types)]
     values = [v for _, _, v in pending] + device
     host = xp.stack([xp.asarray(v, dtype=np.float64).reshape(()) for v in values]).get().tolist()
     for c in counters:
@@ -150,6 +151,13 @@ class Device:
         bias = 1.0 + direction * self.spec.asymmetry
         return self.xp.full(self.xp.shape(g), self.spec.step_us * bias, dtype=np.float32)
 
+    def _declared_step_toward(self, g, signs):
+        """Declared step of each cell in its own direction (``signs`` +1/-1 per cell).
+
+        Default: both directions, then the one asked for; a backend whose
+        ``declared_step_us`` takes a per-cell direction array may override it to pay once."""
+        return self.xp.where(signs > 0, self.declared_step_us(g, UP), self.declared_step_us(g, DOWN))
+
     def declared_write_noise_us(self, g, direction: int = UP):
         """Std of the error of one pulse (or one analog write) from state ``g``.
 
@@ -189,9 +197,7 @@ class Device:
         """
         xp = self.xp
         signs = xp.where(delta_us >= 0, UP, DOWN).astype(xp.int8)
-        step = xp.where(
-            signs > 0, self.declared_step_us(g, UP), self.declared_step_us(g, DOWN)
-        )
+        step = self._declared_step_toward(g, signs)
         ratio = xp.where(step > 0, xp.abs(delta_us) / xp.maximum(step, np.float32(1e-12)), np.float32(0))
         if max_pulses is not None:
             ratio = xp.minimum(ratio, np.float32(max_pulses))
@@ -383,11 +389,59 @@ class Device:
         rel = self.spec.read_noise_rel
         if rel > 0 and self.spec.has(READ_NOISE):
             # i.i.d. cell noise N(0, (rel*G)^2) per product, summed over the inputs:
-            # the output-referred std is rel * sqrt(x^2 @ G^2), drawn per vector.
-            spread = xp.sqrt((x2 * x2) @ (g * g)) * np.float32(rel)
-            y += spread * self.compute.normal(y.shape)
+            # the output-referred std is sqrt(x^2 @ (rel*G)^2), drawn per vector.
+            if self.internal_path:
+                var = self._read_var()
+                var = var.T if transposed else var
+            else:
+                var = (g * g) * np.float32(rel * rel)
+            y += xp.sqrt((x2 * x2) @ var) * self.compute.normal(y.shape)
         self._count_reads(x2.shape[0])
         return y[0] if x.ndim == 1 else y
+
+    def _cached(self, name: str, key, make):
+        """``make()`` cached under ``name`` until a write (``_store``) or a new ``self.g``.
+
+        Only for the internal path: first-party backends change conductances only through
+        ``_store`` or by assigning ``self.g``, so the cache cannot go stale."""
+        cache = self.__dict__.setdefault("_cache", {})
+        full = (self.g, self.__dict__.get("_version", 0), getattr(self, "time_s", 0.0), key)
+        hit = cache.get(name)
+        if hit is not None and hit[0][0] is full[0] and hit[0][1:] == full[1:]:
+            return hit[1]
+        value = make()
+        cache[name] = (full, value)
+        return value
+
+    def _read_var(self):
+        """Read-noise variance of every cell, ``(rel * G)^2`` (uS^2), cached between writes."""
+        rel2 = np.float32(self.spec.read_noise_rel**2)
+        return self._cached("read_var", None, lambda: (self.g * self.g) * rel2)
+
+    def _pair_product(self, other, x, transposed: bool):
+        """``x @ (G_self - G_other)`` for a differential pair in ONE product (internal path).
+
+        Both arrays' read noises are independent Gaussians per output, so their difference is
+        one Gaussian with the summed variance: ``sqrt(x^2 @ (var_self + var_other))``, drawn
+        once (from this array's stream). Both arrays are counted as read."""
+        xp = self.xp
+        noisy = [d for d in (self, other) if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE)]
+        # id() is safe: the cached value holds other.g, so the id cannot be reused meanwhile
+        key = (id(other.g), other.__dict__.get("_version", 0), getattr(other, "time_s", 0.0))
+
+        def make():
+            var = None
+            for d in noisy:
+                var = d._read_var() if var is None else var + d._read_var()
+            return self.g - other.g, var, other.g
+
+        diff, var, _ = self._cached("pair", key, make)
+        y = x @ (diff.T if transposed else diff)
+        if var is not None:
+            y += xp.sqrt((x * x) @ (var.T if transposed else var)) * self.compute.normal(y.shape)
+        self._count_reads(x.shape[0])
+        other._count_reads(x.shape[0])
+        return y
 
     def _with_read_noise(self, g):
         rel = self.spec.read_noise_rel
@@ -443,6 +497,7 @@ class Device:
     def _store(self, idx, new_values) -> None:
         """Put new conductances of cells ``idx`` (flat indices, or ``slice(None)`` for all) in place."""
         self.g.reshape(-1)[idx] = new_values
+        self._version = self.__dict__.get("_version", 0) + 1  # invalidates what _cached holds
 
     def _count_writes(self, idx, pulses, category: str, written=None, signs=None):
         """Book a write: per-cell pulses and write events, running totals, energy.

@@ -137,8 +137,9 @@ class Ledger:
             acc[0] += cells
             acc[1] += 1
 
-    def _snapshot(self) -> dict[str, float]:
-        self._settle()
+    def _snapshot(self, settled: bool = False) -> dict[str, float]:
+        if not settled:
+            self._settle()
         snap = dict.fromkeys(_SNAPSHOT, 0.0)
         c = self.constants
         for tile in self._tiles:
@@ -171,11 +172,11 @@ class Ledger:
         devs = [dev for t in tiles if t.exact is None for dev in t.devices]
         return (sum(int(dev.counters.writes.sum()) for dev in devs), sum(int(dev.counters.pulses.sum()) for dev in devs))
 
-    def observe(self, phase: str) -> None:
+    def observe(self, phase: str, settled: bool = False) -> None:
         """Book everything the devices, converters and layers did since the last call to ``phase``."""
         if phase not in _PHASES:
             raise ValueError(f"phase must be one of {_PHASES}, got {phase!r}")
-        now = self._snapshot()
+        now = self._snapshot(settled)
         for key in _SNAPSHOT:
             self.totals[phase][key] += now[key] - self._last[key]
         self._last = now
@@ -191,7 +192,7 @@ class Ledger:
         self._counters = [dev.counters for dev in self._devices()]  # load_state replaces them
         return settle(self._xp, self._counters, extra)
 
-    def record_step(self, epoch: int, cells, pulses) -> dict:
+    def record_step(self, epoch: int, cells, pulses) -> None:
         """Close a training step: what the rule wrote, plus optimiser/rule digital work.
 
         ``cells``/``pulses`` may be 0-d device arrays: they come back with the devices'
@@ -211,8 +212,7 @@ class Ledger:
         # gradient, proposal and each optimiser slot written and read once; rule state read and written
         slots = len(getattr(self.optimizer, "slots", ()))
         self.memory_words += (4 + 2 * slots) * n_all + 2 * getattr(self.rule, "words_per_weight", 0) * self.n_weights
-        self.observe("train")
-        return self.step_metrics()
+        self.observe("train", settled=True)
 
     # ------------------------------------------------------------------ reporting
     @property

@@ -295,9 +295,13 @@ class AnalogMatrix:
         for tile in self.tiles:
             src, dst = (tile.cols, tile.rows) if transposed else (tile.rows, tile.cols)
             xs = x if single else x[:, src]
-            part = product(tile.devices[0], xs)
+            if self.mapping == "pair" and internal:  # one product of G+ - G-, noise of both
+                part = tile.devices[0]._pair_product(tile.devices[1], xs, transposed)
+            else:
+                part = product(tile.devices[0], xs)
             if self.mapping == "pair":
-                part -= product(tile.devices[1], xs)
+                if not internal:
+                    part -= product(tile.devices[1], xs)
             else:
                 part -= self.g_ref_us * xs.sum(axis=1, keepdims=True)
             part = quantize_rows(xp, part, cfg.adc_bits)
