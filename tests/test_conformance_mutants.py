@@ -356,12 +356,12 @@ class WindowsNotVaried(FefetDevice):
 class StaleProductCache(MemristorDevice):
     """Caches the conductance matrix at the first product and never refreshes it after writes."""
 
-    def _product(self, x, transposed):
-        if not hasattr(self, "_cached"):
-            self._cached = self.g.copy()
-        live, self.g = self.g, self._cached
+    def _product(self, x, transposed, *args, **kwargs):
+        if not hasattr(self, "_stale_g"):
+            self._stale_g = self.g.copy()
+        live, self.g = self.g, self._stale_g
         try:
-            return super()._product(x, transposed)
+            return super()._product(x, transposed, *args, **kwargs)
         finally:
             self.g = live
 
