@@ -430,7 +430,7 @@ class Device:
             "energy_j": np.array([c.energy_j[k] for k in sorted(c.energy_j)], dtype=np.float64),
             "energy_keys": np.array(sorted(c.energy_j)),
             "spec_json": np.array(json.dumps(self.spec.to_dict(), sort_keys=True)),
-            "time_s": np.array(self.time_s, dtype=np.float64),
+            "time_s": np.array([self.time_s], dtype=np.float64),
             "written_at_s": to_np(self.written_at_s),
         }
         for name in self.cell_fields:
@@ -461,7 +461,9 @@ class Device:
         self._check_finite("state['g_us']", g)
         time_s, written_at = 0.0, xp.zeros(self.shape, dtype=np.float64)  # states from before the clock
         if timed:
-            time_s = float(np.asarray(state["time_s"]))
+            if np.shape(state["time_s"]) != (1,):
+                raise ValueError(f"state['time_s'] must hold one time (shape (1,)), got shape {np.shape(state['time_s'])}")
+            time_s = float(np.asarray(state["time_s"], dtype=np.float64)[0])
             written_at = xp.asarray(state["written_at_s"], dtype=np.float64)
             if not (np.isfinite(time_s) and time_s >= 0):
                 raise ValueError(f"state['time_s'] must be a finite time >= 0 s, got {time_s!r}")
