@@ -14,6 +14,13 @@ the ratio ``r_wg_per_us`` (weight per uS):
   A requested change is written to ONE device of the pair: the one with more headroom in
   the needed direction (raise G+ or lower G- for an increase, the mirror for a decrease),
   decided from the selected cells' stored state (a read-before-write of those cells only).
+  On a device with capability "abrupt-reset" (PCM: any down pulse is a RESET to the low
+  state) the pair only ever raises conductances: an increase SETs G+, a decrease SETs G-,
+  weights are programmed one-sided (the other device of the pair at the low state), and a
+  pair where either device has climbed past ``REFRESH_FRACTION`` of the window is refreshed:
+  both are read and re-programmed one-sided to the weight they held (Boybat et al., Nat.
+  Commun. 2018; Nandakumar et al. 2020). Such devices refuse the "reference" mapping, which
+  would need decreases on a single device.
 
 Forward ``x @ W`` and backward ``d @ W.T`` run through ``Device.forward``/``backward``
 (read noise included), with optional DAC quantisation of the driven vectors and ADC
@@ -32,11 +39,13 @@ import attrs
 import numpy as np
 
 from ..compute import Compute
-from ..spec import BOUNDS, NATIVE_PROBABILISTIC
+from ..spec import ABRUPT_RESET, BOUNDS, NATIVE_PROBABILISTIC
 from .quant import levels, quantize_rows
 
 MAPPINGS = ("reference", "pair")
 PAPER_R_WG_PER_US = 1.0 / 80.0
+#: abrupt-reset pairs are refreshed when a device climbs past this fraction of the window
+REFRESH_FRACTION = 0.9
 
 
 def _optional_positive_int(instance, attribute, value):
@@ -147,6 +156,14 @@ class AnalogMatrix:
         self.r_wg_per_us = config.resolved_r_wg(self.spec)
         self.g_ref_us = np.float32((self.spec.g_min_us + self.spec.g_max_us) / 2)
         self.native_probabilistic = self.spec.has(NATIVE_PROBABILISTIC)
+        self.set_only = self.spec.has(ABRUPT_RESET)
+        if self.set_only and self.mapping != "pair":
+            raise ValueError(
+                f"{self.spec.name} resets abruptly (a down pulse takes a cell to its low state), so it cannot hold "
+                f"weights with mapping {self.mapping!r}; use mapping = 'pair' (or leave it automatic)"
+            )
+        self.output_scale = 1.0  # digital gain on the outputs (global drift compensation), 1 = none
+        self.refreshes = 0  # cells re-programmed by pair refresh (abrupt-reset devices)
         self.exact = None  # float32 weights in exact (digital) mode
         self.conversions = {"dac": 0, "adc": 0}
         self.macs = 0  # analog multiply-accumulates performed (for the digital-equivalent count)
@@ -175,6 +192,9 @@ class AnalogMatrix:
         xp, s = self.xp, self.spec
         lo, hi = np.float32(s.g_min_us), np.float32(s.g_max_us)
         g = w * np.float32(1.0 / self.r_wg_per_us)
+        if self.mapping == "pair" and self.set_only:  # one-sided: the other device stays low
+            zero = np.float32(0)
+            return [xp.clip(lo + xp.maximum(g, zero), lo, hi), xp.clip(lo + xp.maximum(-g, zero), lo, hi)]
         if self.mapping == "pair":
             half = g * np.float32(0.5)
             return [xp.clip(self.g_ref_us + half, lo, hi), xp.clip(self.g_ref_us - half, lo, hi)]
@@ -193,6 +213,14 @@ class AnalogMatrix:
         for tile in self.tiles:
             for dev, target in zip(tile.devices, self.targets_us(w[tile.rows, tile.cols])):
                 dev.program(target)
+
+    def leave_exact(self) -> None:
+        """Program the exact weights onto the devices once and use the devices from now on
+        (the "ideal-then-programmed" deployment: train digitally, write-verify, then read)."""
+        if self.exact is None:
+            raise RuntimeError("the matrix is not in exact mode")
+        w, self.exact = self.exact, None
+        self.program(w)
 
     def set_exact(self, weights=None) -> None:
         """Switch to exact digital weights (the "ideal" rule); default: the current array weights."""
@@ -264,7 +292,7 @@ class AnalogMatrix:
                 y = part
             else:
                 y[:, dst] += part
-        y *= np.float32(self.r_wg_per_us)
+        y *= np.float32(self.r_wg_per_us * self.output_scale)
         return y
 
     # ------------------------------------------------------------------ properties for rules
@@ -277,7 +305,7 @@ class AnalogMatrix:
         """Declared write noise (std of one write, uS) at the middle of the window, mean of up and down."""
         if "write_noise_us" not in self._memo:
             up = self._declared(lambda d, g: d.declared_write_noise_us(g, 1))[0]
-            down = self._declared(lambda d, g: d.declared_write_noise_us(g, -1))[0]
+            down = up if self.set_only else self._declared(lambda d, g: d.declared_write_noise_us(g, -1))[0]
             self._memo["write_noise_us"] = float((up + down) / 2)
         return self._memo["write_noise_us"]
 
@@ -285,7 +313,7 @@ class AnalogMatrix:
         """Declared nominal step of one pulse at the middle of the window (mean of up and down), uS."""
         if "step_us" not in self._memo:
             up = self._declared(lambda d, g: d.declared_step_us(g, 1))[0]
-            down = self._declared(lambda d, g: d.declared_step_us(g, -1))[0]
+            down = up if self.set_only else self._declared(lambda d, g: d.declared_step_us(g, -1))[0]
             self._memo["step_us"] = float((up + down) / 2)
         return self._memo["step_us"]
 
@@ -360,13 +388,43 @@ class AnalogMatrix:
         lo, hi = np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
         gp, gm = plus.g.reshape(-1)[local], minus.g.reshape(-1)[local]
         up = s > 0
-        # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
-        use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
+        if self.set_only:  # only SETs: an increase raises G+, a decrease raises G-
+            use_plus = up
+        else:  # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
+            use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
         stats = WriteStats()
         for dev, choose, flip in ((plus, use_plus, 1), (minus, ~use_plus, -1)):
             pos = xp.flatnonzero(choose)
             if pos.size:
                 stats += self._apply(op, dev, local[pos], s[pos] * flip, None if a is None else a[pos])
+        if self.set_only:
+            stats += self._refresh(tile, local)
+        return stats
+
+    def _refresh(self, tile, local) -> WriteStats:
+        """Re-program one-sided the written pairs where a device passed REFRESH_FRACTION of the window."""
+        xp = self.xp
+        plus, minus = tile.devices
+        limit = np.float32(self.spec.g_min_us + REFRESH_FRACTION * self.spec.range_us)
+        gp, gm = plus.g.reshape(-1)[local], minus.g.reshape(-1)[local]
+        full = local[(gp > limit) | (gm > limit)]
+        if full.size == 0:
+            return WriteStats()
+        shape = plus.shape
+        mask = xp.zeros(shape[0] * shape[1], dtype=bool)
+        mask[full] = True
+        mask = mask.reshape(shape)
+        # the weight each pair held, read by the periphery (read noise included), then one-sided targets
+        held = (plus.read() - minus.read()) * np.float32(self.r_wg_per_us)
+        lo, hi = np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
+        targets = self.targets_us(xp.where(mask, held, np.float32(0)))
+        stats = WriteStats()
+        for dev, target in zip(tile.devices, targets):
+            c = dev.counters
+            w0, p0 = c.events, c.pulse_total
+            dev.program(xp.clip(target, lo, hi), mask=mask)
+            stats += WriteStats(c.events - w0, c.pulse_total - p0)
+        self.refreshes += int(full.size)
         return stats
 
     @staticmethod
