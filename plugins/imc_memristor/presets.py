@@ -11,12 +11,15 @@
   device-to-device step and window spread 0.3 (aihwkit ReRAM presets); read noise 1 % of G
   per read; stuck-at 0.1 % low + 0.1 % high; endurance 1e7 pulses [assumed];
   1.5 pJ per 1.6 V / 50 ns pulse; 4 fJ per cell read (0.2 V, 10 ns);
-  write-verify error with the NeuRRAM profile, ~1 uS at mid-window.
+  write-verify error with the NeuRRAM profile, ~1 uS at mid-window; relaxation after the
+  write with the CMO/HfOx law scaled to the range (IBM aihwkit's ReRamCMONoiseModel, after
+  Falcone et al. 2025 / Lombardo et al. 2024: mean -0.089 ln t uS and spread 0.042 ln t uS
+  on an 82 uS window, i.e. 0.11 % and 0.05 % of the range per e-fold of time).
 - "rram-stress": rram-realistic with Ag:a-Si nonlinearity (2.4 / 4.88) and the 4-Mb HfO2
   chip's fault rates (1.75 % stuck low, 9.04 % stuck high) to stress update rules.
 """
 
-from imc.spec import ANALOG_WRITE, BOUNDS, DEVICE_VARIATION, FAULTS, READ_NOISE
+from imc.spec import ANALOG_WRITE, BOUNDS, DEVICE_VARIATION, DRIFT, FAULTS, READ_NOISE
 
 from .device import MemristorSpec
 
@@ -60,8 +63,10 @@ RRAM_REALISTIC = MemristorSpec(
     energy_per_read_j=4e-15,
     pulse_width_s=50e-9,
     read_time_s=10e-9,
-    capabilities={BOUNDS, FAULTS, READ_NOISE, DEVICE_VARIATION},
-    source="DEVICES.md RRAM defaults: Wu'18 (NeuroSim V3), aihwkit ReRAM presets, NeuRRAM (Wan 2022)",
+    relax_mean_per_ln=0.089 / 82,
+    relax_std_per_ln=0.042 / 82,
+    capabilities={BOUNDS, FAULTS, READ_NOISE, DEVICE_VARIATION, DRIFT},
+    source="RRAM defaults: Wu'18 (NeuroSim V3), aihwkit ReRAM presets, NeuRRAM (Wan 2022), CMO relaxation (Falcone 2025)",
 )
 
 RRAM_STRESS = RRAM_REALISTIC.evolve(
