@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .errors import DataError, InputFileError
 from .files import atomic_write, atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
 
 INDEX = "checkpoint.json"
@@ -118,19 +119,19 @@ def load(folder) -> tuple[dict, int, dict]:
     folder = Path(folder)
     index_path = folder / INDEX
     if not index_path.is_file():
-        raise FileNotFoundError(f"no checkpoint in {folder} ({INDEX} is missing)")
+        raise InputFileError(f"no checkpoint in {folder} ({INDEX} is missing)")
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
         npz_path = folder / index["npz"]
         expected = index["sha256"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"{index_path} is damaged ({exc}); the checkpoint cannot be used") from None
+        raise DataError(f"{index_path} is damaged ({exc}); the checkpoint cannot be used") from None
     if index.get("format") != FORMAT:
-        raise ValueError(f"{index_path}: checkpoint format {index.get('format')!r} is not {FORMAT}")
+        raise DataError(f"{index_path}: checkpoint format {index.get('format')!r} is not {FORMAT}")
     if not npz_path.is_file():
-        raise FileNotFoundError(f"checkpoint arrays {npz_path} are missing")
+        raise InputFileError(f"checkpoint arrays {npz_path} are missing")
     if _sha256(npz_path) != expected:
-        raise ValueError(f"{npz_path} does not match the checksum in {index_path}; the checkpoint is damaged")
+        raise DataError(f"{npz_path} does not match the checksum in {index_path}; the checkpoint is damaged")
     with np.load(npz_path, allow_pickle=False) as archive:
         arrays = {key: archive[key] for key in archive.files}
     return unflatten(arrays, index["scalars"]), int(index["step"]), index.get("meta", {})

@@ -34,7 +34,7 @@ import pluggy
 from . import hookspecs
 from .compute import Compute, as_compute
 from .device import Device
-from .errors import PluginError
+from .errors import PluginError, UnknownNameError
 from .spec import DeviceSpec, unknown_name_message
 
 ENTRY_POINT_GROUP = "imc"
@@ -140,7 +140,7 @@ class BackendInfo:
             return self.presets[key].evolve(**overrides)
         if self.load_preset is not None:
             return self.load_preset(key).evolve(**overrides)
-        raise KeyError(unknown_name_message("preset", key, self.presets, f"backend {self.name!r}"))
+        raise UnknownNameError(unknown_name_message("preset", key, self.presets, f"backend {self.name!r}"))
 
 
 @attrs.frozen
@@ -333,7 +333,7 @@ class Registry:
                     f"backend {name!r} is installed but {problem.verb}: {problem.reason} "
                     f"(distribution {problem.origin}); {problem.fix}"
                 )
-        raise KeyError(unknown_name_message("backend", name, self._backends))
+        raise UnknownNameError(unknown_name_message("backend", name, self._backends))
 
     def spec(self, name: str, preset: str | None = None, **overrides) -> DeviceSpec:
         return self.get(name).info.spec(preset, **overrides)

@@ -10,6 +10,7 @@ rules by returning :class:`RuleInfo` records from ``imc_update_rules()``::
 
 from __future__ import annotations
 
+from ..errors import ConfigValueError, UnknownNameError
 from ..spec import unknown_name_message
 from .analog_sgd import AnalogSGDRule
 from .base import RuleInfo, UpdateRule
@@ -64,11 +65,11 @@ def make_rule(name: str, pm=None, **params) -> UpdateRule:
     """Build a rule by name; an unknown name is a KeyError listing the available ones."""
     table = rules(pm)
     if name not in table:
-        raise KeyError(unknown_name_message("update rule", name, table))
+        raise UnknownNameError(unknown_name_message("update rule", name, table))
     try:
         return table[name].factory(**params)
     except TypeError as exc:
-        raise ValueError(f"update rule {name!r}: {exc}") from None
+        raise ConfigValueError(f"update rule {name!r}: {exc}") from None
 
 
 __all__ = ["BUILTIN_RULES", "RuleInfo", "UpdateRule", "available_rules", "make_rule", "rules"]
