@@ -9,6 +9,8 @@ also how a restored checkpoint sees time.
 
 from __future__ import annotations
 
+from functools import partial
+
 import numpy as np
 
 from imc.spec import BOUNDS, DRIFT, FAULTS, NATIVE_PROBABILISTIC
@@ -77,30 +79,22 @@ def write_clock_per_cell(target):
         pick = rng.random(SHAPE) < 0.3
         index = np.flatnonzero(pick)
         step = float(dev.spec.step_us)
+        at = on_device(dev, index, np.int64)
         if what == "update (dense)":
             delta = np.where(pick, rng.choice([-3, 3], SHAPE) * step, 0).astype(np.float32)
-            ages, n = _clock_of_writes(dev, what, lambda: dev.update(on_device(dev, delta)), ages)
+            write = partial(dev.update, on_device(dev, delta))
         elif what == "update (sparse)":
             values = (rng.choice([-3, 3], index.size) * step).astype(np.float32)
-            ages, n = _clock_of_writes(dev, what, lambda: dev.update(on_device(dev, values), index=on_device(dev, index, np.int64)), ages)
+            write = partial(dev.update, on_device(dev, values), index=at)
         elif what == "pulse (sparse)":
-            counts = rng.integers(1, 3, index.size)
-            signs = rng.choice([-1, 1], index.size)
-            ages, n = _clock_of_writes(
-                dev, what,
-                lambda: dev.pulse(on_device(dev, counts, np.int64), on_device(dev, signs, np.int8), index=on_device(dev, index, np.int64)),
-                ages,
-            )
+            counts, signs = rng.integers(1, 3, index.size), rng.choice([-1, 1], index.size)
+            write = partial(dev.pulse, on_device(dev, counts, np.int64), on_device(dev, signs, np.int8), index=at)
         elif what == "program (mask)":
-            ages, n = _clock_of_writes(dev, what, lambda: dev.program(on_device(dev, mid_targets(dev)), mask=on_device(dev, pick, bool)), ages)
+            write = partial(dev.program, on_device(dev, mid_targets(dev)), mask=on_device(dev, pick, bool))
         else:
-            probs = np.full(index.size, 0.5, dtype=np.float32)
-            signs = rng.choice([-1, 1], index.size)
-            ages, n = _clock_of_writes(
-                dev, what,
-                lambda: dev.pulse_probabilistic(on_device(dev, probs), on_device(dev, signs, np.int8), index=on_device(dev, index, np.int64)),
-                ages,
-            )
+            probs, signs = np.full(index.size, 0.5, dtype=np.float32), rng.choice([-1, 1], index.size)
+            write = partial(dev.pulse_probabilistic, on_device(dev, probs), on_device(dev, signs, np.int8), index=at)
+        ages, n = _clock_of_writes(dev, what, write, ages)
         notes.append(f"{what}: {n} reset")
     if size and not notes:
         fail("no write form could be exercised")

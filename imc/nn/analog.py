@@ -158,7 +158,9 @@ class AnalogMatrix:
         self.native_probabilistic = self.spec.has(NATIVE_PROBABILISTIC)
         self.set_only = self.spec.has(ABRUPT_RESET)
         if self.set_only and self.mapping != "pair":
-            raise ValueError(
+            from ..errors import ConfigValueError
+
+            raise ConfigValueError(
                 f"{self.spec.name} resets abruptly (a down pulse takes a cell to its low state), so it cannot hold "
                 f"weights with mapping {self.mapping!r}; use mapping = 'pair' (or leave it automatic)"
             )

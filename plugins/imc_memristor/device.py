@@ -24,7 +24,7 @@ import attrs
 import numpy as np
 
 from imc import curves
-from imc.spec import ANALOG_WRITE, BOUNDS, DeviceSpec, _non_negative, float_field
+from imc.spec import ANALOG_WRITE, BOUNDS, DeviceSpec, float_field, non_negative
 from imc.variation import VariedDevice
 
 # NeuRRAM write-verify error vs position in the window (Wan et al., Nature 2022; DEVICES.md
@@ -45,10 +45,10 @@ class MemristorSpec(DeviceSpec):
         default="constant", validator=attrs.validators.in_(("constant", "neurram"))
     )
     relax_mean_per_ln: float = float_field(
-        0.0, _non_negative, doc="mean conductance loss per e-fold of time since the write, fraction of the range"
+        0.0, non_negative, doc="mean conductance loss per e-fold of time since the write, fraction of the range"
     )
     relax_std_per_ln: float = float_field(
-        0.0, _non_negative, doc="growth of the relaxation spread per e-fold of time since the write, fraction of the range"
+        0.0, non_negative, doc="growth of the relaxation spread per e-fold of time since the write, fraction of the range"
     )
 
 

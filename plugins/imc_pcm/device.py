@@ -34,7 +34,7 @@ import numpy as np
 
 from imc import curves
 from imc.device import UP
-from imc.spec import READ_NOISE, DeviceSpec, _non_negative, _positive
+from imc.spec import READ_NOISE, DeviceSpec, non_negative, positive
 from imc.variation import VariedDevice
 
 # programming-error profile over x = G / G_max (a quadratic fitted to a 1-million-device
@@ -51,11 +51,11 @@ def _field(default, validator, doc):
 class PcmSpec(DeviceSpec):
     """DeviceSpec plus the RESET, drift and 1/f read-noise parameters of a PCM cell."""
 
-    reset_noise_us: float = _field(0.1, _non_negative, "std of the (half-normal) conductance a RESET leaves above g_min, uS")
-    drift_nu_mean: float = _field(0.05, _non_negative, "mean drift exponent nu of G(t) = G0 (t / t0)^-nu")
-    drift_nu_std: float = _field(0.01, _non_negative, "device-to-device std of nu")
-    drift_t0_s: float = _field(20.0, _positive, "drift reference time t0 after a write, s (no drift before it)")
-    read_noise_ref_s: float = _field(1.0, _positive, "age up to which reads see read_noise_rel; 1/f growth after it, s")
+    reset_noise_us: float = _field(0.1, non_negative, "std of the (half-normal) conductance a RESET leaves above g_min, uS")
+    drift_nu_mean: float = _field(0.05, non_negative, "mean drift exponent nu of G(t) = G0 (t / t0)^-nu")
+    drift_nu_std: float = _field(0.01, non_negative, "device-to-device std of nu")
+    drift_t0_s: float = _field(20.0, positive, "drift reference time t0 after a write, s (no drift before it)")
+    read_noise_ref_s: float = _field(1.0, positive, "age up to which reads see read_noise_rel; 1/f growth after it, s")
     program_noise_model: str = attrs.field(default="joshi", validator=attrs.validators.in_(("constant", "joshi")))
 
     @property
