@@ -27,6 +27,7 @@ A backend without the "drift" capability keeps its conductances: its rows are ma
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -126,6 +127,38 @@ def evaluate_over_time(trainer, test, times_s, compensation: str = "both") -> di
     return result
 
 
+EVALUATE_TABLE = "evaluate.md"
+EVALUATE_PLOT = "plots/evaluate.png"
+
+
+def write_evaluation(run, config, run_dir, plots: bool = True) -> dict:
+    """Evaluate a finished run (``config``: the [evaluate] table); write evaluate.md and the plot."""
+    from .files import atomic_write_text
+
+    result = evaluate_over_time(run.trainer, run.test, config.times_s, config.drift_compensation)
+    name = f"{run.cfg.rule.name} on {run.cfg.backend.name}"
+    run_dir = Path(run_dir)
+    atomic_write_text(run_dir / EVALUATE_TABLE, table(result, name))
+    if plots:
+        (run_dir / "plots").mkdir(exist_ok=True)
+        plot({name: result}, run_dir / EVALUATE_PLOT, title=f"{run.cfg.run_name}: {result['metric']} after programming")
+    return result
+
+
+def brief(evaluation: dict) -> str:
+    """One line for the terminal: the metric at each time (compensated / uncompensated)."""
+    metric = evaluation["metric"]
+    fmt = (lambda v: f"{v * 100:.1f}") if metric == "accuracy" else (lambda v: f"{v:.1f}")
+    parts = []
+    for i, label in enumerate(evaluation["labels"]):
+        values = [fmt(evaluation[m][i]) for m in ("uncompensated", "compensated") if m in evaluation]
+        parts.append(f"{label} {'/'.join(values)}")
+    modes = "/".join(m[:6] + "." for m in ("uncompensated", "compensated") if m in evaluation)
+    unit = "%" if metric == "accuracy" else "dB"
+    note = "" if evaluation["drift_modelled"] else " (drift not modelled)"
+    return f"{metric} after programming ({modes}, {unit}){note}: " + ", ".join(parts)
+
+
 def table(evaluation: dict, name: str = "") -> str:
     """A Markdown table: one row per time, one column per compensation mode."""
     metric = evaluation["metric"]
@@ -136,6 +169,22 @@ def table(evaluation: dict, name: str = "") -> str:
     lines = [f"### {head}{note}", "", "| time | " + " | ".join(modes) + " |", "|---|" + "---|" * len(modes)]
     for i, label in enumerate(evaluation["labels"]):
         lines.append(f"| {label} | " + " | ".join(fmt(evaluation[m][i]) for m in modes) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def combined_table(series: dict[str, dict], title: str = "") -> str:
+    """Markdown: one row per run, one column per time and mode ("unc." / "comp.")."""
+    first = next(iter(series.values()))
+    metric, labels = first["metric"], first["labels"]
+    fmt = (lambda v: f"{v * 100:.1f}") if metric == "accuracy" else (lambda v: f"{v:.2f}")
+    unit = "%" if metric == "accuracy" else "dB"
+    modes = [m for m in ("uncompensated", "compensated") if m in first]
+    cols = [f"{label} {m[:4]}." for label in labels for m in modes]
+    lines = [f"### {metric} ({unit}) after programming" + (f": {title}" if title else ""), "",
+             "| run | drift | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
+    for name, ev in series.items():
+        cells = [fmt(ev[m][i]) for i in range(len(labels)) for m in modes]
+        lines.append(f"| {name} | {'yes' if ev['drift_modelled'] else 'not modelled'} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

@@ -82,3 +82,43 @@ def test_bad_times_and_modes_are_refused(pcm_run):
 def test_time_labels():
     assert [time_label(t) for t in (1.0, 3600.0, 86400.0, 2.592e6, 3.1536e7, 0.5)] == [
         "1 s", "1 h", "1 day", "30 days", "1 year", "0.5 s"]
+
+
+def test_config_section_runs_after_training_and_writes_its_reports(tmp_path):
+    from imc.config import ConfigKeyError, ConfigValueError, from_dict, load_config, to_dict
+    from imc.runner import train_run
+
+    cfg = apply_overrides(default_config(), {
+        "backend.name": "pcm", "backend.preset": "", "backend.overrides": {}, "epochs": 1, "model.hidden": 16,
+        "optimizer.lr": 0.05, "evaluate.times_s": [1, 86400.0], "evaluate.drift_compensation": "on",
+    })
+    assert from_dict(to_dict(cfg)) == cfg
+    summary = train_run(cfg, tmp_path / "run")
+    ev = summary["evaluate"]
+    assert ev["times_s"] == [1.0, 86400.0] and len(ev["compensated"]) == 2 and "uncompensated" not in ev
+    assert "| 1 day |" in (tmp_path / "run" / "evaluate.md").read_text()
+    assert (tmp_path / "run" / "plots" / "evaluate.png").stat().st_size > 0
+    assert load_config(tmp_path / "run" / "config.toml").evaluate == cfg.evaluate
+    assert "evaluate" not in train_run(apply_overrides(cfg, {"evaluate.times_s": []}), tmp_path / "off")
+    with pytest.raises(ConfigValueError, match="evaluate.times_s: must hold finite times >= 0 s"):
+        apply_overrides(cfg, {"evaluate.times_s": [1, -5]})
+    with pytest.raises(ConfigValueError, match="evaluate.times_s: must be a list of times in s"):
+        apply_overrides(cfg, {"evaluate.times_s": 3600})
+    with pytest.raises(ConfigValueError, match="drift_compensation"):
+        apply_overrides(cfg, {"evaluate.drift_compensation": "always"})
+    with pytest.raises(ConfigKeyError, match="evaluate.time_s"):
+        apply_overrides(cfg, {"evaluate.time_s": [1]})
+
+
+def test_compare_puts_every_rule_over_time_side_by_side(tmp_path):
+    from imc.cli import main
+
+    out = tmp_path / "cmp"
+    args = ["compare", "--rules", "ideal,eapu", "--backends", "pcm,fefet", "--quiet", "--output", str(out),
+            "--set", "epochs=1", "--set", "model.hidden=16", "--set", "evaluate.times_s=[1, 3.1536e7]"]
+    assert main(args) == 0
+    text = (out / "compare_time.md").read_text()
+    for row in ("| ideal-pcm | yes |", "| eapu-pcm | yes |", "| ideal-fefet | not modelled |", "| eapu-fefet | not modelled |"):
+        assert row in text
+    assert "1 year comp." in text and "1 year unco." in text
+    assert (out / "compare_time.png").stat().st_size > 0

@@ -100,5 +100,15 @@ def main(args) -> int:
     comparison_plot(rows, out / "compare.png")
     print()
     print(table)
+    if cfg.evaluate.times_s:  # [evaluate]: every run's metric over time, side by side
+        from imc.evaluate import combined_table, plot
+
+        series = {folder: s["evaluate"] for (folder, _), s in zip(runs, summaries)}
+        over_time = combined_table(series, title)
+        atomic_write_text(out / "compare_time.md", over_time)
+        plot(series, out / "compare_time.png", title=f"{title}: after programming")
+        print(over_time)
+        print(f"comparison written to {out} (compare.md, compare.csv, compare.png, compare_time.md, compare_time.png)")
+        return 0
     print(f"comparison written to {out} (compare.md, compare.csv, compare.png)")
     return 0

@@ -89,6 +89,10 @@ def format_summary(summary: dict) -> str:
             f"{summary['lifetime_trainings']:.3g} such trainings" if summary.get("lifetime_trainings") else "unlimited (no device writes)"
         ),
     ]
+    if summary.get("evaluate"):
+        from ..evaluate import brief
+
+        lines.append("  " + brief(summary["evaluate"]))
     return "\n".join(lines)
 
 
