@@ -24,9 +24,10 @@ class TestPcm(BackendTests):
 class ClockResetsEveryCell(PcmDevice):
     """A write resets the clock of the whole array, not just the written cells."""
 
-    def _count_writes(self, idx, pulses, category):
-        super()._count_writes(idx, pulses, category)
+    def _count_writes(self, idx, pulses, category, written=None):
+        out = super()._count_writes(idx, pulses, category, written=written)
         self.written_at_s[...] = self.time_s
+        return out
 
 
 class ClockNotResetByPulses(PcmDevice):

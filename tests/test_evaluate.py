@@ -122,3 +122,22 @@ def test_compare_puts_every_rule_over_time_side_by_side(tmp_path):
         assert row in text
     assert "1 year comp." in text and "1 year unco." in text
     assert (out / "compare_time.png").stat().st_size > 0
+
+
+@pytest.mark.parametrize("backend, preset", [("pcm", "pcm-joshi"), ("memristor", "rram-realistic")])
+def test_training_writes_reset_only_their_cells_clocks(backend, preset):
+    # the trainer's writes go through the library's internal (trusted) write path
+    run = _trained(backend=backend, preset=preset, epochs=1)
+    devices = [d for t in run.model.tiles() for d in t.devices]
+    for dev in devices:
+        dev.drift(100.0)
+    writes = [d.counters.writes.copy() for d in devices]
+    x, y = run.train
+    run.trainer.train_step(run.compute.asarray(x[:32]), run.compute.xp.asarray(y[:32]))
+    written_any = 0
+    for dev, before in zip(devices, writes):
+        written = dev.counters.writes != before
+        written_any += int(written.sum())
+        assert (dev.age_s()[written] == 0).all()
+        assert (dev.age_s()[~written] == 100.0).all()
+    assert written_any > 0
