@@ -444,46 +444,41 @@ class AnalogMatrix:
                 else:
                     stats += self._apply(op, dev, None, s * flip, xp.where(choose, a, zero), internal)
             if self.set_only:
-                stats += self._refresh(tile, None)
+                stats += self._refresh(tile)
             return stats
         for dev, choose, flip in ((plus, use_plus, 1), (minus, ~use_plus, -1)):
             pos = xp.flatnonzero(choose)
             if pos.size:
                 stats += self._apply(op, dev, local[pos], s[pos] * flip, None if a is None else a[pos], internal)
         if self.set_only:
-            stats += self._refresh(tile, local)
+            stats += self._refresh(tile)
         return stats
 
-    def _refresh(self, tile, local) -> WriteStats:
-        """Re-program one-sided the pairs (of cells ``local``, None = all) where a device passed
-        REFRESH_FRACTION of the window: the periphery reads the weight, then write-verify."""
+    def _refresh(self, tile) -> WriteStats:
+        """Re-program one-sided every pair of the tile where a device passed REFRESH_FRACTION of
+        the window: the periphery reads the weight (read noise included), then write-verify.
+
+        Dense and without a host synchronisation (a GPU never waits for the decision): pairs
+        below the limit are left bit-identical and uncounted; refreshed cells are counted as
+        programmed (pulses, verify reads, energy) and their clocks reset."""
         xp = self.xp
         plus, minus = tile.devices
         limit = np.float32(self.spec.g_min_us + REFRESH_FRACTION * self.spec.range_us)
-        gp, gm = plus.g.reshape(-1), minus.g.reshape(-1)
-        if local is not None:
-            gp, gm = gp[local], gm[local]
-        over = (gp > limit) | (gm > limit)
-        full = xp.flatnonzero(over) if local is None else local[over]
-        if full.size == 0:
-            return WriteStats()
-        shape = plus.shape
-        mask = xp.zeros(shape[0] * shape[1], dtype=bool)
-        mask[full] = True
-        mask = mask.reshape(shape)
-        # the weight each pair held, read by the periphery (read noise included), then one-sided targets
-        held = (plus.read() - minus.read()) * np.float32(self.r_wg_per_us)
+        over = ((plus.g > limit) | (minus.g > limit)).reshape(-1)
+        held = (plus._with_read_noise(plus.g) - minus._with_read_noise(minus.g)) * np.float32(self.r_wg_per_us)
         lo, hi = np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
-        targets = self.targets_us(xp.where(mask, held, np.float32(0)))
+        n_verify = int(round(self.spec.program_pulses))
         stats = WriteStats()
-        for dev, target in zip(tile.devices, targets):
-            c = dev.counters
-            settle(xp, [c])
-            w0, p0 = c.events, c.pulse_total
-            dev.program(xp.clip(target, lo, hi), mask=mask)
-            settle(xp, [c])
-            stats += WriteStats(c.events - w0, c.pulse_total - p0)
-        self.refreshes += int(full.size)
+        for dev, target in zip(tile.devices, self.targets_us(held)):
+            flat = dev.g.reshape(-1)
+            new = dev._program(flat, dev._every_cell(), xp.clip(target, lo, hi).reshape(-1))
+            dev._store(slice(None), xp.where(over, xp.asarray(new, dtype=np.float32), flat))
+            pulses = xp.where(over, n_verify, 0).astype(xp.int64)
+            stats += WriteStats(*dev._count_writes(slice(None), pulses, "program", written=over))
+            reads = over.sum() * n_verify  # verify reads of the refreshed cells
+            dev.counters.add("cell_reads", reads)
+            dev.counters.add("energy_j.program", reads * dev.spec.energy_per_read_j)
+        self.refreshes = self.refreshes + over.sum()
         return stats
 
     def _apply(self, op, dev, local, s, a, internal) -> WriteStats:

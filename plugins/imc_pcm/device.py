@@ -78,6 +78,7 @@ class PcmDevice(VariedDevice):
     """An array of PCM cells; see the module docstring for the physics."""
 
     cell_fields = VariedDevice.cell_fields + ("nu",)
+    internal_path = True  # first-party: the library may drive the hooks without re-validation
 
     def __init__(self, spec: PcmSpec, shape, compute):
         if not isinstance(spec, PcmSpec):
@@ -137,14 +138,11 @@ class PcmDevice(VariedDevice):
         target = g + delta_us
         redo = ~up & (xp.abs(landing - target) < xp.abs(g - target))
         counts = xp.where(up, set_counts, xp.where(redo, back.astype(xp.int64) + 1, 0)).astype(xp.int64)
-        new = g.copy()
+        # both outcomes for every selected cell, then pick: no host synchronisation
         rise = up & (counts > 0)
-        if bool(rise.any()):
-            new[rise] = self._set(g[rise], idx[rise], counts[rise])
-        if bool(redo.any()):
-            sel = idx[redo]
-            new[redo] = self._set(self._reset(sel), sel, counts[redo] - 1)
-        return new, counts
+        raised = self._set(g, idx, xp.where(rise, counts, 0))
+        redone = self._set(self._reset(idx), idx, xp.where(redo, counts - 1, 0))
+        return xp.where(rise, raised, xp.where(redo, redone, g)).astype(np.float32), counts
 
     def _program(self, g, idx, targets_us):
         s, xp = self.spec, self.xp
@@ -191,10 +189,10 @@ class PcmDevice(VariedDevice):
         s = self.spec
         if not s.has(READ_NOISE) or s.read_noise_rel == 0:
             return 0.0
-        age = self.age_s()
         ref = np.float64(s.read_noise_ref_s)
-        if not bool((age > ref).any()):
+        if self.time_s <= ref:  # no cell can be older than the clock (training never advances it)
             return s.read_noise_rel
+        age = self.age_s()
         tr = np.float64(s.read_time_s)
         xp = self.xp
         growth = xp.sqrt(xp.log((xp.maximum(age, ref) + tr) / (2 * tr)) / math.log((ref + tr) / (2 * tr)))
