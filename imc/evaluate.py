@@ -194,12 +194,14 @@ def plot(series: dict[str, dict], path, title: str = "") -> None:
     from .report.plots import _pyplot, _save
 
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    many = len(series) > 3
+    fig, ax = plt.subplots(figsize=(11, 5) if many else (7, 4.2))
+    colours = plt.get_cmap("tab20" if len(series) > 10 else "tab10")
     metric = "accuracy"
     for k, (label, ev) in enumerate(series.items()):
         metric = ev["metric"]
         scale = 100.0 if metric == "accuracy" else 1.0
-        colour = f"C{k % 10}"
+        colour = colours(k % colours.N)
         times = np.maximum(np.asarray(ev["times_s"], dtype=float), 1e-3)
         suffix = "" if ev["drift_modelled"] else " (no drift model)"
         if "compensated" in ev:
@@ -213,5 +215,8 @@ def plot(series: dict[str, dict], path, title: str = "") -> None:
     if title:
         ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
+    if many:  # beside the axes, so no curve hides behind it
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=7)
     _save(fig, path)
