@@ -24,8 +24,8 @@ class TestPcm(BackendTests):
 class ClockResetsEveryCell(PcmDevice):
     """A write resets the clock of the whole array, not just the written cells."""
 
-    def _count_writes(self, idx, pulses, category, written=None):
-        out = super()._count_writes(idx, pulses, category, written=written)
+    def _count_writes(self, idx, pulses, category, **kw):
+        out = super()._count_writes(idx, pulses, category, **kw)
         self.written_at_s[...] = self.time_s
         return out
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import attrs
 
+from ..ledger import EnergyConstants
 from .checks import bad, bits, int_at_least, number_in, one_of, string, to_float
 from .tasks import DigitsTask, TaskConfig
 
@@ -112,6 +113,7 @@ class TrainConfig:
     backend: BackendConfig = attrs.field(factory=BackendConfig)
     optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
     rule: RuleConfig = attrs.field(factory=RuleConfig)
+    energy: EnergyConstants = attrs.field(factory=EnergyConstants)  # [energy]: docs/energy.md
     evaluate: EvaluateConfig = attrs.field(factory=EvaluateConfig)
 
     @property
