@@ -152,7 +152,24 @@ class Device:
     def _update(self, g, idx, delta_us):
         """(new g, pulses per cell) for a requested change; default: whole nominal pulses."""
         counts, signs = self.pulses_for(g, delta_us, max_pulses=self.max_update_pulses())
-        return self.xp.where(counts > 0, self._pulse(g, idx, counts, signs), g), counts
+        return self._pulse_moved(g, idx, counts, signs), counts
+
+    def _pulse_moved(self, g, idx, counts, signs):
+        """``_pulse`` applied where ``counts > 0``; the other cells keep ``g``.
+
+        On the host only the moved cells are gathered (a mask costs nothing there); on a GPU
+        every selected cell goes through the physics and a ``where`` keeps the unmoved ones,
+        so nothing waits for the device."""
+        xp = self.xp
+        if self.compute.is_gpu:
+            return xp.where(counts > 0, self._pulse(g, idx, counts, signs), g)
+        moved = xp.flatnonzero(counts)
+        if moved.size == counts.size:
+            return self._pulse(g, idx, counts, signs)
+        new = g.copy()
+        if moved.size:
+            new[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
+        return new
 
     def _program(self, g, idx, targets_us):
         """Write-verify result: the target plus the declared programming error."""

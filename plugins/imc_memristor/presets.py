@@ -117,13 +117,13 @@ SOFT_BOUNDS = SoftBoundsSpec(
     program_noise_us=0.0,
     program_pulses=10,
     endurance_cycles=1e7,
-    energy_per_pulse_j=1.5e-12,
-    energy_per_read_j=4e-15,
+    energy_per_pulse_j=_pulse_j(60.0),  # the window's mean conductance, rram-realistic's pulses
+    energy_per_read_j=_read_j(60.0),
     pulse_width_s=50e-9,
     read_time_s=10e-9,
     capabilities={BOUNDS, DEVICE_VARIATION},
     source="aihwkit SoftBoundsDevice (LinearStep, slope 1, multiplicative noise): dw_min 0.005, w_max 0.6, "
-    "dtod 0.3, dw_min_std 0.3; energy and timing as rram-realistic",
+    "dtod 0.3, dw_min_std 0.3; pulses and timing as rram-realistic, energy V^2 G t at the window's mean 60 uS",
 )
 
 PRESETS = {p.name: p for p in (EAPU_PAPER, RRAM_REALISTIC, RRAM_STRESS, SOFT_BOUNDS)}

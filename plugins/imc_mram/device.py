@@ -245,8 +245,7 @@ class MramDevice(Device):
         (the protocol's rule for pulsed devices); none for a cell that cannot move."""
         counts, signs = self.pulses_for(g, delta_us, max_pulses=self.max_update_pulses())
         counts = counts * self._movable(idx, signs)
-        # a cell given 0 pulses switches no junction (every junction needs >= 1 pulse)
-        return self.xp.where(counts > 0, self._pulse(g, idx, counts, signs), g), counts
+        return self._pulse_moved(g, idx, counts, signs), counts
 
     def _program(self, g, idx, targets_us):
         """Write-verify: the nearest level, junctions switched until they read right."""
