@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from imc.spec import ANALOG_WRITE, NATIVE_PROBABILISTIC
+from imc.spec import ABRUPT_RESET, ANALOG_WRITE, NATIVE_PROBABILISTIC
 
 from .ops import operations
 from .probes import declared, energy_agrees, host, mid_targets, on_device
@@ -259,6 +259,8 @@ def update_rounding_rule(target):
     dev.program(on_device(dev, mid_targets(dev)))
     g0 = host(dev, dev.peek())
     direction = rng.choice([-1, 1], SHAPE)
+    if spec.has(ABRUPT_RESET):  # decreases are RESET + SET pulses back (the spec says so): judge increases
+        direction = np.ones(SHAPE, dtype=int)
     up, _ = declared(dev, g0, 1)
     dn, _ = declared(dev, g0, -1)
     step = np.where(direction > 0, up, dn)

@@ -302,16 +302,27 @@ def device_variation_as_declared(target):
         notes.append(f"window spread {rel:.1%} vs declared {spec.bounds_d2d:.0%}")
     if spec.step_d2d > 0:
         s = measure_single_steps(target, 136, "pulse")
-        ratio = np.where(s.usable & (s.step > 0), s.moved / np.where(s.step > 0, s.step, 1.0), np.nan)
-        k = np.sum(np.isfinite(ratio), axis=0)
-        keep = k >= 4
-        r = ratio[:, keep]
-        kk = k[keep]
-        mean = np.nanmean(r, axis=0)
-        within = np.nansum((r - mean) ** 2, axis=0) / (kk - 1)
-        grand = float(mean.mean())
-        terms = (mean - grand) ** 2 - within / kk  # unbiased per-cell contributions to the between-cell variance
-        between, se = mean_and_se(terms)
+        best = None
+        for d in (1, -1):  # a declared spread must show in at least one direction (e.g. SET of a PCM cell)
+            ok = s.usable & (s.step > 0) & (s.direction == d)
+            ratio = np.where(ok, s.moved / np.where(s.step > 0, s.step, 1.0), np.nan)
+            k = np.sum(np.isfinite(ratio), axis=0)
+            keep = k >= 3
+            if keep.sum() < 100:
+                continue
+            r = ratio[:, keep]
+            kk = k[keep]
+            mean = np.nanmean(r, axis=0)
+            within = np.nansum((r - mean) ** 2, axis=0) / (kk - 1)
+            grand_d = float(mean.mean())
+            terms = (mean - grand_d) ** 2 - within / kk  # unbiased per-cell parts of the between-cell variance
+            between_d, se_d = mean_and_se(terms)
+            share = between_d / max(grand_d**2, 1e-300)
+            if best is None or share > best[0]:
+                best = (share, between_d, se_d, grand_d)
+        if best is None:
+            return "; ".join(notes + ["too few cells written repeatedly to measure the step spread"])
+        _, between, se, grand = best
         declared_var = math.expm1(spec.step_d2d**2) * grand**2
         z = z_for(1)
         if between < 0.5 * declared_var - z * se:

@@ -75,6 +75,7 @@ def _load_checks() -> None:
     from . import (  # noqa: F401
         checks_compute,
         checks_contract,
+        checks_drift,
         checks_forms,
         checks_read,
         checks_sequences,
