@@ -301,13 +301,13 @@ def device_variation_as_declared(target):
                  "report them in window_at, or declare bounds_d2d = 0")
         notes.append(f"window spread {rel:.1%} vs declared {spec.bounds_d2d:.0%}")
     if spec.step_d2d > 0:
-        s = measure_single_steps(target, 136, "pulse")
+        s = measure_single_steps(target, 136, "pulse", rounds=16)
         best = None
         for d in (1, -1):  # a declared spread must show in at least one direction (e.g. SET of a PCM cell)
             ok = s.usable & (s.step > 0) & (s.direction == d)
             ratio = np.where(ok, s.moved / np.where(s.step > 0, s.step, 1.0), np.nan)
             k = np.sum(np.isfinite(ratio), axis=0)
-            keep = k >= 3
+            keep = k >= 6
             if keep.sum() < 100:
                 continue
             r = ratio[:, keep]
