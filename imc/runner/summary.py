@@ -25,7 +25,7 @@ def build_summary(cfg: TrainConfig, run: Run, result: dict) -> dict:
         "task": cfg.task.name,
         "model": cfg.model.name,
         "backend": cfg.backend.name,
-        "preset": cfg.backend.preset or default_preset(cfg),
+        "preset": run.device.preset,
         "rule": cfg.rule.name,
         "seed": cfg.seed,
         "metric": metric,
@@ -49,12 +49,6 @@ def build_summary(cfg: TrainConfig, run: Run, result: dict) -> dict:
         "history": result["history"],
         "ledger": ledger,
     })
-
-
-def default_preset(cfg: TrainConfig) -> str:
-    from ..registry import get_registry
-
-    return get_registry().get(cfg.backend.name).info.default_preset
 
 
 def write_report(run: Run, run_dir: Path, summary: dict) -> None:
