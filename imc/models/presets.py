@@ -1,7 +1,7 @@
 """The built-in models by name, each a preset with its own parameters:
 
 - "mlp": digits classifier inputs -> hidden -> classes (ReLU), ``hidden`` (default 64),
-  ``activation`` "relu" or "tanh";
+  ``activation`` "relu", "tanh" or "sigmoid";
 - "cnn": classifier on square images: conv3x3(ch1) ReLU conv3x3 stride 2 (ch2) ReLU
   flatten linear -> classes (``channels=(8, 16)``). The stride-1 variant of the EaPU
   authors' digits experiments is a layer list: examples/configs/digits-cnn-reference.toml;
@@ -18,12 +18,12 @@
 from __future__ import annotations
 
 from ..errors import ConfigValueError, UnknownNameError
-from ..nn import Flatten, PixelShuffle, ReLU, Residual, Sequential, Tanh, Upsample
+from ..nn import Flatten, PixelShuffle, ReLU, Residual, Sequential, Sigmoid, Tanh, Upsample
 from ..records import ModelInfo
 from ..spec import unknown_name_message
 from . import needs
 
-ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
+ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
 def _activation(name):
