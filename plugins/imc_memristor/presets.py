@@ -1,11 +1,11 @@
-"""Memristor presets, with the sources of their numbers (see shared/design/DEVICES.md).
+"""Memristor presets, with the sources of their numbers (see docs/device-sources.md).
 
 - "eapu-paper": the device the EaPU authors simulate (Liu et al., Nat. Commun. 2025,
   EAPU.md): every actual write lands with additive Gaussian error sigma = 2 uS; no bounds,
   no read noise, no nonlinearity. The window [0, 160] uS is the nominal mapping range
   (a weight of +-1 at R_wg = 1/80 per uS around an 80 uS reference); it is not enforced.
   The pulse step equals sigma, so EaPU's fixed step dG_th = sigma is one pulse.
-- "rram-realistic": a TaOx/HfOx 1T1R cell with DEVICES.md's suggested defaults:
+- "rram-realistic": a TaOx/HfOx 1T1R cell with the defaults in docs/device-sources.md:
   2-20 uS window (Wu'18 on/off 10); 128 pulses across it; NeuroSim nonlinearity 0.04 up and
   0.63 (saturating) down (Wu'18); cycle-to-cycle 3.7 % of range per pulse (Wu'18);
   device-to-device step and window spread 0.3 (aihwkit ReRAM presets); read noise 1 % of G
@@ -69,7 +69,7 @@ RRAM_REALISTIC = MemristorSpec(
     pulse_width_s=50e-9,
     read_time_s=10e-9,
     capabilities={BOUNDS, FAULTS, READ_NOISE, DEVICE_VARIATION},
-    source="DEVICES.md RRAM defaults: Wu'18 (NeuroSim V3), aihwkit ReRAM presets, NeuRRAM (Wan 2022)",
+    source="Wu'18 (NeuroSim V3), aihwkit ReRAM presets, NeuRRAM (Wan 2022)",
 )
 
 RRAM_STRESS = RRAM_REALISTIC.evolve(
@@ -78,7 +78,7 @@ RRAM_STRESS = RRAM_REALISTIC.evolve(
     nonlinearity_down=4.88,
     stuck_low_prob=0.0175,
     stuck_high_prob=0.0904,
-    source="DEVICES.md: Ag:a-Si nonlinearity (NeuroSim), 4-Mb HfO2 chip fault rates (Chen 2015)",
+    source="Ag:a-Si nonlinearity (NeuroSim), 4-Mb HfO2 chip fault rates (Chen 2015)",
 )
 
 # aihwkit SoftBoundsDevice: dw_min 0.005 at w_max 0.6 -> 20 uS half-window / 120 steps

@@ -4,7 +4,7 @@ Conductance of a cell with k of its N junctions in the parallel (P) state:
 ``G = k * G_P + (N - k) * G_AP`` (N + 1 levels), with ``G_P = 1 / R_P`` and
 ``G_AP = G_P / (1 + TMR)`` drawn per cell (device-to-device spread of R_P and TMR).
 
-Switching (DEVICES.md 1.4, thermal-activation regime, b = 1): a pulse of current I and
+Switching (docs/device-sources.md, thermal-activation regime, b = 1): a pulse of current I and
 width t_p flips its targeted junction with
 
     P_sw = 1 - exp(-t_p / tau),   tau = tau0 * exp(Delta * (1 - I / Ic0))
