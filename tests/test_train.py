@@ -131,7 +131,7 @@ def test_callbacks_get_json_metrics(digits):
 
     make_trainer(callbacks=[Recorder(), object()]).fit((x[:96], y[:96]), (xt[:50], yt[:50]), epochs=2)
     assert [m["step"] for m in seen["step"]] == list(range(1, 7))
-    assert {"loss", "update_ratio", "writes", "pulses", "energy_j", "epoch"} <= seen["step"][0].keys()
+    assert {"loss", "update_ratio", "write_events", "pulses", "energy_system_j", "epoch"} <= seen["step"][0].keys()
     assert [m["epoch"] for m in seen["epoch"]] == [1, 2]
     assert 0 <= seen["epoch"][-1]["accuracy"] <= 1 and "update_ratio_epoch" in seen["epoch"][-1]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import attrs
 
 from ..fields import bits, int_at_least, number_in, one_of, string, to_float
+from ..ledger import EnergyConstants
 from .tasks import DigitsTask, TaskConfig
 
 
@@ -108,6 +109,7 @@ class TrainConfig:
     backend: BackendConfig = attrs.field(factory=BackendConfig)
     optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
     rule: RuleConfig = attrs.field(factory=RuleConfig)
+    energy: EnergyConstants = attrs.field(factory=EnergyConstants)  # [energy]: docs/energy.md
 
     @property
     def run_name(self) -> str:

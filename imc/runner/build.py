@@ -58,7 +58,7 @@ class Run:
         self.loss = nn.CrossEntropyLoss() if self.data.kind == "classification" else nn.MSELoss()
         self.trainer = Trainer(
             self.model, self.loss, self.optimizer, self.rule, self.compute,
-            batch_size=cfg.batch_size, seed=cfg.seed, metric=self.data.metric, callbacks=callbacks,
+            batch_size=cfg.batch_size, seed=cfg.seed, metric=self.data.metric, callbacks=callbacks, energy=cfg.energy,
         )
 
     @property
