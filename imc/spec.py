@@ -26,8 +26,10 @@ READ_NOISE = "read-noise"  # reads and products see fresh noise each time
 DEVICE_VARIATION = "device-variation"  # device-to-device spread of step and bounds
 ANALOG_WRITE = "analog-write"  # any requested change is written in one event
 NATIVE_PROBABILISTIC = "native-probabilistic"  # the cell itself switches with a set probability
+# the device states its switching law: Device.switching_probability / current_for_probability
+SWITCHING_LAW = "switching-law"
 KNOWN_CAPABILITIES = frozenset(
-    {BOUNDS, FAULTS, DRIFT, READ_NOISE, DEVICE_VARIATION, ANALOG_WRITE, NATIVE_PROBABILISTIC}
+    {BOUNDS, FAULTS, DRIFT, READ_NOISE, DEVICE_VARIATION, ANALOG_WRITE, NATIVE_PROBABILISTIC, SWITCHING_LAW}
 )
 
 
@@ -154,6 +156,20 @@ class DeviceSpec:
 
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
+
+    # -- optional declarations: None when a technology has nothing to declare -----------
+    @property
+    def levels(self) -> int | None:
+        """Distinct conductance levels a cell is written through, if the technology has a
+        natural count (MRAM: junctions + 1; FeFET, fitted tables: pulses across the window);
+        None for a continuous cell (then ``range_us / step_us`` is the nominal count)."""
+        return None
+
+    @property
+    def level_us(self) -> float | None:
+        """Conductance change of one discrete switch (MRAM: one junction flip, uS), for
+        native-probabilistic cells whose switch is not the nominal pulse step; None otherwise."""
+        return None
 
     def evolve(self, **overrides) -> DeviceSpec:
         """A copy with some fields changed.

@@ -2,7 +2,7 @@
 
 Each lives in its own module of :mod:`imc.cli` (imported when the parser is built); a
 plugin adds a subcommand by returning :class:`imc.records.SubcommandInfo` records from its
-own ``imc_subcommands`` hook.
+own ``imc_subcommands`` hook (``imc fit`` comes from the table plugin that way).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from imc.records import SubcommandInfo
 BUILTIN_SUBCOMMANDS = {
     "backends": "list installed device backends and presets",
     "characterize": "measure a backend's pulse response against its declarations",
-    "fit": "fit a table-driven device preset to a pulse-response CSV",
     "conformance": "check that a backend keeps the device protocol's promises",
     "config": "show the fully resolved training config",
     "train": "train a network on a simulated device",

@@ -376,7 +376,7 @@ class AnalogMatrix:
         A native-probabilistic backend declares it as ``spec.level_us`` (MRAM: one junction
         flip, G_P - G_AP); otherwise the declared step is used.
         """
-        level = getattr(self.spec, "level_us", None)
+        level = self.spec.level_us
         return float(level) if level else self.step_us()
 
     # ------------------------------------------------------------------ writes

@@ -13,7 +13,7 @@
   Vincent et al.
 """
 
-from imc.spec import BOUNDS, DEVICE_VARIATION, NATIVE_PROBABILISTIC, READ_NOISE
+from imc.spec import BOUNDS, DEVICE_VARIATION, NATIVE_PROBABILISTIC, READ_NOISE, SWITCHING_LAW
 
 from .device import MramSpec
 
@@ -39,7 +39,7 @@ STT = MramSpec(
     energy_per_read_j=30e-15,
     pulse_width_s=10e-9,
     read_time_s=10e-9,
-    capabilities={BOUNDS, READ_NOISE, DEVICE_VARIATION, NATIVE_PROBABILISTIC},
+    capabilities={BOUNDS, READ_NOISE, DEVICE_VARIATION, NATIVE_PROBABILISTIC, SWITCHING_LAW},
     source="NeuroSim V3 STT-MRAM (R_P, TMR), thermal law (Delta 45, tau0 1 ns)",
 )
 

@@ -2,7 +2,7 @@
 
 The spec holds, per direction, a grid of conductances (uS) with the mean step and the
 write-noise std of one pulse at each grid point (usually fitted from measured pulse
-trains, :mod:`imc.characterize.fit`). Between grid points the tables are interpolated
+trains, :mod:`imc_table.fit`). Between grid points the tables are interpolated
 linearly; beyond the ends they are held constant.
 
 Physics: the step table defines a pulse coordinate x(G) = integral dG / step(G) per
