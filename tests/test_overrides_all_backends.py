@@ -15,6 +15,8 @@ BACKENDS = sorted(get_registry().backends())
 
 
 def _candidates(value):
+    if value is None:  # an optional field left unset: any plausible number
+        return [1e-12, 1e-14, 0.5, 1.0, 1]
     if isinstance(value, bool):
         return [not value]
     if isinstance(value, int):
