@@ -146,3 +146,19 @@ def test_a_dead_run_warns_on_the_console_and_in_summary_json(tmp_path, capsys):
     assert summary["write_events"] == 0 and any("wrote almost nothing" in w for w in summary["warnings"])
     assert summary["device"]["mapping"] == "pair" and summary["device"]["spec"]["name"] == "fefet"
     assert summary["device"]["r_wg_per_us"] == pytest.approx(1 / (1.8 - 0.04))
+
+
+def test_config_toml_records_the_resolved_mapping_and_still_loads(tmp_path):
+    from imc.cli import main
+    from imc.config import load_config, to_dict
+
+    out = tmp_path / "run"
+    assert main(["train", "--quiet", "--output", str(out), "--set", "epochs=1", "--set", "backend.name=fefet",
+                 "--set", "backend.overrides={}", "--set", "energy.sram_j_per_word=7e-12"]) == 0
+    text = (out / "config.toml").read_text()
+    assert "#   backend.mapping = 'pair'" in text and "#   backend.r_wg_per_us = " in text
+    cfg = load_config(out / "config.toml")
+    assert cfg.backend.mapping == "" and cfg.energy.sram_j_per_word == 7e-12  # the config as given
+    summary = __import__("json").loads((out / "summary.json").read_text())
+    assert summary["ledger"]["constants"]["sram_j_per_word"] == 7e-12
+    assert to_dict(cfg)["energy"]["sram_j_per_word"] == 7e-12

@@ -71,7 +71,7 @@ def npz_round_trip(state):
         return {k: f[k] for k in f.files}
 
 
-@pytest.mark.parametrize("rule", ["eapu", "mixed-precision"])
+@pytest.mark.parametrize("rule", ["eapu", "mixed-precision", "write-verify", "analog-sgd"])
 def test_resume_mid_epoch_is_exact(digits, rule):
     (x, y), (xt, yt) = digits
     train, test = (x[:300], y[:300]), (xt[:100], yt[:100])

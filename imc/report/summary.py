@@ -30,6 +30,20 @@ def device_record(model) -> dict:
     return out
 
 
+def resolved_comment(model) -> str:
+    """TOML comment lines for config.toml: what "automatic" resolved to in this run.
+
+    Comments, so loading the file again (or resuming) sees the config exactly as given."""
+    record = device_record(model)
+    if not record:
+        return ""
+    lines = ["", "# resolved by this run (summary.json 'device' holds the full spec):",
+             f"#   backend.mapping = {record['mapping']!r}", f"#   backend.r_wg_per_us = {record['r_wg_per_us']!r}",
+             f"#   device: {record['backend']} {record['spec']['name']!r}, window {record['spec']['g_min_us']}-"
+             f"{record['spec']['g_max_us']} uS, {record['spec']['energy_per_pulse_j']:.3g} J per pulse"]
+    return "\n".join(lines) + "\n"
+
+
 def headline(cfg, run, result: dict, preset: str) -> dict:
     """The headline part of summary.json (the trainer's full summary follows it)."""
     ledger = result["ledger"]
