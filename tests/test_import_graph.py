@@ -110,3 +110,10 @@ def test_imc_train_works_with_the_table_plugin_disabled(tmp_path):
     fit = subprocess.run([sys.executable, "-m", "imc.cli", "fit", "x.csv", "--name", "x"], env=env, capture_output=True,
                          text=True, timeout=120)
     assert fit.returncode == 2 and "invalid choice: 'fit'" in fit.stderr
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if p.name != "registry.py" or p.parent != CORE],
+                         ids=lambda p: str(p.relative_to(ROOT)))
+def test_only_the_registry_calls_hooks(path):
+    text = path.read_text(encoding="utf-8")
+    assert ".hook." not in text and "get_hookimpls" not in text, f"{path.relative_to(ROOT)} calls pluggy hooks directly"
