@@ -276,7 +276,7 @@ def collect_hook(pm: pluggy.PluginManager, hook_name: str, record_type: type, wh
     if not hasattr(pm, "imc_problems"):  # a manager not made by make_plugin_manager
         pm.imc_problems, pm.imc_distributions = [], {}
     out = []
-    for impl in reversed(hook.get_hookimpls()):  # pluggy lists the last registered first
+    for impl in hook.get_hookimpls():  # in registration order: imc's own, then entry points, then in-process
         dist, version = pm.imc_distributions.get(impl.plugin_name) or _in_process(impl.plugin)
         try:
             records = _records(impl.function(), record_type, what)
@@ -356,9 +356,14 @@ class Registry:
     def _backends(self) -> dict[str, Registered]:
         return self._catalogue("backend")
 
+    def registered(self, kind: str) -> dict[str, Registered]:
+        """name -> :class:`Registered` (record, distribution, version) of one kind, imc's own first."""
+        table = self._catalogue(kind)
+        return dict(sorted(table.items(), key=lambda item: _normalise(item[1].distribution) != FIRST_PARTY))
+
     def records(self, kind: str) -> dict:
         """name -> record (BackendInfo, RuleInfo, ...) of one kind of :data:`CATALOGUE`."""
-        return {name: reg.info for name, reg in self._catalogue(kind).items()}
+        return {name: reg.info for name, reg in self.registered(kind).items()}
 
     def lookup(self, kind: str, name: str):
         """One record by kind and name; an unknown name lists the known ones and the closest."""

@@ -16,7 +16,7 @@ CONFIG = Path(__file__).resolve().parents[1] / "configs" / "spirals.toml"
 def test_the_parts_are_in_the_catalogue_from_this_distribution():
     registry = get_registry()
     assert "spirals" in registry.tasks() and "deep-mlp" in registry.models() and "threshold" in registry.rules()
-    origins = {reg.distribution for kind in ("task", "model", "update rule") for reg in registry._catalogue(kind).values()
+    origins = {reg.distribution for kind in ("task", "model", "update rule") for reg in registry.registered(kind).values()
                if reg.info.name in ("spirals", "deep-mlp", "threshold")}
     assert origins == {"imc-extras"}
 
