@@ -27,7 +27,7 @@ def test_imc_train_runs_the_config_that_names_them(tmp_path, capsys):
     summary = json.loads((run / "summary.json").read_text())
     assert (summary["task"], summary["model"], summary["rule"]) == ("spirals", "deep-mlp", "threshold")
     assert summary["accuracy"] > 0.8  # two spirals: a linear classifier stays near 0.5-0.65
-    assert summary["cells_written"] > 0
+    assert summary["write_events"] > 0
 
 
 def test_threshold_rule_keeps_small_changes_until_they_add_up():
