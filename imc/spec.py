@@ -28,8 +28,11 @@ ANALOG_WRITE = "analog-write"  # any requested change is written in one event
 NATIVE_PROBABILISTIC = "native-probabilistic"  # the cell itself switches with a set probability
 # the device states its switching law: Device.switching_probability / current_for_probability
 SWITCHING_LAW = "switching-law"
+# a down pulse is a RESET that takes the cell near its low state whatever the count (PCM):
+# decreases need RESET + re-SET, so the pair mapping only raises conductances and refreshes
+ABRUPT_RESET = "abrupt-reset"
 KNOWN_CAPABILITIES = frozenset(
-    {BOUNDS, FAULTS, DRIFT, READ_NOISE, DEVICE_VARIATION, ANALOG_WRITE, NATIVE_PROBABILISTIC, SWITCHING_LAW}
+    {BOUNDS, FAULTS, DRIFT, READ_NOISE, DEVICE_VARIATION, ANALOG_WRITE, NATIVE_PROBABILISTIC, ABRUPT_RESET, SWITCHING_LAW}
 )
 
 

@@ -70,6 +70,15 @@ def plan(cfg, rules: list[str], backends: list[str] | None):
                            source="imc compare")
 
 
+def _label(point) -> str:
+    """``rule`` or ``rule-backend[-preset]``: how a point is named in tables over time."""
+    params = point.params
+    if "backend.name" not in params:
+        return params["rule.name"]
+    preset = params.get("backend.preset", "")
+    return f"{params['rule.name']}-{params['backend.name']}" + (f"-{preset}" if preset else "")
+
+
 def main(args) -> int:
     from imc.files import atomic_write_text
     from imc.report.tables import comparison_plot, comparison_rows, energy_plot, markdown, write_csv
@@ -110,5 +119,15 @@ def main(args) -> int:
     energy_plot(rows, out / "compare_energy.png")
     print()
     print(table)
-    print(f"comparison written to {out} (compare.md, compare.csv, compare.png, compare_energy.png; runs in {out / 'runs'})")
+    files = "compare.md, compare.csv, compare.png, compare_energy.png"
+    if cfg.evaluate.times_s:  # [evaluate]: every run's metric over time, side by side
+        from imc.evaluate import combined_table, plot
+
+        series = {_label(point): s["evaluate"] for point, s in zip(sweep.points, summaries)}
+        over_time = combined_table(series, title)
+        atomic_write_text(out / "compare_time.md", over_time)
+        plot(series, out / "compare_time.png", title=f"{title}: after programming")
+        print(over_time)
+        files += ", compare_time.md, compare_time.png"
+    print(f"comparison written to {out} ({files}; runs in {out / 'runs'})")
     return 0
