@@ -26,9 +26,9 @@ LAYERS = [
     {"imc.device", "imc.variation", "imc.checkpoint", "imc.limits"},
     {"imc.registry", "imc"},  # "imc": the public facade (imc/__init__.py re-exports up to the registry)
     {"imc.nn", "imc.ledger", "imc.optim", "imc.rules"},
-    {"imc.train", "imc.models", "imc.tasks", "imc.evaluate"},
+    {"imc.train", "imc.models", "imc.tasks"},
     {"imc.config"},
-    {"imc.runner", "imc.characterize", "imc.sweep", "imc.report"},
+    {"imc.runner", "imc.evaluate", "imc.characterize", "imc.sweep", "imc.report"},
     {"imc.cli"},
 ]
 
