@@ -349,9 +349,9 @@ class AnalogMatrix:
         y = None if single else xp.zeros((batch, self.shape[0] if transposed else self.shape[1]), dtype=np.float32)
         internal = checked and self._internal
 
-        def product(dev, xs):
+        def product(dev, xs, offset=None):
             if internal:
-                return dev._product(xs, transposed, checked=True)
+                return dev._product(xs, transposed, checked=True, offset_us=offset)
             return dev.backward(xs) if transposed else dev.forward(xs)
 
         for tile in self.tiles:
@@ -359,12 +359,14 @@ class AnalogMatrix:
             xs = x if single else x[:, src]
             if self.mapping == "pair" and internal:  # one product of G+ - G-, noise of both
                 part = tile.devices[0]._pair_product(tile.devices[1], xs, transposed)
+            elif internal:  # the reference column folded into one product of G - G_ref
+                part = product(tile.devices[0], xs, self.g_ref_us)
             else:
                 part = product(tile.devices[0], xs)
             if self.mapping == "pair":
                 if not internal:
                     part -= product(tile.devices[1], xs)
-            else:
+            elif not internal:
                 part -= self.g_ref_us * xs.sum(axis=1, keepdims=True)
             part = quantize_rows(xp, part, cfg.adc_bits)
             n_src, n_dst = xs.shape[1], part.shape[1]

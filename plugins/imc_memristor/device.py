@@ -96,7 +96,7 @@ class MemristorDevice(VariedDevice):
         if not self.spec.has(ANALOG_WRITE):
             return super()._update(g, idx, delta_us)
         noise = self.compute.normal(g.shape) * np.float32(self.spec.write_noise_us)
-        return self._finish(g + delta_us + noise, idx), self.xp.ones(g.shape, dtype=self.xp.int64)
+        return self._finish(g + delta_us + noise, idx), 1  # one write event per cell
 
     def _program(self, g, idx, targets_us):
         s, xp = self.spec, self.xp
