@@ -4,7 +4,8 @@
     imc sweep report SWEEP_DIR [--metrics a,b]
 
 Exit codes: 0 every point ok, 1 some point failed (recorded in the table), 2 bad input,
-130 interrupted (finished points are kept; run the same command again to continue).
+75 the Dask scheduler was lost mid-sweep, 130 interrupted (in both of the last two the
+finished points are kept; run the same command again to continue).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ def main(args) -> int:
 
 
 def _run(args) -> int:
-    from imc.sweep import SchedulerUnreachable, load_sweep, run_sweep
+    from imc.sweep import SchedulerLost, SchedulerUnreachable, load_sweep, run_sweep
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
@@ -92,6 +93,9 @@ def _run(args) -> int:
         )
     except SchedulerUnreachable as exc:
         raise UsageError(str(exc)) from None
+    except SchedulerLost as exc:
+        print(f"imc sweep: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"imc sweep: interrupted; finished points are kept in {out}; run the same command to continue", file=sys.stderr)
         return 130
