@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputFileError, UserError
+from .errors import DataError, InputFileError
 from .files import atomic_write, atomic_write_bytes, atomic_write_text  # noqa: F401  (re-exported)
 
 INDEX = "checkpoint.json"
@@ -27,11 +27,11 @@ FORMAT = 1
 _SEP = "/"
 
 
-class CheckpointError(UserError, ValueError):
+class CheckpointError(DataError):
     """A checkpoint that is damaged, from another format, or does not match its run."""
 
 
-class CheckpointMissing(InputFileError, FileNotFoundError):
+class CheckpointMissing(InputFileError):
     """No checkpoint (or its arrays) where one was expected."""
 
 

@@ -14,6 +14,8 @@ from typing import Any
 import attrs
 import numpy as np
 
+from .errors import ComputeUnavailable, ConfigValueError
+
 CPU_NAMES = ("cpu", "numpy")
 GPU_NAMES = ("gpu", "cupy", "cuda")
 
@@ -23,21 +25,21 @@ def _load_cupy(device_id: int):
     try:
         import cupy  # noqa: PLC0415  (lazy on purpose: CPU installs never import it)
     except ImportError as exc:
-        raise RuntimeError(
+        raise ComputeUnavailable(
             "compute 'gpu' needs cupy, which is not installed: "
             "pip install 'imc[gpu]' (or the cupy-cudaXXx wheel matching your CUDA)"
         ) from exc
     try:
         count = cupy.cuda.runtime.getDeviceCount()
     except Exception as exc:  # cupy raises its own CUDARuntimeError types
-        raise RuntimeError(
+        raise ComputeUnavailable(
             f"compute 'gpu': cupy is installed but no CUDA device is usable ({exc}); "
             "use compute 'cpu' on this machine"
         ) from exc
     if count == 0:
-        raise RuntimeError("compute 'gpu': cupy is installed but no CUDA device was found; use 'cpu'")
+        raise ComputeUnavailable("compute 'gpu': cupy is installed but no CUDA device was found; use 'cpu'")
     if not 0 <= device_id < count:
-        raise RuntimeError(f"compute 'gpu': device {device_id} requested but only {count} present")
+        raise ComputeUnavailable(f"compute 'gpu': device {device_id} requested but only {count} present")
     cupy.cuda.Device(device_id).use()
     return cupy
 
@@ -93,7 +95,7 @@ class Compute:
         if key in GPU_NAMES:
             cupy = _load_cupy(device_id)
             return cls(cupy, cupy.random.RandomState(int(seed)), f"cuda:{device_id}", int(seed))
-        raise ValueError(f"unknown compute {name!r}: use 'cpu' (numpy) or 'gpu' (cupy)")
+        raise ConfigValueError(f"unknown compute {name!r}: use 'cpu' (numpy) or 'gpu' (cupy)")
 
     @property
     def is_gpu(self) -> bool:

@@ -72,11 +72,22 @@ class Ledger:
         self.step_pulses: list[int] = []
         self.epoch_of_step: list[int] = []
         self.digital_flops = 0  # optimiser + rule flops in training
+        self._reset_running()
         self.totals = {phase: dict.fromkeys(_SNAPSHOT, 0.0) for phase in _PHASES}
         self._last = self._snapshot()
         self.initial_program_j = self._last["program"]  # loading the weights (0 for exact tiles)
 
     # ------------------------------------------------------------------ recording
+    def _reset_running(self) -> None:
+        """Running sums over the per-step history, so a step costs O(1) whatever the run's length."""
+        self.cells_total = sum(self.step_cells)
+        self.pulses_total = sum(self.step_pulses)
+        self._epoch_cells: dict[int, list[int]] = {}  # epoch -> [cells written, steps]
+        for cells, epoch in zip(self.step_cells, self.epoch_of_step):
+            acc = self._epoch_cells.setdefault(epoch, [0, 0])
+            acc[0] += cells
+            acc[1] += 1
+
     def _snapshot(self) -> dict[str, float]:
         snap = dict.fromkeys(_SNAPSHOT, 0.0)
         c = self.constants
@@ -102,9 +113,15 @@ class Ledger:
 
     def record_step(self, epoch: int, cells: int, pulses: int) -> dict:
         """Close a training step: what the rule wrote, plus optimiser/rule digital work."""
-        self.step_cells.append(int(cells))
-        self.step_pulses.append(int(pulses))
-        self.epoch_of_step.append(int(epoch))
+        cells, pulses, epoch = int(cells), int(pulses), int(epoch)
+        self.step_cells.append(cells)
+        self.step_pulses.append(pulses)
+        self.epoch_of_step.append(epoch)
+        self.cells_total += cells
+        self.pulses_total += pulses
+        acc = self._epoch_cells.setdefault(epoch, [0, 0])
+        acc[0] += cells
+        acc[1] += 1
         n_all = self.n_weights + self.n_digital
         self.digital_flops += self.optimizer.flops_per_weight * n_all + self.rule.flops_per_weight * self.n_weights
         self.observe("train")
@@ -117,6 +134,11 @@ class Ledger:
 
     def update_ratio(self, step: int = -1) -> float:
         return self.step_cells[step] / self.n_weights if self.n_weights and self.step_cells else 0.0
+
+    def epoch_update_ratio(self, epoch: int) -> float:
+        """Mean fraction of the weights written per step during ``epoch`` (0 for an epoch with no steps)."""
+        cells, steps = self._epoch_cells.get(int(epoch), (0, 0))
+        return cells / steps / self.n_weights if steps and self.n_weights else 0.0
 
     def energy_j(self, phase: str = "train") -> dict[str, float]:
         t, c = self.totals[phase], self.constants
@@ -145,8 +167,8 @@ class Ledger:
         return {
             "update_ratio": self.update_ratio(),
             "cells_written": self.step_cells[-1] if self.step_cells else 0,
-            "writes": int(sum(self.step_cells)),
-            "pulses": int(sum(self.step_pulses)),
+            "writes": self.cells_total,
+            "pulses": self.pulses_total,
             "energy_j": e["total"],
         }
 
@@ -200,8 +222,8 @@ class Ledger:
             "steps": self.steps,
             "weights": self.n_weights,
             "digital_parameters": self.n_digital,
-            "cells_written": int(sum(self.step_cells)),
-            "pulses": int(sum(self.step_pulses)),
+            "cells_written": self.cells_total,
+            "pulses": self.pulses_total,
             "update_ratio_mean": float(ratios.mean()) if ratios.size else 0.0,
             "update_ratio_mean_after_first_epoch": float(later.mean()) if later.size else 0.0,
             "update_ratio_max": float(ratios.max()) if ratios.size else 0.0,
@@ -246,6 +268,7 @@ class Ledger:
         self._last = dict(zip(_SNAPSHOT, np.asarray(state["last"], dtype=np.float64).tolist()))
         flops, program = np.asarray(state["scalars"], dtype=np.float64).tolist()
         self.digital_flops, self.initial_program_j = int(flops), float(program)
+        self._reset_running()
 
 
 def _json_safe(value):

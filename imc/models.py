@@ -24,6 +24,7 @@ from __future__ import annotations
 import itertools
 
 from .compute import Compute
+from .errors import ConfigValueError, UnknownNameError
 from .nn import (
     AnalogConfig,
     Conv2d,
@@ -43,7 +44,7 @@ ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
 
 def _activation(name):
     if name not in ACTIVATIONS:
-        raise KeyError(unknown_name_message("activation", name, ACTIVATIONS))
+        raise UnknownNameError(unknown_name_message("activation", name, ACTIVATIONS))
     return ACTIVATIONS[name]()
 
 
@@ -81,7 +82,7 @@ def cnn(f: _Factory, *, channels=(8, 16), classes: int = 10, size: int = 8, in_c
 
 def dncnn(f: _Factory, *, depth: int = 5, channels: int = 16, image_channels: int = 1):
     if depth < 2:
-        raise ValueError(f"dncnn depth must be >= 2, got {depth}")
+        raise ConfigValueError(f"dncnn depth must be >= 2, got {depth}")
     layers = [f.conv(image_channels, channels), ReLU()]
     for _ in range(depth - 2):
         layers += [f.conv(channels, channels), ReLU()]
@@ -109,8 +110,8 @@ def available_models() -> list[str]:
 def build(name: str, *, analog: AnalogConfig | None, compute: Compute, **params):
     """Build a model by name; an unknown name or parameter is a clear error."""
     if name not in MODELS:
-        raise KeyError(unknown_name_message("model", name, MODELS))
+        raise UnknownNameError(unknown_name_message("model", name, MODELS))
     try:
         return MODELS[name](_Factory(compute, analog), **params)
     except TypeError as exc:
-        raise ValueError(f"model {name!r}: {exc}") from None
+        raise ConfigValueError(f"model {name!r}: {exc}") from None

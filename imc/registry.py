@@ -1,19 +1,31 @@
 """The plugin registry: loads plugins through pluggy and builds backends by name.
 
 Plugins come from the entry-point group ``imc`` (first-party backends included), each
-loaded on its own so one that fails to import is reported as a warning naming its
-distribution while the rest still work. Environment switches for hermetic runs:
+loaded and each hook call made on its own, so one broken plugin is reported (a
+:class:`PluginLoadWarning` naming its entry point and distribution, and an entry in
+:meth:`Registry.failed_plugins`) while the rest still work:
+
+- an entry point that fails to import, or whose hooks pluggy rejects;
+- an entry-point name provided by two distributions (neither is loaded, unless one is
+  imc itself: the first-party one is kept);
+- a hook that raises or returns the wrong type (that plugin's contribution is dropped);
+- a backend name claimed twice (imc's own backend wins; between two third-party
+  plugins neither is used).
+
+Environment switches for hermetic runs:
 
 - ``IMC_DISABLE_PLUGIN_AUTOLOAD=1``: load no entry points at all;
-- ``IMC_DISABLED_PLUGINS=a,b``: skip the named entry points.
+- ``IMC_DISABLED_PLUGINS=a,b``: skip entry points by entry-point name or by
+  distribution name (as the messages print them; case, ``-``, ``_`` and ``.`` ignored).
 """
 
 from __future__ import annotations
 
 import functools
 import os
+import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
 
 import attrs
@@ -22,13 +34,70 @@ import pluggy
 from . import hookspecs
 from .compute import Compute, as_compute
 from .device import Device
+from .errors import PluginError, UnknownNameError
 from .spec import DeviceSpec, unknown_name_message
 
 ENTRY_POINT_GROUP = "imc"
+FIRST_PARTY = "imc"  # the distribution of imc's own backends: it wins a name clash
 
 
 class PluginLoadWarning(UserWarning):
-    """A plugin could not be imported; the others still work."""
+    """A plugin could not be used (import, duplicate, hook failure); the others still work."""
+
+
+class PluginUnavailable(PluginError, KeyError):
+    """A backend name that belongs to an installed plugin which could not be used."""
+
+
+@attrs.frozen
+class PluginProblem:
+    """An installed plugin that is (partly) unusable: who, what happened, how to fix it.
+
+    ``stage`` is "import", "duplicate" (entry-point name in two distributions), "hook" (a
+    hook raised or returned the wrong type) or "clash" (a backend name claimed twice).
+    ``backends`` lists the backend names the problem removed, where known.
+    """
+
+    name: str
+    distribution: str
+    version: str
+    stage: str
+    reason: str
+    backends: tuple[str, ...] = ()
+
+    @property
+    def origin(self) -> str:
+        return f"{self.distribution} {self.version}".strip()
+
+    @property
+    def verb(self) -> str:
+        return {"import": "failed to import", "duplicate": "was not loaded", "hook": "failed in a hook",
+                "clash": "is not used"}.get(self.stage, "failed")
+
+    @property
+    def fix(self) -> str:
+        return f"fix or uninstall it, or skip it with IMC_DISABLED_PLUGINS={self.distribution}"
+
+    def message(self) -> str:
+        """One line: what, where from, and how to silence it."""
+        return f"imc plugin {self.name!r} from distribution {self.origin} {self.verb}: {self.reason}; {self.fix}"
+
+
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", str(name)).strip().lower()
+
+
+def disabled_plugins() -> set[str]:
+    """The normalised names in IMC_DISABLED_PLUGINS (entry-point or distribution names)."""
+    return {_normalise(n) for n in os.environ.get("IMC_DISABLED_PLUGINS", "").split(",") if n.strip()}
+
+
+def record_problem(pm, problem: PluginProblem) -> None:
+    """Note a plugin problem on the manager (once) and warn about it."""
+    if problem in pm.imc_problems:  # a second Registry over the same manager finds it again
+        return
+    pm.imc_problems.append(problem)
+    warnings.warn(problem.message(), PluginLoadWarning, stacklevel=3)
 
 
 def _spec_table(value) -> dict:
@@ -71,7 +140,7 @@ class BackendInfo:
             return self.presets[key].evolve(**overrides)
         if self.load_preset is not None:
             return self.load_preset(key).evolve(**overrides)
-        raise KeyError(unknown_name_message("preset", key, self.presets, f"backend {self.name!r}"))
+        raise UnknownNameError(unknown_name_message("preset", key, self.presets, f"backend {self.name!r}"))
 
 
 @attrs.frozen
@@ -84,12 +153,17 @@ class RegisteredBackend:
 
 
 def make_plugin_manager(autoload: bool | None = None, plugins=()) -> pluggy.PluginManager:
-    """A fresh plugin manager: entry points (unless disabled), then ``plugins``."""
+    """A fresh plugin manager: entry points (unless disabled), then ``plugins``.
+
+    Problems with entry-point plugins are recorded in ``pm.imc_problems`` (and warned
+    about); an in-process plugin passed in ``plugins`` with an invalid hook still raises.
+    """
     pm = pluggy.PluginManager("imc")
     pm.add_hookspecs(hookspecs)
     if autoload is None:
         autoload = not os.environ.get("IMC_DISABLE_PLUGIN_AUTOLOAD")
     pm.imc_distributions = {}  # plugin name -> (distribution, version)
+    pm.imc_problems = []  # PluginProblem records, in the order found
     if autoload:
         _load_entry_points(pm)
     for plugin in plugins:
@@ -98,26 +172,107 @@ def make_plugin_manager(autoload: bool | None = None, plugins=()) -> pluggy.Plug
     return pm
 
 
+def _origin_of(ep) -> tuple[str, str]:
+    dist = getattr(ep, "dist", None)
+    if dist is None:
+        return "unknown-distribution", "?"
+    return dist.name, dist.version
+
+
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
-    blocked = {n.strip() for n in os.environ.get("IMC_DISABLED_PLUGINS", "").split(",") if n.strip()}
+    blocked = disabled_plugins()
+    by_name: dict[str, list] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in blocked or pm.get_plugin(ep.name) is not None:
+        dist, _ = _origin_of(ep)
+        if _normalise(ep.name) in blocked or _normalise(dist) in blocked:
             continue
-        dist = getattr(ep, "dist", None)
-        dist_name = dist.name if dist is not None else "unknown distribution"
-        version = dist.version if dist is not None else "?"
-        try:
-            plugin = ep.load()
-        except Exception as exc:  # a broken plugin must not take the others down
-            warnings.warn(
-                f"imc plugin {ep.name!r} from distribution {dist_name} {version} failed to import "
-                f"and was skipped: {type(exc).__name__}: {exc}",
-                PluginLoadWarning,
-                stacklevel=2,
-            )
+        by_name.setdefault(ep.name, []).append(ep)
+    for name, eps in by_name.items():
+        if len(eps) > 1:
+            eps = _resolve_duplicate(pm, name, eps)
+        for ep in eps:
+            _load_one(pm, ep)
+
+
+def _resolve_duplicate(pm, name: str, eps: list) -> list:
+    """Two distributions use one entry-point name: keep imc's own, else load neither."""
+    eps = sorted(eps, key=lambda ep: _normalise(_origin_of(ep)[0]))
+    origins = [_origin_of(ep) for ep in eps]
+    listed = " and ".join(f"{d} {v}" for d, v in origins)
+    first_party = [ep for ep, (d, _) in zip(eps, origins) if _normalise(d) == FIRST_PARTY]
+    for ep, (dist, version) in zip(eps, origins):
+        if ep in first_party[:1]:
             continue
+        kept = "imc's own plugin is kept" if first_party else "neither is loaded"
+        record_problem(pm, PluginProblem(name, dist, version, "duplicate",
+                                  f"entry-point name {name!r} is provided by {listed}; {kept}"))
+    return first_party[:1]
+
+
+def _load_one(pm, ep) -> None:
+    dist, version = _origin_of(ep)
+    try:
+        plugin = ep.load()
+    except Exception as exc:  # noqa: BLE001  (a broken plugin must not take the others down)
+        record_problem(pm, PluginProblem(ep.name, dist, version, "import", f"{type(exc).__name__}: {exc}"))
+        return
+    try:
         pm.register(plugin, name=ep.name)
-        pm.imc_distributions[ep.name] = (dist_name, version)
+        pm.check_pending()
+    except Exception as exc:  # noqa: BLE001  (pluggy rejects a misspelt or mis-signed hook)
+        if pm.get_plugin(ep.name) is not None:
+            pm.unregister(name=ep.name)
+        record_problem(pm, PluginProblem(ep.name, dist, version, "import", f"invalid hook: {type(exc).__name__}: {exc}"))
+        return
+    pm.imc_distributions[ep.name] = (dist, version)
+
+
+def collect_hook(pm: pluggy.PluginManager, hook_name: str, record_type: type, what: str):
+    """Call ``hook_name`` on each plugin on its own: [(plugin name, distribution, version, records)].
+
+    A plugin whose hook raises, or returns something other than an iterable of
+    ``record_type``, contributes nothing; the problem is recorded once per manager and
+    warned about, naming the distribution.
+    """
+    hook = getattr(pm.hook, hook_name, None)
+    if hook is None:
+        return []
+    if not hasattr(pm, "imc_problems"):  # a manager not made by make_plugin_manager
+        pm.imc_problems, pm.imc_distributions = [], {}
+    out = []
+    for impl in reversed(hook.get_hookimpls()):  # pluggy lists the last registered first
+        dist, version = pm.imc_distributions.get(impl.plugin_name) or _in_process(impl.plugin)
+        try:
+            records = _records(impl.function(), record_type, what)
+        except Exception as exc:  # noqa: BLE001  (one plugin's bug must not break every command)
+            reason = str(exc) if isinstance(exc, _WrongRecords) else f"raised {type(exc).__name__}: {exc}"
+            record_problem(pm, PluginProblem(impl.plugin_name, dist, version, "hook",
+                                      f"hook {hook_name}() {reason}; its contribution is skipped"))
+            continue
+        out.append((impl.plugin_name, dist, version, records))
+    return out
+
+
+def _in_process(plugin) -> tuple[str, str]:
+    """(name, version) for a plugin registered in-process rather than through an entry point."""
+    name = getattr(plugin, "__name__", None) or type(plugin).__qualname__
+    return f"(in-process {name})", ""
+
+
+class _WrongRecords(TypeError):
+    pass
+
+
+def _records(result, record_type: type, what: str) -> list:
+    if result is None:
+        return []
+    if isinstance(result, (str, bytes, Mapping, record_type)) or not isinstance(result, Iterable):
+        raise _WrongRecords(f"returned a {type(result).__name__}, expected a list of {what} records")
+    records = list(result)
+    for item in records:
+        if not isinstance(item, record_type):
+            raise _WrongRecords(f"returned a list holding a {type(item).__name__}, expected {what} records")
+    return records
 
 
 class Registry:
@@ -126,37 +281,59 @@ class Registry:
     def __init__(self, pm: pluggy.PluginManager):
         self.pm = pm
 
-    def _origin(self, impl) -> tuple[str, str]:
-        dists = getattr(self.pm, "imc_distributions", {})
-        return dists.get(impl.plugin_name, (f"plugin {impl.plugin_name}", "?"))
-
     @functools.cached_property
     def _backends(self) -> dict[str, RegisteredBackend]:
+        claims: dict[str, list[tuple[str, RegisteredBackend]]] = {}
+        for plugin, dist, version, records in collect_hook(self.pm, "imc_backends", BackendInfo, "imc.BackendInfo"):
+            for info in records:
+                claims.setdefault(info.name, []).append((plugin, RegisteredBackend(info, dist, version)))
         found: dict[str, RegisteredBackend] = {}
-        for impl in self.pm.hook.imc_backends.get_hookimpls():
-            dist, version = self._origin(impl)
-            for info in impl.function() or ():
-                if not isinstance(info, BackendInfo):
-                    raise TypeError(f"{dist}: imc_backends must return BackendInfo records, got {type(info).__name__}")
-                if info.name in found:
-                    raise ValueError(
-                        f"backend name {info.name!r} is claimed by two plugins: "
-                        f"{found[info.name].distribution} and {dist}; uninstall one or block it "
-                        "with IMC_DISABLED_PLUGINS"
-                    )
-                found[info.name] = RegisteredBackend(info, dist, version)
+        for name, claimants in claims.items():
+            if len(claimants) == 1:
+                found[name] = claimants[0][1]
+                continue
+            first_party = [c for c in claimants if _normalise(c[1].distribution) == FIRST_PARTY]
+            keep = first_party[0] if len(first_party) == 1 else None
+            listed = " and ".join(f"{r.distribution} {r.version}" for _, r in claimants)
+            outcome = f"imc's own {name!r} is kept" if keep else "neither is used"
+            for plugin, reg in claimants:
+                if keep is None or reg is not keep[1]:
+                    record_problem(self.pm, PluginProblem(plugin, reg.distribution, reg.version, "clash",
+                                                   f"backend name {name!r} is claimed by {listed}; {outcome}", (name,)))
+            if keep is not None:
+                found[name] = keep[1]
         return found
 
     def backends(self) -> dict[str, RegisteredBackend]:
-        """Every installed backend by name."""
+        """Every usable installed backend by name."""
         return dict(self._backends)
 
-    def get(self, name: str) -> RegisteredBackend:
-        """One backend by name; an unknown name lists the installed ones and the closest."""
+    def failed_plugins(self) -> list[PluginProblem]:
+        """Installed plugins that could not be used, with the reason (import, duplicate, hook, clash)."""
+        self._backends  # noqa: B018  (calling the hooks records their failures)
+        from .rules import rules
+
         try:
+            rules(self.pm)
+        except (KeyError, ValueError, TypeError):  # a rule-name clash is reported where rules are used
+            pass
+        return list(self.pm.imc_problems)
+
+    def get(self, name: str) -> RegisteredBackend:
+        """One backend by name; an unknown name lists the installed ones and the closest.
+
+        A name that belongs to an installed plugin which could not be used raises
+        :class:`PluginUnavailable` (a KeyError and a :class:`imc.errors.PluginError`) with the reason.
+        """
+        if name in self._backends:
             return self._backends[name]
-        except KeyError:
-            raise KeyError(unknown_name_message("backend", name, self._backends)) from None
+        for problem in self.pm.imc_problems:
+            if (problem.stage != "clash" and name == problem.name) or name in problem.backends:
+                raise PluginUnavailable(
+                    f"backend {name!r} is installed but {problem.verb}: {problem.reason} "
+                    f"(distribution {problem.origin}); {problem.fix}"
+                )
+        raise UnknownNameError(unknown_name_message("backend", name, self._backends))
 
     def spec(self, name: str, preset: str | None = None, **overrides) -> DeviceSpec:
         return self.get(name).info.spec(preset, **overrides)

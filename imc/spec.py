@@ -13,6 +13,8 @@ import math
 
 import attrs
 
+from .errors import SpecError, SpecTypeError, UnknownNameError
+
 # Capabilities: optional behaviours a backend may declare. Conformance checks that need
 # one are skipped (with the reason) on a backend that does not declare it.
 BOUNDS = "bounds"  # conductance is clipped to a (per-device) window
@@ -27,38 +29,39 @@ KNOWN_CAPABILITIES = frozenset(
 )
 
 
-def _finite(instance, attribute, value):
+def finite(instance, attribute, value):
+    """attrs validator: a finite number (public: backends use it for their own spec fields)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{attribute.name} must be a number, got {value!r}")
+        raise SpecTypeError(f"{attribute.name} must be a number, got {value!r}")
     if not math.isfinite(value):
-        raise ValueError(f"{attribute.name} must be finite, got {value!r}")
+        raise SpecError(f"{attribute.name} must be finite, got {value!r}")
 
 
-def _non_negative(instance, attribute, value):
-    _finite(instance, attribute, value)
+def non_negative(instance, attribute, value):
+    finite(instance, attribute, value)
     if value < 0:
-        raise ValueError(f"{attribute.name} must be >= 0, got {value!r}")
+        raise SpecError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
-def _positive(instance, attribute, value):
-    _finite(instance, attribute, value)
+def positive(instance, attribute, value):
+    finite(instance, attribute, value)
     if value <= 0:
-        raise ValueError(f"{attribute.name} must be > 0, got {value!r}")
+        raise SpecError(f"{attribute.name} must be > 0, got {value!r}")
 
 
-def _probability(instance, attribute, value):
-    _finite(instance, attribute, value)
+def probability(instance, attribute, value):
+    finite(instance, attribute, value)
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{attribute.name} is a probability and must lie in [0, 1], got {value!r}")
+        raise SpecError(f"{attribute.name} is a probability and must lie in [0, 1], got {value!r}")
 
 
 def _capabilities(value) -> frozenset:
     if isinstance(value, str):
-        raise TypeError(f"capabilities must be a collection of names, got the string {value!r}")
+        raise SpecTypeError(f"capabilities must be a collection of names, got the string {value!r}")
     return frozenset(str(v) for v in value)
 
 
-def float_field(default: float, validator=_finite, doc: str = ""):
+def float_field(default: float, validator=finite, doc: str = ""):
     """A float field with a validator (numbers are converted to float)."""
     return attrs.field(default=default, validator=validator, converter=_to_float, metadata={"doc": doc})
 
@@ -75,38 +78,38 @@ class DeviceSpec:
 
     name: str = attrs.field(validator=attrs.validators.instance_of(str))
     g_min_us: float = float_field(0.0, doc="lower end of the conductance window, uS")
-    g_max_us: float = float_field(1.0, _positive, doc="upper end of the conductance window, uS")
-    step_us: float = float_field(0.01, _positive, doc="nominal |dG| of one pulse at the reference state, uS")
+    g_max_us: float = float_field(1.0, positive, doc="upper end of the conductance window, uS")
+    step_us: float = float_field(0.01, positive, doc="nominal |dG| of one pulse at the reference state, uS")
     write_noise_us: float = float_field(
-        0.0, _non_negative, doc="std of the conductance error of one pulse (one write event for analog-write devices), uS"
+        0.0, non_negative, doc="std of the conductance error of one pulse (one write event for analog-write devices), uS"
     )
-    read_noise_rel: float = float_field(0.0, _non_negative, doc="std of read noise as a fraction of G, per read")
-    program_noise_us: float = float_field(0.0, _non_negative, doc="std after closed-loop write-verify, uS")
-    program_pulses: float = float_field(10.0, _non_negative, doc="mean pulses (and verify reads) per programmed cell")
+    read_noise_rel: float = float_field(0.0, non_negative, doc="std of read noise as a fraction of G, per read")
+    program_noise_us: float = float_field(0.0, non_negative, doc="std after closed-loop write-verify, uS")
+    program_pulses: float = float_field(10.0, non_negative, doc="mean pulses (and verify reads) per programmed cell")
     nonlinearity_up: float = float_field(0.0, doc="potentiation nonlinearity label; 0 = linear, > 0 saturating")
     nonlinearity_down: float = float_field(0.0, doc="depression nonlinearity label; 0 = linear, > 0 saturating")
     asymmetry: float = float_field(0.0, doc="up/down step bias: up step x(1+a), down step x(1-a)")
-    step_d2d: float = float_field(0.0, _non_negative, doc="device-to-device relative std of the step")
-    bounds_d2d: float = float_field(0.0, _non_negative, doc="device-to-device relative std of the window")
-    stuck_low_prob: float = float_field(0.0, _probability, doc="fraction of cells stuck at g_min")
-    stuck_high_prob: float = float_field(0.0, _probability, doc="fraction of cells stuck at g_max")
-    endurance_cycles: float = float_field(1e9, _positive, doc="pulses a cell survives")
-    energy_per_pulse_j: float = float_field(1e-12, _non_negative, doc="energy of one write pulse, J")
-    energy_per_read_j: float = float_field(1e-15, _non_negative, doc="energy of reading one cell once, J")
-    pulse_width_s: float = float_field(50e-9, _positive, doc="write pulse width, s")
-    read_time_s: float = float_field(10e-9, _positive, doc="time of one read or product, s")
+    step_d2d: float = float_field(0.0, non_negative, doc="device-to-device relative std of the step")
+    bounds_d2d: float = float_field(0.0, non_negative, doc="device-to-device relative std of the window")
+    stuck_low_prob: float = float_field(0.0, probability, doc="fraction of cells stuck at g_min")
+    stuck_high_prob: float = float_field(0.0, probability, doc="fraction of cells stuck at g_max")
+    endurance_cycles: float = float_field(1e9, positive, doc="pulses a cell survives")
+    energy_per_pulse_j: float = float_field(1e-12, non_negative, doc="energy of one write pulse, J")
+    energy_per_read_j: float = float_field(1e-15, non_negative, doc="energy of reading one cell once, J")
+    pulse_width_s: float = float_field(50e-9, positive, doc="write pulse width, s")
+    read_time_s: float = float_field(10e-9, positive, doc="time of one read or product, s")
     capabilities: frozenset = attrs.field(factory=frozenset, converter=_capabilities)
     source: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
 
     def __attrs_post_init__(self):
         if self.g_min_us >= self.g_max_us:
-            raise ValueError(
+            raise SpecError(
                 f"g_min_us ({self.g_min_us}) must be below g_max_us ({self.g_max_us})"
             )
         if self.stuck_low_prob + self.stuck_high_prob > 1.0:
-            raise ValueError("stuck_low_prob + stuck_high_prob must not exceed 1")
+            raise SpecError("stuck_low_prob + stuck_high_prob must not exceed 1")
         if not -1.0 < self.asymmetry < 1.0:
-            raise ValueError(f"asymmetry must lie in (-1, 1), got {self.asymmetry}")
+            raise SpecError(f"asymmetry must lie in (-1, 1), got {self.asymmetry}")
 
     @property
     def range_us(self) -> float:
@@ -121,7 +124,7 @@ class DeviceSpec:
         names = [a.name for a in attrs.fields(type(self))]
         for key in overrides:
             if key not in names:
-                raise KeyError(unknown_name_message("spec field", key, names, f"{type(self).__name__}"))
+                raise UnknownNameError(unknown_name_message("spec field", key, names, f"{type(self).__name__}"))
         return attrs.evolve(self, **overrides)
 
     def to_dict(self) -> dict:

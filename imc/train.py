@@ -114,7 +114,7 @@ class Trainer:
             if i == spe - 1:
                 self.epoch = epoch + 1
                 metrics = {"step": self.step, "epoch": self.epoch, "train_loss": loss, **self.ledger.step_metrics()}
-                metrics["update_ratio_epoch"] = self._epoch_ratio(epoch)
+                metrics["update_ratio_epoch"] = self.ledger.epoch_update_ratio(epoch)
                 if test is not None:
                     metrics.update(self.evaluate(*test))
                 self.history.append(metrics)
@@ -122,10 +122,6 @@ class Trainer:
                     if hasattr(cb, "on_epoch_end"):
                         cb.on_epoch_end(self, metrics)
         return self.summary()
-
-    def _epoch_ratio(self, epoch: int) -> float:
-        cells = [c for c, e in zip(self.ledger.step_cells, self.ledger.epoch_of_step) if e == epoch]
-        return float(np.mean(cells) / self.ledger.n_weights) if cells and self.ledger.n_weights else 0.0
 
     def train_step(self, xb, yb, epoch: int | None = None) -> float:
         """One optimisation step on a batch; returns the loss (before the update)."""

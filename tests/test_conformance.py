@@ -257,7 +257,9 @@ def test_cli_all_runs_every_installed_backend(tmp_path, capsys):
     installed = sorted(get_registry().backends())
     for name in installed:
         assert f"backend {name!r}" in out
-    assert [r["backend"] for r in json.loads(path.read_text())] == installed
+    document = json.loads(path.read_text())
+    assert [r["backend"] for r in document["backends"]] == installed
+    assert document["failed_plugins"] == [] and document["failed"] == 0
 
 
 def test_cli_path_does_not_need_pytest():

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from imc.cli import main
-from imc.sweep import SchedulerLost, SweepStore, run_sweep, sweep_from_dict
-from imc.sweep import execute
+from imc.sweep import SchedulerLost, SweepStore, execute, run_sweep, sweep_from_dict
 
 distributed = pytest.importorskip("distributed")
 

@@ -105,3 +105,34 @@ def test_state_round_trip(data):
     assert fresh.summary() == t.ledger.summary()
     with pytest.raises(KeyError, match="missing"):
         fresh.load_state({"step_cells": np.zeros(1)})
+
+
+class _NoScan(list):
+    """A history list that refuses to be scanned: the per-step path must not walk it."""
+
+    def __iter__(self):
+        raise AssertionError("the per-step ledger path scanned the whole step history")
+
+
+def test_per_step_bookkeeping_does_not_scan_the_history(data):
+    t, _ = run("eapu", data, epochs=1)
+    led = t.ledger
+    cells, pulses = list(led.step_cells), list(led.step_pulses)
+    assert led.cells_total == sum(cells) and led.pulses_total == sum(pulses)
+    assert led.epoch_update_ratio(0) == pytest.approx(np.mean(cells) / led.n_weights)
+    assert led.epoch_update_ratio(5) == 0.0  # an epoch with no steps
+    led.step_cells, led.step_pulses, led.epoch_of_step = _NoScan(cells), _NoScan(pulses), _NoScan(led.epoch_of_step)
+    led.record_step(1, 7, 9)
+    m = led.step_metrics()
+    assert m["writes"] == sum(cells) + 7 and m["pulses"] == sum(pulses) + 9 and m["cells_written"] == 7
+    assert led.epoch_update_ratio(1) == pytest.approx(7 / led.n_weights)
+
+
+def test_running_totals_survive_a_state_round_trip(data):
+    t, _ = run("eapu", data, epochs=2)
+    fresh = Ledger(t.model, t.optimizer, t.rule)
+    fresh.load_state(t.ledger.state())
+    assert (fresh.cells_total, fresh.pulses_total) == (t.ledger.cells_total, t.ledger.pulses_total)
+    for epoch in (0, 1):
+        assert fresh.epoch_update_ratio(epoch) == t.ledger.epoch_update_ratio(epoch)
+    assert [h["update_ratio_epoch"] for h in t.history] == [t.ledger.epoch_update_ratio(e) for e in (0, 1)]

@@ -9,7 +9,7 @@ import imc
 import imc.models
 from imc.nn import AnalogConfig, AnalogMatrix, Sequential
 from imc.registry import make_plugin_manager
-from imc.rules import RuleInfo, UpdateRule, available_rules, make_rule
+from imc.rules import RuleInfo, UpdateRule, available_rules, make_rule, rules
 
 SIGMA = 2.0  # eapu-paper write noise, uS
 R = 1 / 80.0
@@ -217,8 +217,11 @@ def test_plugins_add_rules_through_the_hook():
         def imc_update_rules(self):
             return [RuleInfo(name="eapu", factory=HalfRule)]
 
-    with pytest.raises(ValueError, match="claimed twice"):
-        available_rules(make_plugin_manager(autoload=False, plugins=[Clash()]))
+    from imc.registry import PluginLoadWarning
+
+    with pytest.warns(PluginLoadWarning, match="update rule name 'eapu' is already provided by imc"):
+        table = rules(make_plugin_manager(autoload=False, plugins=[Clash()]))
+    assert table["eapu"].factory is not HalfRule  # the built-in rule is kept
 
 
 def test_rule_random_stream_is_part_of_its_state():
@@ -243,3 +246,55 @@ def test_eapu_on_mram_never_asks_for_runaway_pulse_counts():
         rule.apply("w", t, rng.choice([-1.0, 1.0], t.shape).astype(np.float32) * 0.5)
     worst = max(int(d.counters.pulses.max()) for d in t.devices)
     assert worst <= 20 * 10 + 4  # bounded by a handful of pulses per step
+
+
+# ---------------------------------------------------------------------------- analog-sgd
+@pytest.mark.parametrize("backend,preset", [("memristor", "eapu-paper"), ("memristor", "rram-realistic"), ("fefet", "fefet")])
+def test_analog_sgd_pulse_count_expectation_equals_the_request(backend, preset):
+    """E[count] = |dG| / step for sub-step and multi-step requests; the sign follows dG."""
+    cfg = AnalogConfig(backend=backend, preset=preset, mapping="reference")
+    t = AnalogMatrix(np.zeros((300, 200), np.float32), cfg, imc.Compute.create("cpu", 0))
+    step = t.step_us()
+    x = np.resize(np.array([0.05, 0.3, 0.5, 1.7, 2.0, 3.25]), t.size)  # requests in steps
+    sign = np.where(np.arange(t.size) % 3 == 0, -1.0, 1.0)
+    dg = (x * step * sign).astype(np.float32)
+    rule = attached("analog-sgd")
+    dev = t.devices[0]
+    before = dev.counters.pulses.reshape(-1).copy()
+    stats = rule.apply("w", t, (dg * np.float32(t.r_wg_per_us)).reshape(t.shape))
+    pulses = dev.counters.pulses.reshape(-1) - before
+    assert stats.pulses == pulses.sum() and stats.cells == (pulses > 0).sum()
+    for m in np.unique(x):
+        sel = np.isclose(x, m)
+        frac = m - math.floor(m)
+        assert set(np.unique(pulses[sel])) <= {math.floor(m), math.floor(m) + 1}
+        se = math.sqrt(frac * (1 - frac) / sel.sum())
+        assert abs(pulses[sel].mean() - m) < 5 * se + 1e-9, (m, pulses[sel].mean())
+
+
+def test_analog_sgd_moves_cells_in_the_requested_direction_and_caps_pulses():
+    t = tile(shape=(100, 100), write_noise_us=0.0)  # eapu-paper, noise-free: each pulse is one step of 2 uS
+    dg = np.full(t.shape, 1000.0, np.float32)
+    dg[::2] *= -1
+    before = g_of(t).copy()
+    attached("analog-sgd", max_pulses=5).apply("w", t, dg * np.float32(R))
+    change = (g_of(t) - before).reshape(t.shape)
+    np.testing.assert_allclose(change, np.sign(dg) * 5 * SIGMA, atol=1e-3)  # capped at 5 pulses of 2 uS
+
+
+def test_analog_sgd_writes_where_original_writes_nothing_on_a_pulsed_device():
+    """Requests of a fifth of a step: original's nearest-count rounding drops them all."""
+    cfg = AnalogConfig(backend="fefet", preset="fefet")
+    results = {}
+    for name in ("original", "analog-sgd"):
+        t = AnalogMatrix(np.zeros((64, 64), np.float32), cfg, imc.Compute.create("cpu", 0))
+        dw = np.full(t.shape, 0.2 * t.step_us() * t.r_wg_per_us, np.float32)
+        results[name] = attached(name).apply("w", t, dw).cells
+    assert results["original"] == 0
+    n = 64 * 64  # each cell written with probability 0.2
+    assert abs(results["analog-sgd"] - 0.2 * n) < 5 * math.sqrt(0.16 * n)
+
+
+def test_analog_sgd_rejects_a_bad_cap():
+    with pytest.raises(ValueError, match="max_pulses"):
+        make_rule("analog-sgd", max_pulses=0)

@@ -23,6 +23,27 @@ def pytest_addoption(parser):
                     help="mark a check as an expected failure, with the reason (repeatable)")
 
 
+def pytest_configure(config):
+    """Check the --imc-* options once, up front: a bad one is one usage-error line, not a traceback."""
+    import pytest
+
+    try:
+        options = selected_options(config)
+        if options is None:
+            return
+        from imc.registry import get_registry
+
+        from .runner import validate_expected_failures
+
+        info = get_registry().get(options["backend"]).info
+        if options["preset"] is not None:
+            info.spec(options["preset"])
+        validate_expected_failures(options["expected_failures"])
+    except (KeyError, ValueError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        raise pytest.UsageError(f"imc conformance: {message}") from None
+
+
 def selected_options(config) -> dict | None:
     """The --imc-* options, or None when no backend was named."""
     name = config.getoption("imc_backend", default=None)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
+from imc.errors import UnknownNameError
 from imc.spec import unknown_name_message
 
 
@@ -60,7 +61,7 @@ def get_check(name: str) -> Check:
     try:
         return CHECKS[name]
     except KeyError:
-        raise KeyError(unknown_name_message("conformance check", name, CHECKS)) from None
+        raise UnknownNameError(unknown_name_message("conformance check", name, CHECKS)) from None
 
 
 def check_names() -> list[str]:

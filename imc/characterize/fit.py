@@ -30,6 +30,7 @@ import numpy as np
 
 from imc.spec import unknown_name_message
 
+from ..errors import DataError, InputFileError, UnknownNameError
 from .analysis import Sweep, bin_statistics, records
 
 REQUIRED = ("direction", "pulse", "conductance_us")
@@ -40,7 +41,7 @@ MIN_STEPS = 8  # steps a bin needs to enter the table
 MIN_STEP_FRACTION = 0.02
 
 
-class CsvError(ValueError):
+class CsvError(DataError):
     """A problem in a pulse-response CSV; the message names the file, row and column."""
 
 
@@ -60,7 +61,7 @@ def read_sweeps_csv(path) -> list[Sweep]:
     try:
         fh = path.open(newline="", encoding="utf-8-sig")
     except FileNotFoundError:
-        raise FileNotFoundError(f"{path}: no such file") from None
+        raise InputFileError(f"{path}: no such file") from None
     except OSError as exc:
         raise CsvError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     with fh:
@@ -157,11 +158,11 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
 
     check_name(name)
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise ValueError(f"bins must be a whole number >= 2, got {bins!r}")
+        raise DataError(f"bins must be a whole number >= 2, got {bins!r}")
     g_min = float(np.median([np.min(sw.g_us) for sw in sweeps]))
     g_max = float(np.median([np.max(sw.g_us) for sw in sweeps]))
     if not g_max > g_min:
-        raise ValueError(f"the sweeps do not span a conductance window (median min {g_min} >= median max {g_max} uS)")
+        raise DataError(f"the sweeps do not span a conductance window (median min {g_min} >= median max {g_max} uS)")
     edges = np.linspace(g_min, g_max, bins + 1)
     rec = records(sweeps)
     tables, rows = {}, []
@@ -170,7 +171,7 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
         rows += [attrs.asdict(b) for b in stats]
         ok = [b for b in stats if b.n_steps >= MIN_STEPS and np.isfinite(b.step_us)]
         if not ok or max(b.step_us for b in ok) <= 0:
-            raise ValueError(f"the {label} sweeps do not move the conductance {label}: no positive mean step to fit")
+            raise DataError(f"the {label} sweeps do not move the conductance {label}: no positive mean step to fit")
         grid = np.array([b.g_mean_us for b in ok])
         step = np.array([b.step_us for b in ok])
         step = np.maximum(step, MIN_STEP_FRACTION * step.max())
@@ -194,12 +195,12 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
     known = [a.name for a in attrs.fields(TableSpec)]
     for key in spec_fields:
         if key not in known:
-            raise KeyError(unknown_name_message("spec field", key, known, "TableSpec"))
+            raise UnknownNameError(unknown_name_message("spec field", key, known, "TableSpec"))
     fields.update(spec_fields)
     try:
         spec = TableSpec(**fields)
     except TypeError as exc:  # a wrongly typed override: a user error like any other
-        raise ValueError(str(exc)) from None
+        raise DataError(str(exc)) from None
     info = {"sweeps": len(sweeps), "cells": cells, "steps": int(rec.step.size), "bins": bins,
             "edges_us": edges.tolist(), "source": fields["source"]}
     return FitResult(spec, rows, info)

@@ -22,6 +22,7 @@ import attrs
 import numpy as np
 
 from imc.device import DOWN, UP
+from imc.errors import UsageError
 from imc.registry import get_registry
 from imc.spec import NATIVE_PROBABILISTIC, READ_NOISE, DeviceSpec
 
@@ -83,18 +84,18 @@ def characterize(
     """Measure a backend's pulse response on ``cells`` cells (see the module docstring)."""
     for name, value, low in (("cells", cells, 4), ("cycles", cycles, 1), ("bins", 10 if bins is None else bins, 2)):
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+            raise UsageError(f"{name} must be a whole number >= {low}, got {value!r}")
     registry = get_registry()
     info = registry.get(backend).info
     preset_name = info.default_preset if preset is None else preset
     try:
         spec = registry.spec(backend, preset_name, **overrides)
     except TypeError as exc:  # a wrongly typed override (e.g. text for a number)
-        raise ValueError(str(exc)) from None
+        raise UsageError(str(exc)) from None
     if pulses is None:
         pulses = default_pulses(spec)
     if isinstance(pulses, bool) or not isinstance(pulses, int) or pulses < 2:
-        raise ValueError(f"pulses must be a whole number >= 2, got {pulses!r}")
+        raise UsageError(f"pulses must be a whole number >= 2, got {pulses!r}")
     device = registry.create(backend, (1, cells), preset=preset_name, compute=compute, seed=seed, **overrides)
     xp, to_np = device.xp, device.compute.to_numpy
 

@@ -21,6 +21,8 @@ import numpy as np
 
 from imc.files import atomic_write_bytes
 
+from ..errors import RunFolderError
+
 BIN_COLUMNS = (
     "direction", "g_lo_us", "g_hi_us", "g_mean_us", "n_steps", "n_cells", "step_us", "step_se_us",
     "declared_step_us", "n_pairs", "noise_us", "noise_se_us", "declared_noise_us",
@@ -115,7 +117,7 @@ def write_report(ch, out_dir) -> dict[str, Path]:
     """Write the table, CSV / JSON files and the plot into ``out_dir``; return their paths."""
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
-        raise ValueError(f"output folder {out} exists and is not a folder; choose another --out")
+        raise RunFolderError(f"output folder {out} exists and is not a folder; choose another --out")
     payload = {"backend": ch.backend, "preset": ch.preset, "spec": ch.spec.to_dict(), "summary": ch.summary,
                "bins": ch.bins, "switching": ch.switching}
     # everything is rendered before the folder is touched, so a failure writes nothing

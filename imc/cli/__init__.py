@@ -2,8 +2,9 @@
 
 A subcommand module defines ``register(subparsers)``, which adds its parser and sets
 ``func`` (taking the parsed args, returning an exit code). Errors a user can fix are
-raised as :class:`UsageError` (or ValueError/KeyError) and printed as one line on stderr
-with exit code 2, never a traceback.
+raised as :class:`imc.errors.UserError` (``UsageError`` for arguments) and printed as one
+line on stderr with exit code 2. Any other exception is a bug and keeps its traceback;
+``IMC_DEBUG=1`` shows the traceback of user errors too.
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ import argparse
 import importlib
 import os
 import sys
+import traceback
+
+from imc.errors import UsageError, UserError
 
 SUBCOMMANDS = ("backends", "characterize", "fit", "conformance", "config", "train", "compare", "sweep")
 
-
-class UsageError(Exception):
-    """A problem with what the user asked for: printed as one line, exit code 2."""
+__all__ = ["UsageError", "build_parser", "main"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,10 +43,11 @@ def main(argv=None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (UsageError, ValueError, KeyError, FileNotFoundError, PermissionError) as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"imc {args.command}: error: {message}", file=sys.stderr)
-        return 2
+    except UserError as exc:
+        if os.environ.get("IMC_DEBUG", "").strip() not in ("", "0"):
+            traceback.print_exc()
+        print(f"imc {args.command}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
         print(f"imc {args.command}: interrupted", file=sys.stderr)
         return 130

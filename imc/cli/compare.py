@@ -69,7 +69,7 @@ def plan(cfg, rules: list[str], backends: list[str] | None) -> list[tuple[str, o
 def main(args) -> int:
     from imc.checkpoint import atomic_write_text
     from imc.report.tables import comparison_plot, comparison_rows, markdown, write_csv
-    from imc.runner import _create_run_dir, format_summary, train_run
+    from imc.runner import create_run_dir, format_summary, train_run
     from imc.train import TrainingDiverged
 
     cfg = resolve_config(args)
@@ -79,7 +79,7 @@ def main(args) -> int:
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path(cfg.output_dir).expanduser() / f"compare-{cfg.run_name}-{stamp}"
-    _create_run_dir(out)
+    create_run_dir(out)
     quiet = args.quiet or not sys.stdout.isatty()
     summaries = []
     for folder, run_cfg in runs:

@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import attrs
+
 from imc.cli import UsageError
 
 
@@ -15,7 +17,8 @@ def register(sub) -> None:
         "conformance",
         help="check that a backend keeps the device protocol's promises",
         description="Run the conformance suite on an installed backend: one row per check "
-        "(pass/fail/skip/xfail) with the reason for every failure. Exit code 1 if any check fails.",
+        "(pass/fail/skip/xfail) with the reason for every failure. Exit code 1 if any check fails "
+        "or (with --all) any installed plugin could not be loaded; 2 for a usage error.",
     )
     p.add_argument("backend", nargs="?", help="installed backend name (see: imc backends)")
     p.add_argument("--all", action="store_true", help="run every installed backend (all presets each)")
@@ -67,21 +70,39 @@ def run(args) -> int:
             Compute.create("gpu")
         except RuntimeError as exc:
             raise UsageError(str(exc)) from None
-    backends = sorted(get_registry().backends()) if args.all else [args.backend]
+    registry = get_registry()
+    if args.backend:
+        registry.get(args.backend)  # an unknown name, or an installed plugin that failed, is one line
+    backends = sorted(registry.backends()) if args.all else [args.backend]
     failed = 0
     reports = []
     for backend in backends:
         n, report = _run_backend(args, backend, checks, expected)
         failed += n
         reports.append(report)
+    broken = registry.failed_plugins() if args.all else []
     if args.json:
         path = Path(args.json)
-        path.write_text(json.dumps(reports if args.all else reports[0], indent=2) + "\n")
+        if args.all:
+            import imc_conformance
+
+            document = {
+                "suite_version": imc_conformance.__version__,
+                "backends": reports,
+                "failed_plugins": [attrs.asdict(p) | {"message": p.message()} for p in broken],
+                "failed": failed,
+            }
+        else:
+            document = reports[0]
+        path.write_text(json.dumps(document, indent=2) + "\n")
         print(f"report written to {path}")
+    if broken:
+        print(f"\n{len(broken)} installed plugin problem(s): their backends were not checked", file=sys.stderr)
+        for problem in broken:
+            print(f"  {problem.message()}", file=sys.stderr)
     if failed:
         print(f"{failed} check(s) FAILED", file=sys.stderr)
-        return 1
-    return 0
+    return 1 if failed or broken else 0
 
 
 def _run_backend(args, backend, checks, expected) -> tuple[int, dict]:

@@ -1,6 +1,6 @@
 """Update rules, selected by name and extensible by plugins (hook ``imc_update_rules``).
 
-Built-in: "ideal", "original", "eapu", "mixed-precision", "manhattan". A plugin adds
+Built-in: "ideal", "original", "analog-sgd", "eapu", "mixed-precision", "manhattan". A plugin adds
 rules by returning :class:`RuleInfo` records from ``imc_update_rules()``::
 
     @imc.hookimpl
@@ -10,7 +10,9 @@ rules by returning :class:`RuleInfo` records from ``imc_update_rules()``::
 
 from __future__ import annotations
 
+from ..errors import ConfigValueError, UnknownNameError
 from ..spec import unknown_name_message
+from .analog_sgd import AnalogSGDRule
 from .base import RuleInfo, UpdateRule
 from .eapu import EaPURule
 from .ideal import IdealRule
@@ -23,6 +25,7 @@ BUILTIN_RULES = {
     for info in (
         RuleInfo(name="ideal", factory=IdealRule, description="digital training with exact weights (upper bound)"),
         RuleInfo(name="original", factory=OriginalRule, description="write every nonzero change every step"),
+        RuleInfo(name="analog-sgd", factory=AnalogSGDRule, description="stochastic pulse counts, E[count] = request / step (aihwkit)"),
         RuleInfo(name="eapu", factory=EaPURule, description="error-aware probabilistic update (Liu et al. 2025)"),
         RuleInfo(name="mixed-precision", factory=MixedPrecisionRule, description="digital accumulator, whole pulses"),
         RuleInfo(name="manhattan", factory=ManhattanRule, description="one sign pulse per cell per step"),
@@ -31,19 +34,26 @@ BUILTIN_RULES = {
 
 
 def rules(pm=None) -> dict[str, RuleInfo]:
-    """Every available rule: built-ins, then those plugins register (a clash is an error)."""
-    from ..registry import get_plugin_manager
+    """Every available rule: built-ins, then those plugins register.
+
+    Each plugin's hook is called on its own (a hook that raises or returns the wrong type
+    is reported and skipped); a plugin rule that reuses a name is reported and ignored.
+    """
+    from ..registry import PluginProblem, collect_hook, get_plugin_manager, record_problem
 
     pm = pm or get_plugin_manager()
     found = dict(BUILTIN_RULES)
-    hook = getattr(pm.hook, "imc_update_rules", None)
-    for impl in hook.get_hookimpls() if hook is not None else ():
-        for info in impl.function() or ():
-            if not isinstance(info, RuleInfo):
-                raise TypeError(f"plugin {impl.plugin_name}: imc_update_rules must return RuleInfo, got {type(info).__name__}")
+    origin = {}
+    for plugin, dist, version, records in collect_hook(pm, "imc_update_rules", RuleInfo, "imc.rules.RuleInfo"):
+        for info in records:
             if info.name in found:
-                raise ValueError(f"update rule name {info.name!r} is claimed twice (plugin {impl.plugin_name})")
+                first = origin.get(info.name, "imc (built in)")
+                record_problem(pm, PluginProblem(plugin, dist, version, "clash",
+                                                 f"update rule name {info.name!r} is already provided by {first}; "
+                                                 "the first one is kept"))
+                continue
             found[info.name] = info
+            origin[info.name] = f"{dist} {version}"
     return found
 
 
@@ -55,11 +65,11 @@ def make_rule(name: str, pm=None, **params) -> UpdateRule:
     """Build a rule by name; an unknown name is a KeyError listing the available ones."""
     table = rules(pm)
     if name not in table:
-        raise KeyError(unknown_name_message("update rule", name, table))
+        raise UnknownNameError(unknown_name_message("update rule", name, table))
     try:
         return table[name].factory(**params)
     except TypeError as exc:
-        raise ValueError(f"update rule {name!r}: {exc}") from None
+        raise ConfigValueError(f"update rule {name!r}: {exc}") from None
 
 
 __all__ = ["BUILTIN_RULES", "RuleInfo", "UpdateRule", "available_rules", "make_rule", "rules"]

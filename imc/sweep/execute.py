@@ -29,8 +29,7 @@ from pathlib import Path
 
 import attrs
 
-from imc.errors import UserError
-
+from ..errors import UsageError, UserError
 from .plan import Sweep
 from .store import SweepStore
 
@@ -114,9 +113,9 @@ def run_sweep(
     scheduler does not answer within ``connect_timeout`` seconds.
     """
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise ValueError(f"workers must be a positive integer, got {workers!r}")
+        raise UsageError(f"workers must be a positive integer, got {workers!r}")
     if not connect_timeout > 0:
-        raise ValueError(f"the connect timeout must be > 0 seconds, got {connect_timeout!r}")
+        raise UsageError(f"the connect timeout must be > 0 seconds, got {connect_timeout!r}")
     store = SweepStore(out_dir)
     plan = sweep.plan()
     store.check_plan(plan)

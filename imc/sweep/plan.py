@@ -33,6 +33,8 @@ import attrs
 
 from imc.spec import unknown_name_message
 
+from ..errors import ConfigKeyError, ConfigValueError, InputFileError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
@@ -116,11 +118,11 @@ def load_sweep(path, *, schema: ConfigSchema | None = None) -> Sweep:
     """Read, validate and expand a sweep file."""
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"sweep file {str(path)!r} not found")
+        raise InputFileError(f"sweep file {str(path)!r} not found")
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigValueError(f"{path}: not valid TOML: {exc}") from None
     return sweep_from_dict(data, base_dir=path.parent, default_name=path.stem, source=str(path), schema=schema)
 
 
@@ -136,32 +138,32 @@ def sweep_from_dict(
     schema = schema or training_schema()
     for key in data:
         if key not in TOP_LEVEL_KEYS:
-            raise KeyError(f"{source}: {unknown_name_message('sweep key', key, TOP_LEVEL_KEYS)}")
+            raise ConfigKeyError(f"{source}: {unknown_name_message('sweep key', key, TOP_LEVEL_KEYS)}")
     name = data.get("name", default_name)
     if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        raise ValueError(f"{source}: name must be letters, digits, '.', '_' or '-' (it names a folder), got {name!r}")
+        raise ConfigValueError(f"{source}: name must be letters, digits, '.', '_' or '-' (it names a folder), got {name!r}")
     mode = data.get("mode", "product")
     if mode not in MODES:
-        raise ValueError(f"{source}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise ConfigValueError(f"{source}: mode must be one of {', '.join(MODES)}, got {mode!r}")
     description = data.get("description", "")
     if not isinstance(description, str):
-        raise ValueError(f"{source}: description must be a string, got {description!r}")
+        raise ConfigValueError(f"{source}: description must be a string, got {description!r}")
 
     axes_table = data.get("axes")
     if not isinstance(axes_table, Mapping) or not axes_table:
-        raise ValueError(f"{source}: a sweep needs an [axes] table with at least one axis (dotted config key = values)")
+        raise ConfigValueError(f"{source}: a sweep needs an [axes] table with at least one axis (dotted config key = values)")
     axes = {str(key): axis_values(key, spec, source) for key, spec in axes_table.items()}
     if mode == "zip":
         lengths = {key: len(values) for key, values in axes.items()}
         if len(set(lengths.values())) > 1:
             shown = ", ".join(f"{key} has {n}" for key, n in lengths.items())
-            raise ValueError(f"{source}: mode 'zip' needs axes of equal length ({shown}); use mode 'product'")
+            raise ConfigValueError(f"{source}: mode 'zip' needs axes of equal length ({shown}); use mode 'product'")
 
     base = _load_base(data.get("base"), Path(base_dir), source, schema)
 
     count = math.prod(map(len, axes.values())) if mode == "product" else len(next(iter(axes.values())))
     if count > MAX_POINTS:
-        raise ValueError(f"{source}: the sweep expands to {count} points, more than {MAX_POINTS}; shrink an axis")
+        raise ConfigValueError(f"{source}: the sweep expands to {count} points, more than {MAX_POINTS}; shrink an axis")
     combos = itertools.product(*axes.values()) if mode == "product" else zip(*axes.values())
     points, seen = [], {}
     for index, combo in enumerate(combos):
@@ -170,12 +172,12 @@ def sweep_from_dict(
         try:
             config = schema.apply(base, params)
         except KeyError as exc:
-            raise KeyError(f"{source}: point {index} ({label}): {_message(exc)}") from None
+            raise ConfigKeyError(f"{source}: point {index} ({label}): {_message(exc)}") from None
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"{source}: point {index} ({label}): {_message(exc)}") from None
+            raise ConfigValueError(f"{source}: point {index} ({label}): {_message(exc)}") from None
         pid = point_id(config)
         if pid in seen:
-            raise ValueError(
+            raise ConfigValueError(
                 f"{source}: points {seen[pid]} and {index} ({label}) resolve to the same config; "
                 "remove the repeated axis value"
             )
@@ -191,15 +193,15 @@ def axis_values(key, spec, source: str = "sweep") -> tuple:
     elif isinstance(spec, Mapping):
         values = _range_values(key, spec, source)
     else:
-        raise ValueError(
+        raise ConfigValueError(
             f"{source}: axis {key!r} must be a list of values or a range table "
             f"{{start, stop, step|num[, log]}}, got {spec!r}"
         )
     if not values:
-        raise ValueError(f"{source}: axis {key!r} is empty; give it at least one value")
+        raise ConfigValueError(f"{source}: axis {key!r} is empty; give it at least one value")
     for value in values:
         if isinstance(value, (Mapping, list)) or not _is_plain(value):
-            raise ValueError(f"{source}: axis {key!r} value {value!r} must be a number, string or boolean")
+            raise ConfigValueError(f"{source}: axis {key!r} value {value!r} must be a number, string or boolean")
     return values
 
 
@@ -223,41 +225,41 @@ def _range_values(key, spec: Mapping, source: str) -> tuple:
     where = f"{source}: axis {key!r}"
     for name in spec:
         if name not in RANGE_KEYS:
-            raise KeyError(f"{where}: {unknown_name_message('range key', name, RANGE_KEYS)}")
+            raise ConfigKeyError(f"{where}: {unknown_name_message('range key', name, RANGE_KEYS)}")
     if "start" not in spec or "stop" not in spec:
-        raise ValueError(f"{where}: a range needs start and stop (and step or num), e.g. {{start = 0, stop = 2}}")
+        raise ConfigValueError(f"{where}: a range needs start and stop (and step or num), e.g. {{start = 0, stop = 2}}")
     if "step" in spec and "num" in spec:
-        raise ValueError(f"{where}: give step or num, not both")
+        raise ConfigValueError(f"{where}: give step or num, not both")
     start, stop = spec["start"], spec["stop"]
     for name in ("start", "stop", "step"):
         value = spec.get(name, 0)
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"{where}: range {name} must be a finite number, got {value!r}")
+            raise ConfigValueError(f"{where}: range {name} must be a finite number, got {value!r}")
     log = spec.get("log", False)
     if not isinstance(log, bool):
-        raise ValueError(f"{where}: range log must be true or false, got {log!r}")
+        raise ConfigValueError(f"{where}: range log must be true or false, got {log!r}")
     if "num" in spec:
         num = spec["num"]
         if isinstance(num, bool) or not isinstance(num, int) or num < 1:
-            raise ValueError(f"{where}: range num must be a positive integer, got {num!r}")
+            raise ConfigValueError(f"{where}: range num must be a positive integer, got {num!r}")
         if num > MAX_POINTS:
-            raise ValueError(f"{where}: range num {num} is more than {MAX_POINTS}")
+            raise ConfigValueError(f"{where}: range num {num} is more than {MAX_POINTS}")
         if log:
             if start <= 0 or stop <= 0:
-                raise ValueError(f"{where}: a log range needs start and stop > 0, got {start} and {stop}")
+                raise ConfigValueError(f"{where}: a log range needs start and stop > 0, got {start} and {stop}")
             lo, hi = math.log(start), math.log(stop)
             raw = [math.exp(lo + (hi - lo) * i / (num - 1)) if num > 1 else start for i in range(num)]
         else:
             raw = [start + (stop - start) * i / (num - 1) if num > 1 else start for i in range(num)]
         return tuple(_clean(v) for v in raw)
     if log:
-        raise ValueError(f"{where}: a log range needs num (values evenly spaced in log), not step")
+        raise ConfigValueError(f"{where}: a log range needs num (values evenly spaced in log), not step")
     step = spec.get("step", 1)
     if step == 0 or (stop - start) * step < 0:
-        raise ValueError(f"{where}: step {step} never gets from {start} to {stop}")
+        raise ConfigValueError(f"{where}: step {step} never gets from {start} to {stop}")
     count = math.floor((stop - start) / step + 1e-9) + 1
     if count > MAX_POINTS:
-        raise ValueError(f"{where}: the range has {count} values, more than {MAX_POINTS}; use a bigger step")
+        raise ConfigValueError(f"{where}: the range has {count} values, more than {MAX_POINTS}; use a bigger step")
     if all(isinstance(v, int) for v in (start, stop, step)):
         return tuple(start + i * step for i in range(count))
     return tuple(_clean(start + i * step) for i in range(count))
@@ -280,21 +282,21 @@ def _load_base(base, base_dir: Path, source: str, schema: ConfigSchema) -> dict:
     if isinstance(base, str):
         path = (base_dir / base).resolve()
         if not path.is_file():
-            raise FileNotFoundError(f"{source}: base config {base!r} not found (looked at {path})")
+            raise InputFileError(f"{source}: base config {base!r} not found (looked at {path})")
         try:
             return schema.load(path)
         except KeyError as exc:
-            raise KeyError(f"{source}: base config {base!r}: {_message(exc)}") from None
+            raise ConfigKeyError(f"{source}: base config {base!r}: {_message(exc)}") from None
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"{source}: base config {base!r}: {_message(exc)}") from None
+            raise ConfigValueError(f"{source}: base config {base!r}: {_message(exc)}") from None
     if isinstance(base, Mapping):
         try:
             return schema.normalise(dict(base))
         except KeyError as exc:
-            raise KeyError(f"{source}: [base]: {_message(exc)}") from None
+            raise ConfigKeyError(f"{source}: [base]: {_message(exc)}") from None
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"{source}: [base]: {_message(exc)}") from None
-    raise ValueError(f"{source}: base must be a config file path or an inline table, got {base!r}")
+            raise ConfigValueError(f"{source}: [base]: {_message(exc)}") from None
+    raise ConfigValueError(f"{source}: base must be a config file path or an inline table, got {base!r}")
 
 
 def _message(exc: BaseException) -> str:

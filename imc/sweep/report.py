@@ -20,6 +20,7 @@ import attrs
 from imc.files import atomic_write_text
 from imc.spec import unknown_name_message
 
+from ..errors import InputFileError, UnknownNameError
 from .store import SweepStore, flatten
 
 REPORT_DIR = "report"
@@ -58,7 +59,7 @@ def write_report(sweep_dir, *, metrics=None) -> Report:
     store = SweepStore(sweep_dir)
     plan = store.read_plan()
     if plan is None:
-        raise FileNotFoundError(f"{store.root} is not a sweep folder (no {store.plan_path.name}); run `imc sweep` first")
+        raise InputFileError(f"{store.root} is not a sweep folder (no {store.plan_path.name}); run `imc sweep` first")
     rows = list(store.rows().values())
     axes = list(plan["axes"])
     group_axes = [a for a in axes if not is_seed_axis(a)]
@@ -94,7 +95,7 @@ def _choose_metrics(asked, available) -> list[str]:
         return headline or list(available)
     for name in asked:
         if name not in available:
-            raise KeyError(unknown_name_message("metric", name, available, "the sweep's summaries"))
+            raise UnknownNameError(unknown_name_message("metric", name, available, "the sweep's summaries"))
     return list(asked)
 
 

@@ -26,6 +26,8 @@ from pathlib import Path
 
 from imc.files import atomic_write_text
 
+from ..errors import RunFolderError
+
 PLAN_FILE = "sweep.json"
 RESULTS_FILE = "results.jsonl"
 CSV_FILE = "results.csv"
@@ -64,7 +66,7 @@ class SweepStore:
         try:
             return json.loads(self.plan_path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
-            raise ValueError(f"{self.plan_path} is not a readable sweep plan ({exc}); is this a sweep folder?") from None
+            raise RunFolderError(f"{self.plan_path} is not a readable sweep plan ({exc}); is this a sweep folder?") from None
 
     def check_plan(self, plan: dict) -> None:
         """Refuse a folder that holds a different sweep (other base config or other axes).
@@ -73,19 +75,19 @@ class SweepStore:
         points already done are skipped and the new ones run.
         """
         if self.root.exists() and not self.root.is_dir():
-            raise ValueError(f"{self.root} is a file, not a folder; pass --out with a folder for the sweep")
+            raise RunFolderError(f"{self.root} is a file, not a folder; pass --out with a folder for the sweep")
         nearest = next(p for p in (self.root, *self.root.absolute().parents) if p.exists())
         if not os.access(nearest, os.W_OK):
-            raise PermissionError(f"cannot write the sweep folder {self.root}: {nearest} is not writable")
+            raise RunFolderError(f"cannot write the sweep folder {self.root}: {nearest} is not writable")
         old = self.read_plan()
         if old is None:
             if self.root.exists() and any(p.name != LOCK_FILE for p in self.root.iterdir()):
-                raise ValueError(
+                raise RunFolderError(
                     f"{self.root} exists and is not a sweep folder; pass --out with a new or empty folder"
                 )
             return
         if old.get("base") != plan["base"] or list(old.get("axes", {})) != list(plan["axes"]):
-            raise ValueError(
+            raise RunFolderError(
                 f"{self.root} holds another sweep ({old.get('name')!r}, axes {', '.join(old.get('axes', {}))}) "
                 "with a different base config or axes; pass --out with a new folder, or delete that one"
             )
@@ -105,7 +107,7 @@ class SweepStore:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise ValueError(f"another imc sweep is running in {self.root}; wait for it or use another --out") from None
+                raise RunFolderError(f"another imc sweep is running in {self.root}; wait for it or use another --out") from None
             try:
                 yield self
             finally:
@@ -127,7 +129,7 @@ class SweepStore:
                 if number == len(lines):  # unterminated last line: an interrupted append
                     warnings.warn(f"{self.results_path}: ignoring an unfinished last line", stacklevel=2)
                     continue
-                raise ValueError(f"{self.results_path}:{number} is not a JSON row; the results file is damaged") from None
+                raise RunFolderError(f"{self.results_path}:{number} is not a JSON row; the results file is damaged") from None
             latest[row["point_id"]] = row
         return latest
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
+from ..errors import DataError
+
 CLASSIFICATION = "classification"
 IMAGE = "image"  # image-to-image regression (denoising, super-resolution)
 
@@ -34,9 +36,9 @@ class TaskData:
     def __attrs_post_init__(self):
         for split, x, y in (("train", self.x_train, self.y_train), ("test", self.x_test, self.y_test)):
             if len(x) != len(y):
-                raise ValueError(f"task {self.name}: {split} inputs ({len(x)}) and targets ({len(y)}) differ in count")
+                raise DataError(f"task {self.name}: {split} inputs ({len(x)}) and targets ({len(y)}) differ in count")
             if len(x) == 0:
-                raise ValueError(f"task {self.name}: the {split} split is empty; provide more samples")
+                raise DataError(f"task {self.name}: the {split} split is empty; provide more samples")
 
     @property
     def metric(self) -> str:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError, InputFileError
 from .base import CLASSIFICATION, TaskData, split_indices
 from .images import image_files, read_gray
 
@@ -15,13 +16,13 @@ def load(task) -> TaskData:
     from skimage.transform import resize
 
     if not task.path:
-        raise ValueError("task 'images' needs task.path, a folder with one sub-folder of images per class")
+        raise DataError("task 'images' needs task.path, a folder with one sub-folder of images per class")
     root = Path(task.path)
     if not root.is_dir():
-        raise FileNotFoundError(f"image folder not found: {root} (task.path)")
+        raise InputFileError(f"image folder not found: {root} (task.path)")
     classes = sorted(p for p in root.iterdir() if p.is_dir())
     if len(classes) < 2:
-        raise ValueError(f"{root}: needs at least two sub-folders (one per class), found {len(classes)}")
+        raise DataError(f"{root}: needs at least two sub-folders (one per class), found {len(classes)}")
     images, labels = [], []
     for label, folder in enumerate(classes):
         for file in image_files(folder):

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError, InputFileError
+
 # scikit-image ships these with the package (no download). The last two are held out.
 BUNDLED = ("astronaut", "coffee", "chelsea", "rocket", "coins", "clock", "camera", "moon")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif")
@@ -22,7 +24,7 @@ def to_gray(image) -> np.ndarray:
     if image.ndim == 3 and image.shape[-1] == 3:
         image = rgb2gray(image)
     if image.ndim != 2:
-        raise ValueError(f"expected a gray or RGB(A) image, got an array of shape {image.shape}")
+        raise DataError(f"expected a gray or RGB(A) image, got an array of shape {image.shape}")
     return np.clip(img_as_float32(image), 0.0, 1.0).astype(np.float32)
 
 
@@ -37,10 +39,10 @@ def image_files(folder) -> list[Path]:
     """Image files directly in ``folder``, sorted by name (a clear error if there are none)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise FileNotFoundError(f"image folder not found: {folder}")
+        raise InputFileError(f"image folder not found: {folder}")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}")
+        raise InputFileError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}")
     return files
 
 
@@ -51,7 +53,7 @@ def read_gray(path) -> np.ndarray:
     try:
         return to_gray(skimage.io.imread(path))
     except (OSError, ValueError, SyntaxError) as exc:
-        raise ValueError(f"cannot read image {path}: {exc}") from None
+        raise DataError(f"cannot read image {path}: {exc}") from None
 
 
 def source_images(task) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -65,7 +67,7 @@ def source_images(task) -> tuple[list[np.ndarray], list[np.ndarray]]:
         images = [image for _, image in bundled_images()]
         where = "the bundled images"
     if len(images) <= task.test_images:
-        raise ValueError(
+        raise DataError(
             f"{where} holds {len(images)} images but task.test_images = {task.test_images}; "
             "at least one must remain for training"
         )
@@ -78,7 +80,7 @@ def random_patches(images, count: int, size: int, rng: np.random.Generator) -> n
     """``count`` square patches (count, size, size) from random images and positions."""
     usable = [im for im in images if min(im.shape) >= size]
     if not usable:
-        raise ValueError(f"no training image is at least {size} pixels on each side; lower patch_size")
+        raise DataError(f"no training image is at least {size} pixels on each side; lower patch_size")
     out = np.empty((count, size, size), dtype=np.float32)
     which = rng.integers(len(usable), size=count)
     for i, k in enumerate(which):
@@ -98,5 +100,5 @@ def tiles(images, size: int) -> np.ndarray:
         for c in range(0, im.shape[1] - size + 1, size)
     ]
     if not out:
-        raise ValueError(f"no held-out image is at least {size} pixels on each side; lower test_size")
+        raise DataError(f"no held-out image is at least {size} pixels on each side; lower test_size")
     return np.stack(out).astype(np.float32)

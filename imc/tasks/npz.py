@@ -6,58 +6,59 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import DataError, InputFileError
 from .base import CLASSIFICATION, IMAGE, TaskData, split_indices
 
 
 def _as_inputs(x: np.ndarray, key: str, path) -> np.ndarray:
     if x.dtype.kind not in "biuf":
-        raise ValueError(f"{path}: array {key!r} must be numeric, got dtype {x.dtype}")
+        raise DataError(f"{path}: array {key!r} must be numeric, got dtype {x.dtype}")
     if x.ndim == 3:  # (N, H, W) gray images
         x = x[:, None]
     if x.ndim not in (2, 4):
-        raise ValueError(f"{path}: array {key!r} must be (N, features), (N, H, W) or (N, C, H, W), got shape {x.shape}")
+        raise DataError(f"{path}: array {key!r} must be (N, features), (N, H, W) or (N, C, H, W), got shape {x.shape}")
     if not np.isfinite(x).all():
-        raise ValueError(f"{path}: array {key!r} contains NaN or inf")
+        raise DataError(f"{path}: array {key!r} contains NaN or inf")
     return x.astype(np.float32)
 
 
 def _read(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path} (task.path)")
+        raise InputFileError(f"data file not found: {path} (task.path)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             return {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as exc:  # not a zip / object arrays (which need pickle)
-        raise ValueError(f"{path}: not a readable .npz of numeric arrays ({exc})") from None
+        raise DataError(f"{path}: not a readable .npz of numeric arrays ({exc})") from None
 
 
 def load(task) -> TaskData:
     """Integer ``y`` -> classification; float ``y`` with image shape -> image regression."""
     if not task.path:
-        raise ValueError("task 'npz' needs task.path, the .npz file with arrays x and y")
+        raise DataError("task 'npz' needs task.path, the .npz file with arrays x and y")
     path = Path(task.path)
     arrays = _read(path)
     missing = [k for k in ("x", "y") if k not in arrays]
     if missing:
-        raise ValueError(f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(arrays) or 'none'}")
+        raise DataError(f"{path}: missing array(s) {', '.join(missing)}; found {', '.join(arrays) or 'none'}")
     has_test = "x_test" in arrays or "y_test" in arrays
     if has_test and not ("x_test" in arrays and "y_test" in arrays):
-        raise ValueError(f"{path}: give both x_test and y_test, or neither")
+        raise DataError(f"{path}: give both x_test and y_test, or neither")
     x = _as_inputs(arrays["x"], "x", path)
     y = arrays["y"]
     if len(x) != len(y):
-        raise ValueError(f"{path}: x has {len(x)} samples but y has {len(y)}; they must match")
+        raise DataError(f"{path}: x has {len(x)} samples but y has {len(y)}; they must match")
     classification = y.dtype.kind in "iub"
     if classification:
         if y.ndim != 1 or (y < 0).any():
-            raise ValueError(f"{path}: integer y must be 1-D class labels >= 0, got shape {y.shape}")
+            raise DataError(f"{path}: integer y must be 1-D class labels >= 0, got shape {y.shape}")
         y = y.astype(np.int64)
     else:
         y = _as_inputs(y, "y", path)
         if y.ndim != 4 or x.ndim != 4:
-            raise ValueError(f"{path}: float y means image-to-image; x and y must be images (N, C, H, W)")
+            raise DataError(f"{path}: float y means image-to-image; x and y must be images (N, C, H, W)")
         if y.min() < 0 or y.max() > 1:
-            raise ValueError(f"{path}: image targets y must lie in [0, 1] (PSNR uses a data range of 1)")
+            raise DataError(f"{path}: image targets y must lie in [0, 1] (PSNR uses a data range of 1)")
     if has_test:
         x_test = _as_inputs(arrays["x_test"], "x_test", path)
         y_test = arrays["y_test"].astype(np.int64) if classification else _as_inputs(arrays["y_test"], "y_test", path)
@@ -66,7 +67,7 @@ def load(task) -> TaskData:
         train, test = split_indices(len(y), task.test_fraction, task.split_seed, labels=y if classification else None)
         x_train, y_train, x_test, y_test = x[train], y[train], x[test], y[test]
     if x_test.shape[1:] != x_train.shape[1:]:
-        raise ValueError(f"{path}: x_test samples have shape {x_test.shape[1:]}, x has {x_train.shape[1:]}")
+        raise DataError(f"{path}: x_test samples have shape {x_test.shape[1:]}, x has {x_train.shape[1:]}")
     n_classes = int(max(y_train.max(), y_test.max())) + 1 if classification else 0
     return TaskData(
         name="npz", kind=CLASSIFICATION if classification else IMAGE,

@@ -29,7 +29,7 @@ import numpy as np
 
 from imc import curves
 from imc.device import UP
-from imc.spec import DeviceSpec, _probability
+from imc.spec import DeviceSpec, probability
 from imc.variation import VariedDevice
 
 
@@ -39,7 +39,7 @@ def _domains(instance, attribute, value):
 
 
 def _open_probability(instance, attribute, value):
-    _probability(instance, attribute, value)
+    probability(instance, attribute, value)
     if value == 0:
         raise ValueError(f"{attribute.name} must be > 0 (a domain that never switches cannot be written)")
 

@@ -37,7 +37,7 @@ import attrs
 import numpy as np
 
 from imc.device import UP, Device
-from imc.spec import DeviceSpec, _non_negative, _positive, _probability
+from imc.spec import DeviceSpec, non_negative, positive, probability
 
 _I_GRID = np.linspace(0.0, 2.0, 4001)  # pulse current / nominal Ic0
 _QUADRATURE_NODES = 24
@@ -49,7 +49,7 @@ def _whole(instance, attribute, value):
 
 
 def _open_probability(instance, attribute, value):
-    _probability(instance, attribute, value)
+    probability(instance, attribute, value)
     if value == 0:
         raise ValueError(f"{attribute.name} must be > 0 (a pulse that never switches cannot write)")
 
@@ -67,16 +67,16 @@ class MramSpec(DeviceSpec):
     """
 
     n_mtj: int = attrs.field(default=4, validator=_whole, metadata={"doc": "junctions per weight cell (N + 1 levels)"})
-    r_p_kohm: float = _field(3.5, _positive, "resistance of one junction in the parallel state, kOhm")
-    tmr: float = _field(1.3, _positive, "tunnel magnetoresistance (R_AP - R_P) / R_P, fraction")
-    delta: float = _field(45.0, _positive, "thermal stability factor Delta = E_b / k_B T")
-    tau0_s: float = _field(1e-9, _positive, "attempt time tau0 of the thermal switching law, s")
-    ic0_ua: float = _field(150.0, _positive, "critical current P -> AP at t_p = tau0, uA")
-    ic0_ratio: float = _field(0.7, _positive, "Ic0(AP -> P) / Ic0(P -> AP)")
-    ic0_d2d: float = _field(0.05, _non_negative, "device-to-device relative std of Ic0, per junction")
-    delta_d2d: float = _field(0.05, _non_negative, "device-to-device relative std of Delta, per junction")
-    r_p_d2d: float = _field(0.03, _non_negative, "device-to-device relative std of R_P, per cell")
-    tmr_d2d: float = _field(0.03, _non_negative, "device-to-device relative std of TMR, per cell")
+    r_p_kohm: float = _field(3.5, positive, "resistance of one junction in the parallel state, kOhm")
+    tmr: float = _field(1.3, positive, "tunnel magnetoresistance (R_AP - R_P) / R_P, fraction")
+    delta: float = _field(45.0, positive, "thermal stability factor Delta = E_b / k_B T")
+    tau0_s: float = _field(1e-9, positive, "attempt time tau0 of the thermal switching law, s")
+    ic0_ua: float = _field(150.0, positive, "critical current P -> AP at t_p = tau0, uA")
+    ic0_ratio: float = _field(0.7, positive, "Ic0(AP -> P) / Ic0(P -> AP)")
+    ic0_d2d: float = _field(0.05, non_negative, "device-to-device relative std of Ic0, per junction")
+    delta_d2d: float = _field(0.05, non_negative, "device-to-device relative std of Delta, per junction")
+    r_p_d2d: float = _field(0.03, non_negative, "device-to-device relative std of R_P, per cell")
+    tmr_d2d: float = _field(0.03, non_negative, "device-to-device relative std of TMR, per cell")
     pulse_switch_prob: float = _field(0.5, _open_probability, "population P_sw of a plain write pulse")
 
     def __attrs_post_init__(self):

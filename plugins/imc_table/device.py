@@ -22,6 +22,7 @@ import attrs
 import numpy as np
 
 from imc.device import UP
+from imc.errors import SpecError, SpecTypeError
 from imc.spec import DeviceSpec
 from imc.variation import VariedDevice
 
@@ -30,7 +31,7 @@ _FINE = 4097  # points of the integrated pulse coordinate
 
 def _table(value):
     if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
-        raise TypeError(f"a table must be a list of numbers, got {value!r}")
+        raise SpecTypeError(f"a table must be a list of numbers, got {value!r}")
     return tuple(float(v) for v in value)
 
 
@@ -54,20 +55,20 @@ class TableSpec(DeviceSpec):
         for d in ("up", "down"):
             grid, step, noise = (getattr(self, f"{k}_{d}_us") for k in ("grid", "step", "noise"))
             if not len(grid) == len(step) == len(noise):
-                raise ValueError(f"grid_{d}_us, step_{d}_us and noise_{d}_us must have one length, "
+                raise SpecError(f"grid_{d}_us, step_{d}_us and noise_{d}_us must have one length, "
                                  f"got {len(grid)}, {len(step)}, {len(noise)}")
             if len(grid) < 1:
-                raise ValueError(f"grid_{d}_us needs at least one point")
+                raise SpecError(f"grid_{d}_us needs at least one point")
             for name, values in ((f"grid_{d}_us", grid), (f"step_{d}_us", step), (f"noise_{d}_us", noise)):
                 bad = [i for i, v in enumerate(values) if not math.isfinite(v)]
                 if bad:
-                    raise ValueError(f"{name}[{bad[0]}] is not finite")
+                    raise SpecError(f"{name}[{bad[0]}] is not finite")
             if any(b <= a for a, b in itertools.pairwise(grid)):
-                raise ValueError(f"grid_{d}_us must be strictly increasing")
+                raise SpecError(f"grid_{d}_us must be strictly increasing")
             if min(step) <= 0:
-                raise ValueError(f"step_{d}_us must be > 0 everywhere (index {int(np.argmin(step))} is {min(step)})")
+                raise SpecError(f"step_{d}_us must be > 0 everywhere (index {int(np.argmin(step))} is {min(step)})")
             if min(noise) < 0:
-                raise ValueError(f"noise_{d}_us must be >= 0 (index {int(np.argmin(noise))} is {min(noise)})")
+                raise SpecError(f"noise_{d}_us must be >= 0 (index {int(np.argmin(noise))} is {min(noise)})")
 
     def step_at(self, g, direction: int):
         """Tabulated mean step (uS) at ``g`` (numpy)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import attrs
 
+from imc.errors import DataError, UnknownNameError
 from imc.files import atomic_write_bytes
 from imc.spec import unknown_name_message
 
@@ -41,7 +42,7 @@ def preset_dir() -> Path:
 def check_name(name: str) -> str:
     """A preset name is a file-name-safe word: letters, digits, '_', '.', '-'."""
     if not isinstance(name, str) or not NAME_PATTERN.match(name) or name.endswith(".json"):
-        raise ValueError(f"preset name {name!r} must be letters, digits, '_', '.' or '-' (no path, no .json)")
+        raise DataError(f"preset name {name!r} must be letters, digits, '_', '.' or '-' (no path, no .json)")
     return name
 
 
@@ -66,24 +67,24 @@ def load(path) -> TableSpec:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise KeyError(f"table preset file {str(path)!r} does not exist") from None
+        raise UnknownNameError(f"table preset file {str(path)!r} does not exist") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: not a readable JSON preset ({exc})") from None
+        raise DataError(f"{path}: not a readable JSON preset ({exc})") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"{path}: not an imc table preset (expected \"format\": \"{FORMAT}\")")
+        raise DataError(f"{path}: not an imc table preset (expected \"format\": \"{FORMAT}\")")
     if data.get("version") != VERSION:
-        raise ValueError(f"{path}: table preset version {data.get('version')!r} is not supported (expected {VERSION})")
+        raise DataError(f"{path}: table preset version {data.get('version')!r} is not supported (expected {VERSION})")
     fields = data.get("spec")
     if not isinstance(fields, dict):
-        raise ValueError(f"{path}: \"spec\" must be an object of TableSpec fields")
+        raise DataError(f"{path}: \"spec\" must be an object of TableSpec fields")
     known = [a.name for a in attrs.fields(TableSpec)]
     for key in fields:
         if key not in known:
-            raise ValueError(f"{path}: " + unknown_name_message("spec field", key, known, "TableSpec"))
+            raise DataError(f"{path}: " + unknown_name_message("spec field", key, known, "TableSpec"))
     try:
         return TableSpec(**fields)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"{path}: {exc}") from None
+        raise DataError(f"{path}: {exc}") from None
 
 
 def stored() -> dict[str, TableSpec]:
@@ -108,7 +109,7 @@ def resolve(key: str, builtin=()) -> TableSpec:
     if path.is_file():
         return load(path)
     known = set(builtin) | set(stored())
-    raise KeyError(
+    raise UnknownNameError(
         unknown_name_message("preset", key, known, "backend 'table'")
         + f"; fit one with `imc fit DATA.csv --name {key}` (stored in {preset_dir()}) or pass a path to a .json preset"
     )

@@ -1,0 +1,79 @@
+"""attrs validators for config fields, and the one "unknown key" message every part uses."""
+
+from __future__ import annotations
+
+import difflib
+import math
+
+from ..errors import ConfigValueError
+from ..spec import unknown_name_message
+
+
+def bad(attribute, message: str) -> ConfigValueError:
+    """A ConfigValueError for one field (its path is completed on the way up)."""
+    return ConfigValueError(message, key=attribute.name)
+
+
+def int_at_least(low: int, unit: str = ""):
+    def check(instance, attribute, value):
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise bad(attribute, f"must be an integer{unit}, got {value!r}")
+        if value < low:
+            raise bad(attribute, f"must be an integer >= {low}{unit}, got {value!r}")
+
+    return check
+
+
+def number_in(low: float, high: float = math.inf, unit: str = "", open_low: bool = False):
+    def check(instance, attribute, value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad(attribute, f"must be a finite number{unit}, got {value!r}")
+        if value < low or (open_low and value == low) or value > high:
+            lo = "(" if open_low else "["
+            hi = "]" if math.isfinite(high) else ")"
+            raise bad(attribute, f"must lie in {lo}{low}, {high}{hi}{unit}, got {value!r}")
+
+    return check
+
+
+def one_of(*choices: str):
+    def check(instance, attribute, value):
+        if value not in choices:
+            raise bad(attribute, unknown_name_message(attribute.name, value, choices))
+
+    return check
+
+
+def string(instance, attribute, value):
+    if not isinstance(value, str):
+        raise bad(attribute, f"must be a string, got {value!r}")
+
+
+def bits(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, int) or (value != 0 and value < 2):
+        raise bad(attribute, f"must be 0 (no quantisation) or an integer >= 2 (bits), got {value!r}")
+
+
+def to_float(value):
+    """attrs converter: ints become floats, everything else is left for the validator."""
+    return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def tomlable(value) -> bool:
+    """Whether ``value`` is a TOML scalar or a list of them."""
+    if isinstance(value, (bool, int, float, str)):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(tomlable(v) for v in value)
+    return False
+
+
+def unknown_key_message(path: str, key: str, valid_paths) -> str:
+    """``unknown config key 'rule.kk'; did you mean 'rule.k'? (valid keys here: ...)``."""
+    valid = sorted(valid_paths)
+    close = difflib.get_close_matches(path, valid, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    parent = path.rpartition(".")[0]
+    siblings = [p.rpartition(".")[2] for p in valid if p.rpartition(".")[0] == parent]
+    known = f" (valid keys here: {', '.join(siblings)})" if siblings else ""
+    return f"unknown config key {path!r}{hint}{known}"

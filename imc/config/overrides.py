@@ -1,0 +1,82 @@
+"""Dotted-key overrides (``--set rule.k=1.5``) applied to a config, and their parsing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+from ..errors import ConfigKeyError, ConfigValueError
+from .checks import unknown_key_message
+from .components import component_defaults
+from .convert import from_dict, to_dict
+from .schema import TrainConfig
+from .tasks import TASKS
+
+
+def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
+    """A copy of ``cfg`` with dotted keys set: ``{"rule.k": 1.5, "epochs": 5}``.
+
+    An unknown key raises :class:`ConfigKeyError` with the path and the closest valid key;
+    a bad value raises :class:`ConfigValueError`. Setting ``task.name`` switches the task
+    type (its other keys go back to that task's defaults unless also given); setting
+    ``rule.name`` (or ``model.name``, ``optimizer.name``) keeps only the parameters the new
+    component accepts, so ``{"rule.name": "original"}`` drops EaPU's ``k``.
+    """
+    data = to_dict(cfg)
+    items = sorted(overrides.items(), key=lambda kv: (not kv[0].endswith(".name"), kv[0]))
+    for dotted, value in items:
+        parts = str(dotted).split(".")
+        if not all(parts):
+            raise ConfigKeyError(f"malformed config key {dotted!r}: use dotted names like 'rule.k'")
+        if parts == ["task", "name"] and value != data["task"].get("name"):
+            data["task"] = to_dict(TASKS[value]()) if value in TASKS else {"name": value}
+            continue
+        if len(parts) == 2 and parts[0] in ("model", "optimizer", "rule") and parts[1] == "name":
+            data[parts[0]] = _switch_component(parts[0], data[parts[0]], value)
+            continue
+        node = data
+        for i, part in enumerate(parts[:-1]):
+            if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+                raise ConfigKeyError(unknown_key_message(".".join(parts[: i + 1]), part, _all_paths(data)))
+            node = node[part]
+        leaf = parts[-1]
+        open_table = parts[0] in ("model", "optimizer", "rule") or parts[:2] == ["backend", "overrides"]
+        if leaf not in node and not open_table:
+            raise ConfigKeyError(unknown_key_message(str(dotted), leaf, _all_paths(data)))
+        node[leaf] = value
+    return from_dict(data)
+
+
+def _switch_component(kind: str, table: dict, name) -> dict:
+    """A component table renamed to ``name``, keeping only parameters the new one accepts."""
+    if name == table.get("name"):
+        return table
+    accepted = component_defaults(kind, name) if isinstance(name, str) else None
+    params = {k: v for k, v in table.items() if k != "name" and accepted is not None and k in accepted}
+    return {"name": name, **params}
+
+
+def _all_paths(data: dict, prefix: str = "") -> list[str]:
+    out = []
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        out.append(path)
+        if isinstance(value, dict):
+            out.extend(_all_paths(value, path + "."))
+    return out
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """Parse ``key=value`` from the command line; the value is read as TOML (bare words = strings)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigValueError(f"override {text!r} must look like key=value, e.g. rule.k=1.5")
+    try:
+        value = tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()
+    return key.strip(), value

@@ -1,0 +1,105 @@
+"""Trainer callbacks of a run: metrics log, checkpoints, learning-rate schedule, progress bar."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from .. import checkpoint
+from .summary import json_safe
+
+
+class MetricsLog:
+    """Appends one JSON line per step and per epoch to metrics.jsonl."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115  (kept open for the run)
+
+    def write(self, record: dict) -> None:
+        self.handle.write(json.dumps(json_safe(record)) + "\n")
+        self.handle.flush()
+
+    def on_step(self, trainer, metrics):
+        self.write({"kind": "step", **metrics})
+
+    def on_epoch_end(self, trainer, metrics):
+        self.write({"kind": "epoch", **metrics})
+
+    def size(self) -> int:
+        self.handle.flush()
+        return self.handle.tell()
+
+    def close(self):
+        self.handle.close()
+
+
+class Checkpointer:
+    """Saves a checkpoint every ``every`` steps (0 = only at the end) at step boundaries.
+
+    A step that ends an epoch is saved after that epoch's evaluation, so a resumed run
+    never skips an evaluation.
+    """
+
+    def __init__(self, folder: Path, every: int, steps_per_epoch: int, log: MetricsLog):
+        self.folder, self.every, self.spe, self.log = folder, every, steps_per_epoch, log
+
+    def save(self, trainer) -> None:
+        checkpoint.save(self.folder, {"trainer": trainer.state()}, trainer.step, {"metrics_bytes": self.log.size()})
+
+    def on_step(self, trainer, metrics):
+        if self.every and trainer.step % self.every == 0 and trainer.step % self.spe != 0:
+            self.save(trainer)
+
+    def on_epoch_end(self, trainer, metrics):
+        if self.every and trainer.step % self.every == 0:
+            self.save(trainer)
+
+
+class LearningRateSchedule:
+    """Sets the optimiser's learning rate for the next step from the step number alone.
+
+    "cosine" anneals ``lr`` to 0 over the run, so late steps propose ever smaller changes
+    (and EaPU writes ever fewer cells); "constant" leaves it alone. Being a function of the
+    step, it needs no state of its own to resume exactly.
+    """
+
+    def __init__(self, optimizer, schedule: str, total_steps: int):
+        self.optimizer, self.schedule, self.total = optimizer, schedule, max(int(total_steps), 1)
+        self.base_lr = float(optimizer.lr)
+
+    def lr_at(self, step: int) -> float:
+        if self.schedule == "cosine":
+            return self.base_lr * 0.5 * (1.0 + math.cos(math.pi * min(step, self.total) / self.total))
+        return self.base_lr
+
+    def apply(self, step: int) -> None:
+        self.optimizer.lr = self.lr_at(step)
+
+    def on_step(self, trainer, metrics):
+        self.apply(trainer.step)
+
+
+class Progress:
+    """A tqdm bar over the run's steps with live loss, accuracy/PSNR and update ratio."""
+
+    def __init__(self, total: int, initial: int, metric: str, name: str, disable: bool):
+        from tqdm.auto import tqdm
+
+        self.metric = metric
+        self.bar = tqdm(total=total, initial=initial, desc=name, unit="step", disable=disable, dynamic_ncols=True)
+        self.last_metric = None
+
+    def on_step(self, trainer, metrics):
+        self.bar.update(1)
+        post = {"loss": f"{metrics['loss']:.4f}", "upd": f"{metrics['update_ratio']:.2e}"}
+        if self.last_metric is not None:
+            post[self.metric] = f"{self.last_metric:.4f}" if self.metric == "accuracy" else f"{self.last_metric:.2f}dB"
+        self.bar.set_postfix(post, refresh=False)
+
+    def on_epoch_end(self, trainer, metrics):
+        self.last_metric = metrics.get(self.metric)
+
+    def close(self):
+        self.bar.close()
