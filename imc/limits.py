@@ -126,6 +126,63 @@ def out_of_memory(exc: MemoryError, what: str) -> ResourceLimitError:
     )
 
 
+# ---------------------------------------------------------------------------- text files
+MAX_TEXT_BYTES = 16_000_000  # configs and sweep files: far more than any real one
+MAX_NESTING = 100  # TOML tables/arrays inside each other (the parser recurses per level)
+
+
+def parse_toml(text: str, where: str) -> dict:
+    """TOML text as a dict; malformed or absurdly nested text is one ConfigValueError line."""
+    from .config.files import tomllib
+    from .errors import ConfigValueError
+
+    depth = max_nesting(text)
+    if depth > MAX_NESTING:
+        raise ConfigValueError(f"{where}: arrays or tables nested {depth} deep (at most {MAX_NESTING})")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigValueError(f"{where}: malformed TOML: {' '.join(str(exc).split())}") from None
+    except RecursionError:
+        raise ConfigValueError(f"{where}: arrays or tables nested too deeply") from None
+
+
+def max_nesting(text: str) -> int:
+    """Deepest run of brackets/braces (an upper bound on TOML nesting; quotes are not parsed)."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        elif char == "\n" and depth <= 2:  # a [table] / [[array]] header closes on its own line
+            depth = 0
+    return deepest
+
+
+def read_toml(path, what: str) -> dict:
+    """A TOML file (config, sweep) as a dict; every way it can be unusable is one line."""
+    from .errors import ConfigValueError, InputFileError
+
+    path = Path(path)
+    if not path.exists():
+        raise InputFileError(f"{what} not found: {path}")
+    if not path.is_file():
+        raise InputFileError(f"{what} {path} is not a file")
+    try:
+        size = path.stat().st_size
+        if size > MAX_TEXT_BYTES:
+            raise ConfigValueError(f"{path}: {format_bytes(size)} is too large for a {what} "
+                                   f"(at most {format_bytes(MAX_TEXT_BYTES)})")
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); a {what} is TOML text") from None
+    return parse_toml(text, str(path))
+
+
 # ---------------------------------------------------------------------------- disk
 def free_bytes(path) -> int | None:
     """Free space where ``path`` (or its nearest existing parent) lives."""

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .compute import Compute
+from .errors import UserError
 from .ledger import EnergyConstants, Ledger
 from .nn.analog import WriteStats
 from .nn.module import Module
@@ -29,8 +30,17 @@ METRICS = ("accuracy", "psnr")
 RULE_STREAM = 7919  # key of the rule's random stream, spawned from the trainer's compute
 
 
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite."""
+class TrainingDiverged(UserError, FloatingPointError):
+    """The loss (or a proposed update) became NaN or infinite: a training outcome, exit code 3.
+
+    ``step`` and ``epoch`` say where; the runner records them in summary.json.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, step: int = -1, epoch: int = -1):
+        super().__init__(message)
+        self.step, self.epoch = int(step), int(epoch)
 
 
 class Trainer:
@@ -132,13 +142,18 @@ class Trainer:
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"loss is {loss} at step {self.step} (epoch {epoch}); training stopped. "
-                "Lower the learning rate or check the inputs for NaN/inf."
+                "Lower the learning rate or check the inputs for NaN/inf.", self.step, epoch,
             )
         model.backward(self.loss.backward())
         stats = WriteStats()
         for name, p in self._params:
             weight = p.value() if getattr(self.optimizer, "weight_decay", 0) else None
             delta = self.optimizer.propose(name, p.grad, weight)
+            if not bool(self.xp.isfinite(delta).all()):  # an overflowing update: divergence, not bad input
+                raise TrainingDiverged(
+                    f"the update of {name} is not finite at step {self.step} (epoch {epoch}, loss {loss:.4g}); "
+                    "training stopped. Lower the learning rate.", self.step, epoch,
+                )
             if p.analog:
                 stats += self.rule.apply(name, p.tile, delta)
             else:

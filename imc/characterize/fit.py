@@ -157,8 +157,10 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
     from imc_table.store import check_name
 
     check_name(name)
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise DataError(f"bins must be a whole number >= 2, got {bins!r}")
+    from .measure import MAX_BINS
+
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= MAX_BINS:
+        raise DataError(f"bins must be a whole number in [2, {MAX_BINS}], got {bins!r}")
     g_min = float(np.median([np.min(sw.g_us) for sw in sweeps]))
     g_max = float(np.median([np.max(sw.g_us) for sw in sweeps]))
     if not g_max > g_min:

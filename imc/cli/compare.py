@@ -68,8 +68,10 @@ def plan(cfg, rules: list[str], backends: list[str] | None) -> list[tuple[str, o
 
 def main(args) -> int:
     from imc.checkpoint import atomic_write_text
+    from imc.errors import UserError
     from imc.report.tables import comparison_plot, comparison_rows, markdown, write_csv
     from imc.runner import create_run_dir, format_summary, train_run
+    from imc.runner.folder import remove_created
     from imc.train import TrainingDiverged
 
     cfg = resolve_config(args)
@@ -79,7 +81,8 @@ def main(args) -> int:
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path(cfg.output_dir).expanduser() / f"compare-{cfg.run_name}-{stamp}"
-    create_run_dir(out)
+    missing = [p for p in [out, *out.parents] if not p.exists()]
+    created = create_run_dir(out)
     quiet = args.quiet or not sys.stdout.isatty()
     summaries = []
     for folder, run_cfg in runs:
@@ -87,8 +90,12 @@ def main(args) -> int:
         try:
             summary = train_run(run_cfg, out / folder, quiet=quiet)
         except TrainingDiverged as exc:
-            print(f"imc compare: {folder}: training diverged: {exc}", file=sys.stderr)
-            return 1
+            print(f"imc compare: {folder}: training diverged: {' '.join(str(exc).split())}", file=sys.stderr)
+            return exc.exit_code
+        except UserError:
+            if created and not summaries:  # refused before anything finished: leave no folder behind
+                remove_created(out, missing)
+            raise
         print(format_summary(summary), flush=True)
         summaries.append(summary)
     rows = comparison_rows(summaries)

@@ -33,10 +33,23 @@ def run(args) -> int:
 
     store.check_name(args.name)
     target = args.out or store.preset_dir() / f"{args.name}.json"
+    if target.is_dir():
+        raise UsageError(f"--out {target} is a folder; give the preset file to write, e.g. --out {target / (args.name + '.json')}")
+    if not target.parent.is_dir():
+        raise UsageError(f"--out {target}: the folder {target.parent} does not exist")
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists; pass --force to overwrite it or choose another --name")
     result = fit_csv(args.csv, args.name, bins=args.bins, **parse_settings(args.set))
-    store.save(result.spec, target, fit=result.info, overwrite=args.force)
+    try:
+        store.save(result.spec, target, fit=result.info, overwrite=args.force)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        from imc.limits import disk_full, is_disk_full
+
+        if is_disk_full(exc):
+            raise disk_full(exc, target) from None
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     spec = result.spec
     print(f"fitted {args.name!r} from {args.csv}: {result.info['sweeps']} sweeps, {result.info['cells']} cells, "
           f"{result.info['steps']} steps")

@@ -65,7 +65,7 @@ def main(args) -> int:
 
 
 def _run(args) -> int:
-    from imc.sweep import SchedulerLost, SchedulerUnreachable, load_sweep, run_sweep
+    from imc.sweep import SchedulerUnreachable, load_sweep, run_sweep
 
     if args.workers is not None and args.workers < 1:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
@@ -93,9 +93,6 @@ def _run(args) -> int:
         )
     except SchedulerUnreachable as exc:
         raise UsageError(str(exc)) from None
-    except SchedulerLost as exc:
-        print(f"imc sweep: {exc}", file=sys.stderr)
-        return exc.exit_code
     except KeyboardInterrupt:
         print(f"imc sweep: interrupted; finished points are kept in {out}; run the same command to continue", file=sys.stderr)
         return 130

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 
 from ..errors import ConfigValueError
-from .checks import int_at_least, number_in, one_of, string, to_float
+from .checks import MAX_SPLIT_SEED, int_at_least, number_in, one_of, string, to_float
 
 
 @attrs.frozen(kw_only=True)
@@ -14,7 +14,7 @@ class DigitsTask:
 
     name: str = attrs.field(default="digits", validator=one_of("digits"))
     test_fraction: float = attrs.field(default=0.25, converter=to_float, validator=number_in(0.05, 0.9))
-    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
 
 @attrs.frozen(kw_only=True)
@@ -37,7 +37,7 @@ class DenoiseTask:
     )
     image_dir: str = attrs.field(default="", validator=string)
     test_images: int = attrs.field(default=2, validator=int_at_least(1, " held-out images"))
-    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
 
 @attrs.frozen(kw_only=True)
@@ -54,7 +54,7 @@ class SuperResTask:
     )
     image_dir: str = attrs.field(default="", validator=string)
     test_images: int = attrs.field(default=2, validator=int_at_least(1, " held-out images"))
-    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
     def __attrs_post_init__(self):
         if self.patch_size % self.scale or self.test_size % self.scale:
@@ -74,7 +74,7 @@ class NpzTask:
     name: str = attrs.field(default="npz", validator=one_of("npz"))
     path: str = attrs.field(default="", validator=string)
     test_fraction: float = attrs.field(default=0.2, converter=to_float, validator=number_in(0.05, 0.9))
-    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
 
 @attrs.frozen(kw_only=True)
@@ -85,7 +85,7 @@ class ImageFolderTask:
     path: str = attrs.field(default="", validator=string)
     size: int = attrs.field(default=16, validator=int_at_least(4, " pixels (images are resized to size x size)"))
     test_fraction: float = attrs.field(default=0.2, converter=to_float, validator=number_in(0.05, 0.9))
-    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
 
 TASKS = {cls().name: cls for cls in (DigitsTask, DenoiseTask, SuperResTask, NpzTask, ImageFolderTask)}

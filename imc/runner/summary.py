@@ -21,6 +21,7 @@ def build_summary(cfg: TrainConfig, run: Run, result: dict) -> dict:
     value = result["final"].get(metric)
     lifetime = ledger["lifetime"]
     return json_safe({
+        "status": "ok",
         "name": cfg.run_name,
         "task": cfg.task.name,
         "model": cfg.model.name,
@@ -55,6 +56,26 @@ def default_preset(cfg: TrainConfig) -> str:
     from ..registry import get_registry
 
     return get_registry().get(cfg.backend.name).info.default_preset
+
+
+def diverged_summary(cfg: TrainConfig, run: Run, exc) -> dict:
+    """summary.json of a run that diverged: where, why, and the ledger up to that step."""
+    return json_safe({
+        "status": "diverged",
+        "name": cfg.run_name,
+        "task": cfg.task.name,
+        "model": cfg.model.name,
+        "backend": cfg.backend.name,
+        "rule": cfg.rule.name,
+        "seed": cfg.seed,
+        "metric": run.data.metric,
+        run.data.metric: None,
+        "diverged_at_step": exc.step,
+        "diverged_at_epoch": exc.epoch,
+        "error": str(exc),
+        "steps": run.trainer.step,
+        "history": run.trainer.history,
+    })
 
 
 def write_report(run: Run, run_dir: Path, summary: dict) -> None:

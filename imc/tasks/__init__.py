@@ -26,7 +26,14 @@ LOADERS = {
 
 
 def load_task(task) -> TaskData:
-    """Load the data of a task config (``imc.config.DigitsTask`` etc.)."""
+    """Load the data of a task config (``imc.config.DigitsTask`` etc.), refusing one whose
+    patches would not fit in memory before any is cut."""
+    from ..limits import check_memory
+
+    patches, side = getattr(task, "patches", 0), getattr(task, "patch_size", 0)
+    if patches and side:  # inputs and targets, float32, plus the copies batching makes
+        check_memory(3 * 2 * 4 * patches * side * side, f"task {task.name!r}: {patches} patches of {side} x {side}",
+                     "lower task.patches or task.patch_size")
     return LOADERS[task.name](task)
 
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DataError, InputFileError
+from ..limits import check_memory, format_bytes
 from .base import CLASSIFICATION, IMAGE, TaskData, split_indices
 
 
@@ -25,11 +28,25 @@ def _as_inputs(x: np.ndarray, key: str, path) -> np.ndarray:
 def _read(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise InputFileError(f"data file not found: {path} (task.path)")
+    unreadable = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+    except unreadable as exc:  # not a zip / object arrays (which need pickle) / cut short
+        raise DataError(f"{path}: not a readable .npz of numeric arrays ({_one_line(exc)})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: holds a single .npy array, not an .npz archive of x and y; "
+                        "save it with np.savez(path, x=..., y=...)")
+    with loaded as archive:
+        unpacked = sum(info.file_size for info in archive.zip.infolist())  # what loading allocates
+        check_memory(2 * unpacked, f"the arrays in {path} ({format_bytes(unpacked)} unpacked, plus float32 copies)")
+        try:
             return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as exc:  # not a zip / object arrays (which need pickle)
-        raise DataError(f"{path}: not a readable .npz of numeric arrays ({exc})") from None
+        except unreadable as exc:
+            raise DataError(f"{path}: not a readable .npz of numeric arrays ({_one_line(exc)})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def load(task) -> TaskData:
