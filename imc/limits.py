@@ -131,7 +131,7 @@ MAX_TEXT_BYTES = 16_000_000  # configs and sweep files: far more than any real o
 MAX_NESTING = 100  # TOML tables/arrays inside each other (the parser recurses per level)
 
 
-def parse_toml(text: str, where: str) -> dict:
+def parse_toml(text: str, where: str, what: str = "malformed TOML") -> dict:
     """TOML text as a dict; malformed or absurdly nested text is one ConfigValueError line."""
     from .config.files import tomllib
     from .errors import ConfigValueError
@@ -142,7 +142,7 @@ def parse_toml(text: str, where: str) -> dict:
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigValueError(f"{where}: malformed TOML: {' '.join(str(exc).split())}") from None
+        raise ConfigValueError(f"{where}: {what}: {' '.join(str(exc).split())}") from None
     except RecursionError:
         raise ConfigValueError(f"{where}: arrays or tables nested too deeply") from None
 
@@ -180,7 +180,7 @@ def read_toml(path, what: str) -> dict:
         raise InputFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigValueError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); a {what} is TOML text") from None
-    return parse_toml(text, str(path))
+    return parse_toml(text, str(path), "malformed TOML" if what == "config file" else "not valid TOML")
 
 
 # ---------------------------------------------------------------------------- disk

@@ -35,8 +35,6 @@ def run(args) -> int:
     target = args.out or store.preset_dir() / f"{args.name}.json"
     if target.is_dir():
         raise UsageError(f"--out {target} is a folder; give the preset file to write, e.g. --out {target / (args.name + '.json')}")
-    if not target.parent.is_dir():
-        raise UsageError(f"--out {target}: the folder {target.parent} does not exist")
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists; pass --force to overwrite it or choose another --name")
     result = fit_csv(args.csv, args.name, bins=args.bins, **parse_settings(args.set))

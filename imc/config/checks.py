@@ -41,7 +41,8 @@ def number_in(low: float, high: float = FLOAT32_MAX, unit: str = "", open_low: b
         if value < low or (open_low and value == low) or value > high:
             lo = "(" if open_low else "["
             hi = "]" if math.isfinite(high) else ")"
-            raise bad(attribute, f"must lie in {lo}{low}, {high:g}{hi}{unit}, got {value!r}")
+            shown = f"{high:g}" if high == FLOAT32_MAX else high
+            raise bad(attribute, f"must lie in {lo}{low}, {shown}{hi}{unit}, got {value!r}")
 
     return check
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..compute import Compute
 from ..config import TrainConfig
-from ..errors import ComputeUnavailable, ConfigValueError
+from ..errors import ComputeUnavailable, ConfigValueError, UserError
 from ..tasks import TaskData, load_task
 
 
@@ -76,7 +76,13 @@ class Run:
             self.compute = Compute.create(cfg.compute, seed=cfg.seed)
         except RuntimeError as exc:  # no cupy or no CUDA device: the user's to fix
             raise ComputeUnavailable(f"compute: {exc}") from None
-        self.model = models.build(cfg.model.name, analog=analog_config(cfg), compute=self.compute, **sizes, **cfg.model.params)
+        try:
+            self.model = models.build(cfg.model.name, analog=analog_config(cfg), compute=self.compute,
+                                      **sizes, **cfg.model.params)
+        except (TypeError, ValueError) as exc:  # the model's own check of its parameters (hidden = 0, ...)
+            if isinstance(exc, UserError):
+                raise
+            raise ConfigValueError(f"model {cfg.model.name!r}: {' '.join(str(exc).split())}") from None
         loss = nn.CrossEntropyLoss() if self.data.kind == "classification" else nn.MSELoss()
         self.trainer = Trainer(
             self.model, loss, make_optimizer(cfg.optimizer.name, **cfg.optimizer.params),
