@@ -22,7 +22,10 @@ from .timing import against_floor
 
 RULES = ("original", "eapu", "mixed-precision", "manhattan")
 PRESETS = ("eapu-paper", "rram-realistic")
-TARGETS = {"B1-eapu": 1.5, "B2": 1.3, "B3": 1.5, "B4": 1.2}
+BATCHES = (8, 32)
+HIDDEN = 128  # the digits MLP 64-128-10 of issue 15's measurements
+TARGETS = {"B1-eapu-eapu-paper": 1.5, "B1-eapu-rram-realistic": 2.5, "B2": 1.3, "B3": 2.2, "B4": 1.2,
+           "B6": 1.3, "B7": 1.5, "B8": 1.05}
 
 
 def sync_of(compute: Compute):
@@ -44,17 +47,24 @@ def digits_arrays():
 
 
 # ---------------------------------------------------------------------------- B1
-def _mlp_trainer(rule: str, preset: str, compute_name: str, seed: int = 0) -> Trainer:
+def _trainer(rule: str, preset: str | None, compute_name: str, model: str = "mlp", batch: int = 32, seed: int = 0,
+             **params) -> Trainer:
     compute = Compute.create(compute_name, seed)
-    model = build("mlp", analog=AnalogConfig(preset=preset), compute=compute)
-    return Trainer(model, CrossEntropyLoss(), SGD(lr=0.1), make_rule(rule), compute, batch_size=32, seed=seed)
+    analog = AnalogConfig(preset=preset) if preset else None
+    net = build(model, analog=analog, compute=compute, **params)
+    return Trainer(net, CrossEntropyLoss(), SGD(lr=0.1), make_rule(rule), compute, batch_size=batch, seed=seed)
+
+
+def _mlp_trainer(rule: str, preset: str, compute_name: str, seed: int = 0, batch: int = 32) -> Trainer:
+    return _trainer(rule, preset, compute_name, batch=batch, seed=seed, hidden=HIDDEN)
+
+
+def _batches(xp, x, y, batch: int):
+    return [(xp.asarray(x[i : i + batch]), xp.asarray(y[i : i + batch])) for i in range(0, len(x) - batch + 1, batch)]
 
 
 def _stepper(trainer: Trainer, x, y, batch: int = 32):
-    xp = trainer.xp
-    batches = [(xp.asarray(x[i : i + batch]), xp.asarray(y[i : i + batch]))
-               for i in range(0, len(x) - batch + 1, batch)]
-    it = itertools.cycle(batches)
+    it = itertools.cycle(_batches(trainer.xp, x, y, batch))
 
     def step():
         xb, yb = next(it)
@@ -63,23 +73,99 @@ def _stepper(trainer: Trainer, x, y, batch: int = 32):
     return step
 
 
-def b1(compute_name: str, reps: int, rules=RULES, presets=PRESETS) -> list[dict]:
-    """Digits MLP (64-64-10) training step, batch 32: each rule vs imc's ideal digital step."""
+def b1(compute_name: str, reps: int, rules=RULES, presets=PRESETS, batches=BATCHES) -> list[dict]:
+    """Digits MLP (64-128-10) training step: each rule vs a fresh ideal digital step of its own.
+
+    Every rule gets its own, freshly built ideal trainer as floor, so no figure depends on
+    how many steps an earlier case already ran on a shared floor."""
     x, y = digits_arrays()
     out = []
     for preset in presets:
-        floor_trainer = _mlp_trainer("ideal", preset, compute_name)
-        floor = _stepper(floor_trainer, x, y)
-        for rule in rules:
-            trainer = _mlp_trainer(rule, preset, compute_name)
-            res = against_floor(_stepper(trainer, x, y), floor, reps=reps,
-                                sync=sync_of(trainer.compute))
-            res.update(id=f"B1-{rule}", case=f"B1 digits MLP step, {rule}, {preset}",
-                       floor="ideal digital step", preset=preset, rule=rule,
-                       update_ratio=float(np.mean(trainer.ledger.step_cells[-50:]) / trainer.ledger.n_weights),
-                       target=TARGETS.get(f"B1-{rule}"))
+        for batch in batches:
+            for rule in rules:
+                floor = _stepper(_mlp_trainer("ideal", preset, compute_name, batch=batch), x, y, batch)
+                trainer = _mlp_trainer(rule, preset, compute_name, batch=batch)
+                res = against_floor(_stepper(trainer, x, y, batch), floor, reps=reps, sync=sync_of(trainer.compute))
+                res.update(id=f"B1-{rule}-{preset}-b{batch}", case=f"B1 digits MLP step, {rule}, {preset}, batch {batch}",
+                           floor="ideal digital step (fresh)", preset=preset, rule=rule, batch=batch,
+                           update_ratio=float(np.mean(trainer.ledger.step_cells[-50:]) / trainer.ledger.n_weights),
+                           target=TARGETS.get(f"B1-{rule}-{preset}"))
+                out.append(res)
+    return out
+
+
+# ---------------------------------------------------------------------------- B6 / B7 / B8
+def b6(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
+    """imc's ideal digits MLP step (Trainer.train_step) vs a hand-written numpy step of the same network."""
+    from .handwritten import MLPStep
+
+    x, y = digits_arrays()
+    out = []
+    for batch in batches:
+        trainer = _mlp_trainer("ideal", "eapu-paper", compute_name, batch=batch)
+        hand, data = MLPStep(hidden=HIDDEN), itertools.cycle(_batches(np, x, y, batch))
+        res = against_floor(_stepper(trainer, x, y, batch), lambda hand=hand, data=data: hand(*next(data)), reps=reps,
+                            sync=sync_of(trainer.compute))
+        res.update(id=f"B6-b{batch}", case=f"B6 digits MLP 64-{HIDDEN}-10 ideal step, batch {batch}",
+                   floor="hand-written numpy step", batch=batch, target=TARGETS["B6"])
+        out.append(res)
+    return out
+
+
+def b7(compute_name: str, reps: int, batches=(32,)) -> list[dict]:
+    """imc's digits CNN step (ideal rule, and EaPU on eapu-paper) vs a hand-written numpy im2col step."""
+    from .handwritten import CNNStep
+
+    x, y = digits_arrays()
+    x = x.reshape(-1, 1, 8, 8)
+    out = []
+    for batch in batches:
+        for rule, preset in (("ideal", "eapu-paper"), ("ideal", None), ("eapu", "eapu-paper")):
+            trainer = _trainer(rule, preset, compute_name, model="cnn", batch=batch)
+            hand, data = CNNStep(), itertools.cycle(_batches(np, x, y, batch))
+            res = against_floor(_stepper(trainer, x, y, batch), lambda hand=hand, data=data: hand(*next(data)),
+                                reps=reps, sync=sync_of(trainer.compute))
+            what = f"{rule}, {preset}" if preset else "all-digital layers"
+            res.update(id=f"B7-{rule}-{preset or 'digital'}-b{batch}", case=f"B7 digits CNN step ({what}), batch {batch}",
+                       floor="hand-written numpy im2col step", batch=batch,
+                       target=TARGETS["B7"] if (rule, preset) == ("ideal", "eapu-paper") else None)
             out.append(res)
     return out
+
+
+def b8(compute_name: str, epochs: int = 30, batch: int = 8) -> list[dict]:
+    """The ledger's per-step cost over a run: last epoch / first epoch (digits MLP, ideal rule).
+
+    Times ``Ledger.record_step`` and ``Ledger.step_metrics`` (what the trainer calls every
+    step) on the benchmark clock; the ratio compares the median per-step cost of the last
+    epoch with the first. A ledger whose step cost grows with the history shows up here."""
+    import statistics
+
+    from . import timing
+
+    trainer = _mlp_trainer("ideal", "eapu-paper", compute_name, batch=batch)
+    ledger, per_step = trainer.ledger, []
+    record, metrics = ledger.record_step, ledger.step_metrics
+
+    def timed(fn):
+        def wrapper(*args, **kwargs):
+            t0 = timing.CLOCK()
+            out = fn(*args, **kwargs)
+            per_step.append(timing.CLOCK() - t0)
+            return out
+        return wrapper
+
+    ledger.record_step, ledger.step_metrics = timed(record), timed(metrics)
+    x, y = digits_arrays()
+    trainer.fit((x, y), epochs=epochs)
+    spe = trainer.steps_per_epoch(len(x))
+    calls = len(per_step) // trainer.step  # ledger calls per step (record + metrics, one more at an epoch end)
+    first = [sum(per_step[i * calls : (i + 1) * calls]) for i in range(spe)]
+    last = [sum(per_step[i * calls : (i + 1) * calls]) for i in range((epochs - 1) * spe, epochs * spe)]
+    f, la = statistics.median(first), statistics.median(last)
+    return [{"id": "B8", "case": f"B8 ledger cost per step, epoch {epochs} / epoch 1 (digits MLP, batch {batch}, "
+             f"{spe} steps/epoch)", "ratio": la / f, "ratio_min": la / f, "ratio_max": la / f,
+             "measured_s": la, "floor_s": f, "floor": "the same ledger in epoch 1", "target": TARGETS["B8"]}]
 
 
 # ---------------------------------------------------------------------------- B2 / B4

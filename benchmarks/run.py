@@ -1,7 +1,7 @@
 """Run the benchmarks in one process; print a Markdown table of ratios; save JSON + Markdown.
 
     python -m benchmarks.run                     # everything (several minutes on 2 cores)
-    python -m benchmarks.run --quick             # B1 (eapu only), B2 at 1024, B3, B4 small, B5
+    python -m benchmarks.run --quick             # B1 (eapu only), B2 at 1024, B3, B4 small, B5-B8 short
     python -m benchmarks.run --only B2 --b2-size 2048 --reps 7
     python -m benchmarks.run --compute gpu --b2-size 8192 --sizes 1024,4096,8192
 
@@ -30,7 +30,7 @@ import numpy as np
 from benchmarks import cases, timing
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("B1", "B2", "B3", "B4", "B5")
+ALL = ("B1", "B2", "B3", "B4", "B5", "B6", "B7", "B8")
 
 
 def machine(compute_name: str) -> dict:
@@ -96,6 +96,8 @@ def parse_args(argv=None):
     p.add_argument("--b4-batch", type=int, default=64)
     p.add_argument("--mem-size", type=int, default=None, help="B4 memory side (default 1024, quick 256)")
     p.add_argument("--rules", default=",".join(cases.RULES), help="B1 rules")
+    p.add_argument("--batches", default=",".join(str(b) for b in cases.BATCHES), help="B1/B6 batch sizes")
+    p.add_argument("--ledger-epochs", type=int, default=None, help="B8 epochs (default 30, quick 3)")
     p.add_argument("--blas-threads", type=int, default=None,
                    help="limit BLAS threads (threadpoolctl); default: the library's own choice")
     p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
@@ -116,6 +118,8 @@ def parse_args(argv=None):
     if unknown:
         p.error(f"unknown cases {unknown}; choose from {list(ALL)}")
     args.rules = [r for r in args.rules.split(",") if r]
+    args.batches = [int(b) for b in args.batches.split(",") if b]
+    args.ledger_epochs = args.ledger_epochs or (3 if q else 30)
     if q and args.rules == list(cases.RULES):
         args.rules = ["eapu"]
     return args
@@ -129,7 +133,7 @@ def run(args) -> list[dict]:
     for key in args.only:
         print(f"# running {key} ...", file=sys.stderr, flush=True)
         if key == "B1":
-            results += cases.b1(c, args.reps, rules=args.rules)
+            results += cases.b1(c, args.reps, rules=args.rules, batches=args.batches)
         elif key == "B2":
             results += cases.b2(c, args.reps, n=args.b2_size, batch=args.b2_batch)
             if args.vs_numpy:
@@ -140,6 +144,12 @@ def run(args) -> list[dict]:
             results += cases.b4(c, args.reps, args.sizes, batch=args.b4_batch, mem_size=args.mem_size)
         elif key == "B5":
             results += cases.b5(c, args.reps)
+        elif key == "B6":
+            results += cases.b6(c, args.reps, batches=args.batches)
+        elif key == "B7":
+            results += cases.b7(c, args.reps)
+        elif key == "B8":
+            results += cases.b8(c, epochs=args.ledger_epochs)
     return results
 
 

@@ -4,6 +4,10 @@ A :class:`Compute` is created once at the boundary (``Compute.create("cpu", seed
 and passed down to everything that allocates arrays or draws random numbers. There is
 no process-wide backend: two computes can coexist in one process. cupy is imported
 only when a GPU compute is asked for.
+
+``Compute.create("standin")`` is for tests: the CPU stand-in for cupy
+(:mod:`imc.cupy_standin`), which runs the GPU code paths on numpy, refuses what cupy
+refuses and counts every host synchronisation (``compute.xp.syncs``).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from .errors import ComputeUnavailable, ConfigValueError
 
 CPU_NAMES = ("cpu", "numpy")
 GPU_NAMES = ("gpu", "cupy", "cuda")
+STANDIN_NAMES = ("standin",)
 
 
 def _load_cupy(device_id: int):
@@ -46,10 +51,13 @@ def _load_cupy(device_id: int):
 
 def namespace_of(x):
     """The array module (numpy or cupy) an array belongs to; cupy is only named, never imported here."""
-    if type(x).__module__.startswith("cupy"):
+    module = type(x).__module__
+    if module.startswith("cupy"):
         import cupy  # noqa: PLC0415  (already imported by whoever made the array)
 
         return cupy
+    if module == "imc.cupy_standin":
+        return x.__array_namespace__()
     return np
 
 
@@ -86,7 +94,7 @@ class Compute:
 
     @classmethod
     def create(cls, name: str = "cpu", seed: int = 0, device_id: int = 0) -> Compute:
-        """Make a compute by name: "cpu"/"numpy" or "gpu"/"cupy"/"cuda"."""
+        """Make a compute by name: "cpu"/"numpy", "gpu"/"cupy"/"cuda", or "standin" (tests: cupy's rules on numpy)."""
         if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         key = str(name).lower()
@@ -95,6 +103,11 @@ class Compute:
         if key in GPU_NAMES:
             cupy = _load_cupy(device_id)
             return cls(cupy, cupy.random.RandomState(int(seed)), f"cuda:{device_id}", int(seed))
+        if key in STANDIN_NAMES:
+            from . import cupy_standin  # noqa: PLC0415
+
+            xp = cupy_standin.create()
+            return cls(xp, xp.random.RandomState(int(seed)), "standin", int(seed))
         raise ConfigValueError(f"unknown compute {name!r}: use 'cpu' (numpy) or 'gpu' (cupy)")
 
     @property

@@ -6,7 +6,8 @@ validate their input completely before touching any state, so a bad call raises 
 the device exactly as it was. A backend subclasses it and fills in the physics hooks:
 
 - ``_init_cells()``: draw per-cell parameters into ``self.cell`` and the initial state;
-- ``_pulse(g, idx, counts, signs)``: new conductances of the selected cells after pulses;
+- ``_pulse(g, idx, counts, signs)``: new conductances of the selected cells after pulses
+  (cells given 0 pulses may be among them: return anything finite for those, it is discarded);
 - ``_update(g, idx, delta_us)``: new conductances and pulse counts for a requested change
   (default: translate into whole pulses with the declared step, then ``_pulse``);
 - ``_program(g, idx, targets_us)``: closed-loop write-verify result;
@@ -42,14 +43,52 @@ class Counters:
     # operation without gathering per-cell counters (not part of the saved state)
     events: int = 0  # write events
     pulse_total: int = 0  # pulses
+    # totals still on the device (GPU): (field, 0-d array) added by :func:`settle`, so a
+    # write never waits for the device; host (numpy) values are added at once
+    pending: list = attrs.field(factory=list, repr=False)
 
     @classmethod
     def zeros(cls, xp, shape) -> Counters:
         return cls(xp.zeros(shape, dtype=xp.int64), xp.zeros(shape, dtype=xp.int64))
 
+    def add(self, field: str, value) -> None:
+        """Add ``value`` to ``events``, ``pulse_total`` or ``energy_j[<key>]`` (field "energy_j.<key>").
+
+        A device array (cupy) is kept pending until :func:`settle`; anything else is added now."""
+        if isinstance(value, (int, float, np.generic, np.ndarray)):
+            self._apply(field, value)
+        else:
+            self.pending.append((field, value))
+
+    def _apply(self, field: str, value) -> None:
+        if field.startswith("energy_j."):
+            key = field[len("energy_j.") :]
+            self.energy_j[key] = self.energy_j.get(key, 0.0) + float(value)
+        else:
+            setattr(self, field, getattr(self, field) + int(value))
+
     @property
     def total_energy_j(self) -> float:
         return float(sum(self.energy_j.values()))
+
+
+def settle(xp, counters, extra=()) -> list:
+    """Bring every pending device total of ``counters`` to the host in ONE transfer.
+
+    ``extra`` are more values (0-d arrays or numbers) to fetch in the same transfer; their
+    host values are returned (floats), in order. On numpy nothing is pending and nothing waits."""
+    pending = [(c, f, v) for c in counters for f, v in c.pending]
+    device = [v for v in extra if not isinstance(v, (int, float, np.generic, np.ndarray))]
+    if not pending and not device:
+        return [float(v) for v in extra]
+    values = [v for _, _, v in pending] + device
+    host = xp.stack([xp.asarray(v, dtype=np.float64).reshape(()) for v in values]).get().tolist()
+    for c in counters:
+        c.pending.clear()
+    for (c, f, _), v in zip(pending, host):
+        c._apply(f, round(v) if f in ("events", "pulse_total") else v)
+    fetched = iter(host[len(pending) :])
+    return [float(v) if isinstance(v, (int, float, np.generic, np.ndarray)) else next(fetched) for v in extra]
 
 
 class Device:
@@ -61,6 +100,11 @@ class Device:
 
     #: set by subclasses: names of per-cell parameter arrays kept in ``self.cell``
     cell_fields: tuple[str, ...] = ()
+    #: True for backends whose hooks the library may drive through the internal path
+    #: (:meth:`_write_internal`, ``_product(..., checked=True)``): inputs validated once by the
+    #: caller, no re-validation, no host synchronisation. First-party backends set it; any
+    #: other backend keeps the validating public API (and conformance tests through it).
+    internal_path = False
 
     def __init__(self, spec: DeviceSpec, shape, compute: Compute):
         if not isinstance(spec, DeviceSpec):
@@ -92,11 +136,7 @@ class Device:
     def _update(self, g, idx, delta_us):
         """(new g, pulses per cell) for a requested change; default: whole nominal pulses."""
         counts, signs = self.pulses_for(g, delta_us, max_pulses=self.max_update_pulses())
-        moved = counts > 0
-        new_g = g.copy()
-        if bool(moved.any()):
-            new_g[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
-        return new_g, counts
+        return self.xp.where(counts > 0, self._pulse(g, idx, counts, signs), g), counts
 
     def _program(self, g, idx, targets_us):
         """Write-verify result: the target plus the declared programming error."""
@@ -276,8 +316,8 @@ class Device:
         flat = self.g.reshape(-1)
         new, n = self._update(flat[idx], idx, d)
         self._commit(idx, new)
-        written = n > 0
-        self._count_writes(idx[written], n[written].astype(self.xp.int64), "write")
+        n = n.astype(self.xp.int64)
+        self._count_writes(idx, n, "write", written=n > 0)
 
     def read(self):
         """Conductances as the periphery senses them (read noise redrawn), uS."""
@@ -297,13 +337,15 @@ class Device:
         return self.g.copy()
 
     # ------------------------------------------------------------------ products
-    def _product(self, x, transposed: bool):
+    def _product(self, x, transposed: bool, checked: bool = False):
+        """The product; ``checked=True`` (the library's own callers) skips the input checks."""
         xp = self.xp
-        x = self._as_array("input", x)
-        need = self.shape[1] if transposed else self.shape[0]
-        if x.ndim not in (1, 2) or x.shape[-1] != need:
-            raise ValueError(f"input must have shape (batch, {need}) or ({need},), got {tuple(x.shape)}")
-        self._check_finite("input", x)
+        if not checked:
+            x = self._as_array("input", x)
+            need = self.shape[1] if transposed else self.shape[0]
+            if x.ndim not in (1, 2) or x.shape[-1] != need:
+                raise ValueError(f"input must have shape (batch, {need}) or ({need},), got {tuple(x.shape)}")
+            self._check_finite("input", x)
         x2 = x.reshape(1, -1) if x.ndim == 1 else x
         g = self.g.T if transposed else self.g
         y = x2 @ g
@@ -322,21 +364,74 @@ class Device:
             return g + self.xp.abs(g) * np.float32(rel) * self.compute.normal(g.shape)
         return g.copy()
 
+    # ------------------------------------------------------------------ internal path
+    def _write_internal(self, op: str, idx, values, signs=None):
+        """Write without re-validating: the library's own callers (AnalogMatrix, rules).
+
+        ``op`` "update" (``values`` = requested change, uS) or "pulse" (``values`` = int64
+        counts, ``signs`` int8 +1/-1). ``idx``: sorted unique flat int64 indices with
+        ``values`` at them, or None for the dense form (``values`` flat over every cell,
+        0 = untouched), which never synchronises with a GPU. Goes through the same hooks,
+        store and bookkeeping (:meth:`_count_writes`) as the public methods; returns the
+        (cells written, pulses) of this write, as numbers or 0-d device arrays.
+        """
+        xp = self.xp
+        flat = self.g.reshape(-1)
+        if idx is None:
+            where, cells, g = slice(None), self._every_cell(), flat
+        else:
+            where, cells, g = idx, idx, flat[idx]
+        if op == "update":
+            new, n = self._update(g, cells, values)
+            n = n.astype(xp.int64)
+            if idx is None:
+                n = xp.where(values != 0, n, 0)
+        elif op == "pulse":
+            n = values
+            new = self._pulse(g, cells, n, signs)
+        else:
+            raise ValueError(f"unknown internal write {op!r}")
+        written = n > 0
+        self._store(where, xp.where(written, new, g))
+        return self._count_writes(where, n, "write", written=written)
+
+    def _every_cell(self):
+        """Flat indices of every cell (cached: the shape never changes)."""
+        if getattr(self, "_all_cells", None) is None:
+            self._all_cells = self.xp.arange(self.shape[0] * self.shape[1], dtype=self.xp.int64)
+        return self._all_cells
+
     # ------------------------------------------------------------------ bookkeeping
     def _commit(self, idx, new_values) -> None:
         new_values = self.xp.asarray(new_values, dtype=np.float32)
         if not bool(self.xp.isfinite(new_values).all()):
             raise FloatingPointError(f"{self.spec.name}: physics produced non-finite conductances")
+        self._store(idx, new_values)
+
+    def _store(self, idx, new_values) -> None:
+        """Put new conductances of cells ``idx`` (flat indices, or ``slice(None)`` for all) in place."""
         self.g.reshape(-1)[idx] = new_values
 
-    def _count_writes(self, idx, pulses, category: str) -> None:
+    def _count_writes(self, idx, pulses, category: str, written=None):
+        """Book a write: per-cell pulses and write events, running totals, energy.
+
+        Every write form (public and internal) ends here. ``idx``: flat indices or
+        ``slice(None)``; ``written`` (bool per entry of ``idx``) marks the cells actually
+        written (default: all of them); a cell given no pulse is not a write.
+        Returns (cells written, pulses) as numbers or 0-d device arrays (no host sync)."""
         c = self.counters
         c.pulses.reshape(-1)[idx] += pulses
-        c.writes.reshape(-1)[idx] += 1
-        n = int(pulses.sum())
-        c.events += int(idx.size)
-        c.pulse_total += n
-        c.energy_j[category] += float(n) * self.spec.energy_per_pulse_j
+        if written is None:
+            c.writes.reshape(-1)[idx] += 1
+            events = int(pulses.size)
+        else:
+            c.writes.reshape(-1)[idx] += written
+            events = written.sum()
+        n = pulses.sum()
+        c.add("events", events)
+        c.add("pulse_total", n)
+        c.add(f"energy_j.{category}", n * self.spec.energy_per_pulse_j)
+        return events, n
 
     def _count_reads(self, vectors: int) -> None:
         cells = vectors * self.shape[0] * self.shape[1]
@@ -353,6 +448,7 @@ class Device:
         def to_np(x):
             return np.array(self.compute.to_numpy(x), copy=True)
 
+        settle(self.xp, [self.counters])
         c = self.counters
         out = {
             "g_us": to_np(self.g),
@@ -393,6 +489,7 @@ class Device:
         self.cell = {n: xp.asarray(state[f"cell.{n}"]).copy() for n in self.cell_fields}
         keys = [str(k) for k in np.asarray(state["energy_keys"]).tolist()]
         totals = np.asarray(state["totals"]).tolist()
+        self._all_cells = None
         self.counters = Counters(
             xp.asarray(state["pulses"], dtype=xp.int64).copy(),
             xp.asarray(state["writes"], dtype=xp.int64).copy(),

@@ -35,6 +35,8 @@ import math
 import attrs
 import numpy as np
 
+from .device import settle
+
 
 @attrs.frozen(kw_only=True)
 class EnergyConstants:
@@ -54,6 +56,7 @@ class EnergyConstants:
 
 
 _SNAPSHOT = ("write", "program", "read", "dac", "adc", "model_flops", "analog_macs")
+_ARRAY_KEYS = ("write", "program", "read", "dac", "adc")
 _PHASES = ("train", "eval")
 
 
@@ -64,7 +67,11 @@ class Ledger:
         self.model, self.optimizer, self.rule = model, optimizer, rule
         self.constants = constants or EnergyConstants()
         params = model.parameters()
-        self._tiles = model.tiles()  # the model's structure is fixed once built
+        # device arrays by name: the model's weights, then any the rule owns (Tiki-Taka's A)
+        self._groups = {rule.weight_array: model.tiles(), **rule.device_arrays()}
+        self._tiles = [t for tiles in self._groups.values() for t in tiles]  # fixed once built
+        self._counters = [dev.counters for dev in self._devices()]
+        self._xp = self._tiles[0].xp if self._tiles else np
         self._modules = list(model.modules())
         self.n_weights = sum(p.size for p in params if p.analog)
         self.n_digital = sum(p.size for p in params if not p.analog)
@@ -74,8 +81,11 @@ class Ledger:
         self.digital_flops = 0  # optimiser + rule flops in training
         self._reset_running()
         self.totals = {phase: dict.fromkeys(_SNAPSHOT, 0.0) for phase in _PHASES}
+        self.array_totals = {phase: {g: dict.fromkeys(_ARRAY_KEYS, 0.0) for g in self._groups} for phase in _PHASES}
         self._last = self._snapshot()
+        self._array_last = {g: self._array_snapshot(tiles) for g, tiles in self._groups.items()}
         self.initial_program_j = self._last["program"]  # loading the weights (0 for exact tiles)
+        self._array_base = {g: self._array_wear(tiles) for g, tiles in self._groups.items()}  # writes, pulses so far
 
     # ------------------------------------------------------------------ recording
     def _reset_running(self) -> None:
@@ -89,6 +99,7 @@ class Ledger:
             acc[1] += 1
 
     def _snapshot(self) -> dict[str, float]:
+        self._settle()
         snap = dict.fromkeys(_SNAPSHOT, 0.0)
         c = self.constants
         for tile in self._tiles:
@@ -102,6 +113,23 @@ class Ledger:
         snap["model_flops"] += sum(m.flops for m in self._modules)
         return snap
 
+    def _array_snapshot(self, tiles) -> dict[str, float]:
+        """Energy counters (J) of one named group of device arrays."""
+        snap = dict.fromkeys(_ARRAY_KEYS, 0.0)
+        c = self.constants
+        for tile in tiles:
+            for dev in tile.devices if tile.exact is None else ():
+                for key in ("write", "program", "read"):
+                    snap[key] += dev.counters.energy_j.get(key, 0.0)
+            snap["dac"] += tile.conversions["dac"] * c.dac_j(tile.config.dac_bits)
+            snap["adc"] += tile.conversions["adc"] * c.adc_j(tile.config.adc_bits)
+        return snap
+
+    def _array_wear(self, tiles) -> tuple[int, int]:
+        """(write events, pulses) summed over every cell of a group, programming included."""
+        devs = [dev for t in tiles if t.exact is None for dev in t.devices]
+        return (sum(int(dev.counters.writes.sum()) for dev in devs), sum(int(dev.counters.pulses.sum()) for dev in devs))
+
     def observe(self, phase: str) -> None:
         """Book everything the devices, converters and layers did since the last call to ``phase``."""
         if phase not in _PHASES:
@@ -110,10 +138,25 @@ class Ledger:
         for key in _SNAPSHOT:
             self.totals[phase][key] += now[key] - self._last[key]
         self._last = now
+        if len(self._groups) > 1:  # one group: its totals are the totals above
+            for group, tiles in self._groups.items():
+                snap = self._array_snapshot(tiles)
+                for key in _ARRAY_KEYS:
+                    self.array_totals[phase][group][key] += snap[key] - self._array_last[group][key]
+                self._array_last[group] = snap
 
-    def record_step(self, epoch: int, cells: int, pulses: int) -> dict:
-        """Close a training step: what the rule wrote, plus optimiser/rule digital work."""
-        cells, pulses, epoch = int(cells), int(pulses), int(epoch)
+    def _settle(self, extra=()) -> list:
+        """Every device total still on the GPU (and ``extra``) to the host in one transfer."""
+        self._counters = [dev.counters for dev in self._devices()]  # load_state replaces them
+        return settle(self._xp, self._counters, extra)
+
+    def record_step(self, epoch: int, cells, pulses) -> dict:
+        """Close a training step: what the rule wrote, plus optimiser/rule digital work.
+
+        ``cells``/``pulses`` may be 0-d device arrays: they come back with the devices'
+        totals in one transfer, the only one the ledger makes per step."""
+        cells, pulses = self._settle((cells, pulses))
+        cells, pulses, epoch = round(cells), round(pulses), int(epoch)
         self.step_cells.append(cells)
         self.step_pulses.append(pulses)
         self.epoch_of_step.append(epoch)
@@ -211,6 +254,37 @@ class Ledger:
             "epochs": endurance / per_epoch if per_epoch else math.inf,
         }
 
+    def arrays(self) -> dict:
+        """Per named device array (the weights, or Tiki-Taka's "C" and "A"): training writes,
+        pulses, energy and wear. The arrays' figures add up to the ledger's totals."""
+        out = {}
+        for group, tiles in self._groups.items():
+            devs = [dev for t in tiles if t.exact is None for dev in t.devices]
+            if len(self._groups) > 1:
+                t = self.array_totals["train"][group]
+            else:
+                t = {k: self.totals["train"][k] for k in _ARRAY_KEYS}
+            writes, pulses = self._array_wear(tiles)
+            base_w, base_p = self._array_base[group]
+            energy = {"array_write": t["write"], "array_read": t["read"], "array_program": t["program"],
+                      "dac": t["dac"], "adc": t["adc"]}
+            energy["total"] = float(sum(energy.values()))
+            worst = max((int(dev.counters.pulses.max()) for dev in devs), default=0)
+            endurance = min((dev.spec.endurance_cycles for dev in devs), default=math.inf)
+            out[group] = {
+                "cells": sum(int(dev.counters.pulses.size) for dev in devs),
+                "writes": writes - base_w,
+                "pulses": pulses - base_p,
+                "energy_j": energy,
+                "worst_cell_pulses": worst,
+                "trainings": endurance / worst if worst else math.inf,
+            }
+        if out:  # the initial programming of every array is booked with the first (the ledger's convention)
+            first = next(iter(out.values()))["energy_j"]
+            first["array_program"] += self.initial_program_j
+            first["total"] += self.initial_program_j
+        return out
+
     def summary(self) -> dict:
         """Everything as plain JSON-able values (inf is reported as None)."""
         ratios = np.asarray(self.step_cells, dtype=np.float64) / max(self.n_weights, 1)
@@ -235,6 +309,7 @@ class Ledger:
                 "optimizer": len(getattr(self.optimizer, "slots", ())) * (self.n_weights + self.n_digital),
                 "rule": getattr(self.rule, "words_per_weight", 0) * self.n_weights,
             },
+            "arrays": self.arrays(),
             "gpu_energy_j": gpu,
             "gpu_over_imc_energy": gpu / train_e["total"] if train_e["total"] > 0 else None,
             "constants": attrs.asdict(self.constants),
@@ -251,16 +326,33 @@ class Ledger:
             "totals": totals,
             "last": np.array([self._last[k] for k in _SNAPSHOT], dtype=np.float64),
             "scalars": np.array([self.digital_flops, self.initial_program_j], dtype=np.float64),
+            "array_totals": np.array([[[self.array_totals[p][g][k] for k in _ARRAY_KEYS] for g in self._groups]
+                                      for p in _PHASES], dtype=np.float64),
+            "array_last": np.array([[self._array_last[g][k] for k in _ARRAY_KEYS] for g in self._groups], dtype=np.float64),
+            "array_base": np.array([self._array_base[g] for g in self._groups], dtype=np.int64),
         }
 
     def load_state(self, state: dict) -> None:
-        need = ["step_cells", "step_pulses", "epoch_of_step", "totals", "last", "scalars"]
+        need = ["step_cells", "step_pulses", "epoch_of_step", "totals", "last", "scalars",
+                "array_totals", "array_last", "array_base"]
         missing = [k for k in need if k not in state]
         if missing:
             raise KeyError(f"ledger state is missing {missing}")
         totals = np.asarray(state["totals"], dtype=np.float64)
         if totals.shape != (len(_PHASES), len(_SNAPSHOT)):
             raise ValueError(f"ledger totals must have shape {(len(_PHASES), len(_SNAPSHOT))}, got {totals.shape}")
+        groups = list(self._groups)
+        shapes = {"array_totals": (len(_PHASES), len(groups), len(_ARRAY_KEYS)),
+                  "array_last": (len(groups), len(_ARRAY_KEYS)), "array_base": (len(groups), 2)}
+        for key, shape in shapes.items():
+            if np.shape(state[key]) != shape:
+                raise ValueError(f"ledger {key} must have shape {shape} (arrays {groups}), got {np.shape(state[key])}")
+        arrays = np.asarray(state["array_totals"], dtype=np.float64)
+        self.array_totals = {p: {g: dict(zip(_ARRAY_KEYS, arrays[i, j].tolist())) for j, g in enumerate(groups)}
+                             for i, p in enumerate(_PHASES)}
+        last = np.asarray(state["array_last"], dtype=np.float64)
+        self._array_last = {g: dict(zip(_ARRAY_KEYS, last[j].tolist())) for j, g in enumerate(groups)}
+        self._array_base = {g: tuple(int(v) for v in row) for g, row in zip(groups, np.asarray(state["array_base"]).tolist())}
         self.step_cells = [int(v) for v in np.asarray(state["step_cells"]).tolist()]
         self.step_pulses = [int(v) for v in np.asarray(state["step_pulses"]).tolist()]
         self.epoch_of_step = [int(v) for v in np.asarray(state["epoch_of_step"]).tolist()]

@@ -1,7 +1,7 @@
 """Small networks for the tasks, built by name: ``build("mlp", analog=AnalogConfig(), compute=c)``.
 
 - "mlp": digits classifier 64 -> hidden -> 10 (ReLU), ``hidden`` (default 64),
-  ``activation`` "relu" or "tanh";
+  ``activation`` "relu", "tanh" or "sigmoid";
 - "cnn": digits classifier on 1x8x8 images: conv3x3(ch1) ReLU conv3x3 stride 2 (ch2) ReLU
   flatten linear -> 10 (``channels=(8, 16)``);
 - "dncnn": DnCNN-style denoiser (Zhang et al. 2017): conv ReLU, ``depth - 2`` x (conv ReLU),
@@ -34,12 +34,13 @@ from .nn import (
     ReLU,
     Residual,
     Sequential,
+    Sigmoid,
     Tanh,
     Upsample,
 )
 from .spec import unknown_name_message
 
-ACTIVATIONS = {"relu": ReLU, "tanh": Tanh}
+ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid}
 
 
 def _activation(name):

@@ -95,6 +95,10 @@ class Trainer:
             y = self.xp.asarray(y)
             if y.dtype.kind not in "iu":
                 raise ValueError(f"{what}: accuracy needs integer class labels, got dtype {y.dtype}")
+            lo, hi = (int(v) for v in self.compute.to_numpy(self.xp.stack([y.min(), y.max()])))  # once per fit
+            if lo < 0:
+                raise ValueError(f"{what}: class labels must be >= 0, got {lo}")
+            self._label_max = max(hi, getattr(self, "_label_max", -1))
         else:
             y = self.compute.asarray(y)
         return x, y
@@ -116,7 +120,7 @@ class Trainer:
             epoch, i = divmod(self.step, spe)
             idx = self.batch_order(epoch, n)[i * self.batch_size : (i + 1) * self.batch_size]
             idx = self.xp.asarray(idx)
-            loss = self.train_step(x[idx], y[idx], epoch)
+            loss = self.train_step(x[idx], y[idx], epoch, checked=True)
             metrics = {"step": self.step, "epoch": epoch, "loss": loss, **self.ledger.step_metrics()}
             for cb in self.callbacks:
                 if hasattr(cb, "on_step"):
@@ -133,12 +137,21 @@ class Trainer:
                         cb.on_epoch_end(self, metrics)
         return self.summary()
 
-    def train_step(self, xb, yb, epoch: int | None = None) -> float:
-        """One optimisation step on a batch; returns the loss (before the update)."""
+    def train_step(self, xb, yb, epoch: int | None = None, *, checked: bool = False) -> float:
+        """One optimisation step on a batch; returns the loss (before the update).
+
+        ``checked=True``: the batch comes from data validated once (as ``fit`` does), so the
+        loss skips its per-batch target checks. Either way the loss is read back once and
+        checked for NaN/inf: the one check per step that stands in for per-product checks."""
         epoch = self.epoch if epoch is None else epoch
         model = self.model.train()
         out = model.forward(xb)
-        loss = float(self.loss.forward(out, yb))
+        if checked and hasattr(self.loss, "value"):
+            if self.metric == "accuracy" and getattr(self, "_label_max", -1) >= out.shape[1]:
+                raise ValueError(f"class labels go up to {self._label_max} but the model has {out.shape[1]} outputs")
+            loss = float(self.loss.value(out, yb))
+        else:
+            loss = float(self.loss.forward(out, yb))
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"loss is {loss} at step {self.step} (epoch {epoch}); training stopped. "

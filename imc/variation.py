@@ -26,12 +26,7 @@ class VariedDevice(Device):
         d = np.float32(s.step_d2d)
         # lognormal with mean 1, so a spread never makes a step negative
         self.cell["step_scale"] = xp.exp(c.normal(shape) * d - d * d / 2).astype(np.float32)
-        lo = xp.full(shape, s.g_min_us, dtype=np.float32)
-        hi = xp.full(shape, s.g_max_us, dtype=np.float32)
-        if s.bounds_d2d > 0:
-            b = np.float32(s.bounds_d2d)
-            lo = xp.maximum(lo * (1 + b * c.normal(shape)), np.float32(0))
-            hi = xp.maximum(hi * (1 + b * c.normal(shape)), lo + np.float32(0.1 * s.range_us))
+        lo, hi = self._draw_window()
         self.cell["g_lo"], self.cell["g_hi"] = lo.astype(np.float32), hi.astype(np.float32)
         u = c.uniform(shape)
         stuck = xp.zeros(shape, dtype=np.int8)
@@ -39,6 +34,19 @@ class VariedDevice(Device):
         stuck[(u >= s.stuck_low_prob) & (u < s.stuck_low_prob + s.stuck_high_prob)] = 1
         self.cell["stuck"] = stuck
         self.g = self._pin((lo + hi) / 2, self.cell["g_lo"], self.cell["g_hi"], stuck)
+
+    def _draw_window(self):
+        """(low, high) per cell: each bound times ``1 + bounds_d2d * xi``, at least 10 % of the range wide, above 0 uS.
+
+        A backend whose bounds spread differently overrides this (same draws, in this order)."""
+        s, xp, c, shape = self.spec, self.xp, self.compute, self.shape
+        lo = xp.full(shape, s.g_min_us, dtype=np.float32)
+        hi = xp.full(shape, s.g_max_us, dtype=np.float32)
+        if s.bounds_d2d > 0:
+            b = np.float32(s.bounds_d2d)
+            lo = xp.maximum(lo * (1 + b * c.normal(shape)), np.float32(0))
+            hi = xp.maximum(hi * (1 + b * c.normal(shape)), lo + np.float32(0.1 * s.range_us))
+        return lo, hi
 
     def _gather(self, idx):
         """(low, high, stuck) of cells ``idx``."""

@@ -104,8 +104,8 @@ def test_eapu_threshold_is_k_times_declared_noise():
 def test_eapu_uses_the_sparse_index_form():
     t = tile((50, 40))
     calls = []
-    original = t.devices[0].update
-    t.devices[0].update = lambda delta, index=None: (calls.append(index), original(delta, index=index))[1]
+    original = t.devices[0]._write_internal  # first-party device: the rule writes through the internal path
+    t.devices[0]._write_internal = lambda op, idx, *a: (calls.append(idx), original(op, idx, *a))[1]
     _, dw = proposal(t.shape)
     attached("eapu").apply("w", t, dw * np.float32(0.01))
     assert calls and calls[0] is not None and calls[0].ndim == 1

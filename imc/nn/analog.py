@@ -32,6 +32,7 @@ import attrs
 import numpy as np
 
 from ..compute import Compute
+from ..device import settle
 from ..spec import BOUNDS, NATIVE_PROBABILISTIC
 from .quant import levels, quantize_rows
 
@@ -224,15 +225,19 @@ class AnalogMatrix:
         return self._weights(lambda d: d.read())
 
     # ------------------------------------------------------------------ products
-    def forward(self, x):
-        """``x @ W`` for x of shape (batch, inputs)."""
-        return self._product(x, transposed=False)
+    def forward(self, x, *, checked: bool = False):
+        """``x @ W`` for x of shape (batch, inputs).
 
-    def backward(self, d):
-        """``d @ W.T`` for d of shape (batch, outputs)."""
-        return self._product(d, transposed=True)
+        ``checked=True``: the caller vouches that ``x`` is a finite float32 array on this
+        compute (the library's layers do; the trainer checks the loss once per step), so
+        devices with the internal path skip their per-product checks."""
+        return self._product(x, transposed=False, checked=checked)
 
-    def _product(self, x, transposed: bool):
+    def backward(self, d, *, checked: bool = False):
+        """``d @ W.T`` for d of shape (batch, outputs); ``checked`` as in :meth:`forward`."""
+        return self._product(d, transposed=True, checked=checked)
+
+    def _product(self, x, transposed: bool, checked: bool = False):
         xp = self.xp
         n_in = self.shape[1] if transposed else self.shape[0]
         if x.ndim != 2 or x.shape[1] != n_in:
@@ -246,13 +251,19 @@ class AnalogMatrix:
         batch = x.shape[0]
         single = len(self.tiles) == 1
         y = None if single else xp.zeros((batch, self.shape[0] if transposed else self.shape[1]), dtype=np.float32)
-        op = "backward" if transposed else "forward"
+        internal = checked and self._internal
+
+        def product(dev, xs):
+            if internal:
+                return dev._product(xs, transposed, checked=True)
+            return dev.backward(xs) if transposed else dev.forward(xs)
+
         for tile in self.tiles:
             src, dst = (tile.cols, tile.rows) if transposed else (tile.rows, tile.cols)
             xs = x if single else x[:, src]
-            part = getattr(tile.devices[0], op)(xs)
+            part = product(tile.devices[0], xs)
             if self.mapping == "pair":
-                part -= getattr(tile.devices[1], op)(xs)
+                part -= product(tile.devices[1], xs)
             else:
                 part -= self.g_ref_us * xs.sum(axis=1, keepdims=True)
             part = quantize_rows(xp, part, cfg.adc_bits)
@@ -305,30 +316,55 @@ class AnalogMatrix:
             raise RuntimeError("add_exact needs exact mode (set_exact); analog weights change only through writes")
         self.exact += delta_w
 
-    def update(self, index, delta_us) -> WriteStats:
-        """Request changes ``delta_us`` (uS, in weight direction) at flat weight ``index``."""
-        return self._write("update", index, delta_us, None)
+    @property
+    def _internal(self) -> bool:
+        """True when every device takes the internal (non-revalidating) path."""
+        if not hasattr(self, "_internal_cache"):
+            self._internal_cache = all(getattr(d, "internal_path", False) for d in self.devices)
+        return self._internal_cache
 
-    def pulse(self, index, counts, signs) -> WriteStats:
-        """``counts`` pulses in weight direction ``signs`` (+1 raises the weight) at ``index``."""
-        return self._write("pulse", index, signs, counts)
+    def update(self, index, delta_us, *, checked: bool = False) -> WriteStats:
+        """Request changes ``delta_us`` (uS, in weight direction) at flat weight ``index``.
+
+        ``index=None``: dense form, ``delta_us`` of the matrix shape, 0 = untouched (what a
+        GPU run uses: no host synchronisation). ``checked=True``: the caller (the library's
+        own rules) vouches for the inputs (sorted unique in-range indices, finite values),
+        so devices with the internal path are written without re-validation."""
+        return self._write("update", index, delta_us, None, checked)
+
+    def pulse(self, index, counts, signs, *, checked: bool = False) -> WriteStats:
+        """``counts`` pulses in weight direction ``signs`` (+1 raises the weight) at ``index``.
+
+        Dense form and ``checked`` as in :meth:`update` (counts 0 = untouched)."""
+        return self._write("pulse", index, signs, counts, checked)
 
     def pulse_probabilistic(self, index, probabilities, signs) -> WriteStats:
         """One native probabilistic pulse per cell (capability native-probabilistic)."""
         if not self.native_probabilistic:
             raise NotImplementedError(f"{self.spec.name} has no native probabilistic switching")
-        return self._write("pulse_probabilistic", index, signs, probabilities)
+        return self._write("pulse_probabilistic", index, signs, probabilities, False)
 
-    def _write(self, op: str, index, signed, amount) -> WriteStats:
-        """Route a sparse write to tiles (and to one device of a pair), counting what was written.
+    def _write(self, op: str, index, signed, amount, checked: bool = False) -> WriteStats:
+        """Route a write to tiles (and to one device of a pair), counting what was written.
 
         ``signed`` carries the direction (delta for "update", +-1 signs otherwise) in weight
-        terms; ``amount`` is the count or probability for pulse ops.
+        terms; ``amount`` is the count or probability for pulse ops. ``index`` None: dense.
         """
         if self.exact is not None:
             raise RuntimeError("the matrix is in exact mode; use add_exact")
         xp = self.xp
         stats = WriteStats()
+        internal = checked and self._internal and op != "pulse_probabilistic"
+        if index is None:
+            signed = xp.asarray(signed)
+            if tuple(signed.shape) != self.shape:
+                raise ValueError(f"a dense write needs values of the matrix shape {self.shape}, got {tuple(signed.shape)}")
+            single = len(self.tiles) == 1
+            for tile in self.tiles:
+                s = signed.reshape(-1) if single else signed[tile.rows, tile.cols].reshape(-1)
+                a = None if amount is None else (amount.reshape(-1) if single else amount[tile.rows, tile.cols].reshape(-1))
+                stats += self._write_tile(op, tile, None, s, a, internal)
+            return stats
         index = xp.asarray(index, dtype=xp.int64)
         if index.size == 0:
             return stats
@@ -348,30 +384,51 @@ class AnalogMatrix:
         for tile, local, pos in groups:
             s = signed if pos is None else signed[pos]
             a = amount if (pos is None or amount is None) else amount[pos]
-            if self.mapping == "pair":
-                stats += self._write_pair(op, tile, local, s, a)
-            else:
-                stats += self._apply(op, tile.devices[0], local, s, a)
+            stats += self._write_tile(op, tile, local, s, a, internal)
         return stats
 
-    def _write_pair(self, op, tile, local, s, a) -> WriteStats:
+    def _write_tile(self, op, tile, local, s, a, internal) -> WriteStats:
+        if self.mapping == "pair":
+            return self._write_pair(op, tile, local, s, a, internal)
+        return self._apply(op, tile.devices[0], local, s, a, internal)
+
+    def _write_pair(self, op, tile, local, s, a, internal) -> WriteStats:
         xp = self.xp
         plus, minus = tile.devices
         lo, hi = np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
-        gp, gm = plus.g.reshape(-1)[local], minus.g.reshape(-1)[local]
+        if local is None:
+            gp, gm = plus.g.reshape(-1), minus.g.reshape(-1)
+        else:
+            gp, gm = plus.g.reshape(-1)[local], minus.g.reshape(-1)[local]
         up = s > 0
         # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
         use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
         stats = WriteStats()
+        if local is None:  # dense: each device gets the whole array, 0 where the other one writes
+            zero = xp.zeros((), dtype=(s if a is None else a).dtype)
+            for dev, choose, flip in ((plus, use_plus, 1), (minus, ~use_plus, -1)):
+                if a is None:
+                    stats += self._apply(op, dev, None, xp.where(choose, s * flip, zero), None, internal)
+                else:
+                    stats += self._apply(op, dev, None, s * flip, xp.where(choose, a, zero), internal)
+            return stats
         for dev, choose, flip in ((plus, use_plus, 1), (minus, ~use_plus, -1)):
             pos = xp.flatnonzero(choose)
             if pos.size:
-                stats += self._apply(op, dev, local[pos], s[pos] * flip, None if a is None else a[pos])
+                stats += self._apply(op, dev, local[pos], s[pos] * flip, None if a is None else a[pos], internal)
         return stats
 
-    @staticmethod
-    def _apply(op, dev, local, s, a) -> WriteStats:
+    def _apply(self, op, dev, local, s, a, internal) -> WriteStats:
+        if internal:
+            values = s if op == "update" else a
+            signs = None if op == "update" else s.astype(self.xp.int8, copy=False)
+            return WriteStats(*dev._write_internal(op, local, values, signs))
+        if local is None:  # dense form through the public API
+            shape = dev.shape
+            s = s.reshape(shape)
+            a = None if a is None else a.reshape(shape)
         c = dev.counters
+        settle(self.xp, [c])
         w0, p0 = c.events, c.pulse_total  # running totals: no per-cell gathers
         if op == "update":
             dev.update(s, index=local)
@@ -379,6 +436,7 @@ class AnalogMatrix:
             dev.pulse(a, s, index=local)
         else:
             dev.pulse_probabilistic(a, s, index=local)
+        settle(self.xp, [c])
         return WriteStats(c.events - w0, c.pulse_total - p0)
 
     # ------------------------------------------------------------------ state

@@ -62,14 +62,14 @@ class _MatrixLayer(Module):
     def _matmul(self, x):
         """x (B, in) @ W."""
         if self.weight.analog:
-            return self.weight.tile.forward(x)
+            return self.weight.tile.forward(x, checked=True)
         self.flops += 2 * x.shape[0] * x.shape[1] * self.weight.data.shape[1]
         return x @ self.weight.data
 
     def _matmul_t(self, d):
         """d (B, out) @ W.T."""
         if self.weight.analog:
-            return self.weight.tile.backward(d)
+            return self.weight.tile.backward(d, checked=True)
         self.flops += 2 * d.shape[0] * d.shape[1] * self.weight.data.shape[0]
         return d @ self.weight.data.T
 

@@ -1,4 +1,9 @@
-"""Losses: ``forward(prediction, target) -> float`` and ``backward() -> d loss / d prediction``."""
+"""Losses: ``forward(prediction, target) -> float`` and ``backward() -> d loss / d prediction``.
+
+``forward`` checks its inputs and returns a Python float. ``value(prediction, target)``
+computes the same loss without checks and without leaving the device (a 0-d array): the
+trainer uses it on data it validated once, and reads the loss back once per step.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +16,12 @@ class MSELoss:
     def forward(self, pred, target) -> float:
         if tuple(pred.shape) != tuple(target.shape):
             raise ValueError(f"MSELoss: prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")
+        return float(self.value(pred, target))
+
+    def value(self, pred, target):
+        """The loss as a 0-d array (no checks: shapes must match)."""
         self._diff = pred - target
-        return float((self._diff * self._diff).mean())
+        return (self._diff * self._diff).mean()
 
     def backward(self):
         return self._diff * self._diff.dtype.type(2.0 / self._diff.size)
@@ -34,12 +43,17 @@ class CrossEntropyLoss:
             raise ValueError(f"CrossEntropyLoss: labels must be integers, got dtype {labels.dtype}")
         if labels.size and (int(labels.min()) < 0 or int(labels.max()) >= logits.shape[1]):
             raise ValueError(f"CrossEntropyLoss: labels must lie in [0, {logits.shape[1]})")
+        return float(self.value(logits, labels))
+
+    def value(self, logits, labels):
+        """The loss as a 0-d array (no checks: integer labels in range, on the logits' device)."""
+        xp = namespace_of(logits)
         shifted = logits - logits.max(axis=1, keepdims=True)
         log_z = xp.log(xp.exp(shifted).sum(axis=1, keepdims=True))
         log_p = shifted - log_z
         rows = xp.arange(logits.shape[0])
         self._p, self._labels, self._rows = xp.exp(log_p), labels, rows
-        return float(-log_p[rows, labels].mean())
+        return -log_p[rows, labels].mean()
 
     def backward(self):
         g = self._p.copy()

@@ -1,6 +1,7 @@
 """Update rules, selected by name and extensible by plugins (hook ``imc_update_rules``).
 
-Built-in: "ideal", "original", "analog-sgd", "eapu", "mixed-precision", "manhattan". A plugin adds
+Built-in: "ideal", "original", "analog-sgd", "eapu", "mixed-precision", "manhattan", and
+the Tiki-Taka family "tiki-taka", "tiki-taka-v2", "c-tiki-taka". A plugin adds
 rules by returning :class:`RuleInfo` records from ``imc_update_rules()``::
 
     @imc.hookimpl
@@ -19,6 +20,7 @@ from .ideal import IdealRule
 from .manhattan import ManhattanRule
 from .mixed_precision import MixedPrecisionRule
 from .original import OriginalRule
+from .tiki_taka import ChoppedTikiTakaRule, TikiTakaRule, TikiTakaV2Rule
 
 BUILTIN_RULES = {
     info.name: info
@@ -29,6 +31,12 @@ BUILTIN_RULES = {
         RuleInfo(name="eapu", factory=EaPURule, description="error-aware probabilistic update (Liu et al. 2025)"),
         RuleInfo(name="mixed-precision", factory=MixedPrecisionRule, description="digital accumulator, whole pulses"),
         RuleInfo(name="manhattan", factory=ManhattanRule, description="one sign pulse per cell per step"),
+        RuleInfo(name="tiki-taka", factory=TikiTakaRule,
+                 description="gradient on array A, lines of A transferred into C (Gokmen & Haensch 2020)"),
+        RuleInfo(name="tiki-taka-v2", factory=TikiTakaV2Rule,
+                 description="Tiki-Taka with a digital filter H and threshold transfer (Gokmen 2021)"),
+        RuleInfo(name="c-tiki-taka", factory=ChoppedTikiTakaRule,
+                 description="TTv2 with random sign choppers on A (Rasch et al. 2023)"),
     )
 }
 

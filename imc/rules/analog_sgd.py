@@ -49,6 +49,10 @@ class AnalogSGDRule(UpdateRule):
 
     def apply(self, name, tile, delta_w):
         xp = self.xp
+        if self.dense:  # GPU: whole matrices, 0 pulses = untouched (no host synchronisation)
+            dg = delta_w * np.float32(1.0 / tile.r_wg_per_us)
+            n = self.counts(dg, tile.step_us())
+            return tile.pulse(None, n, xp.where(dg > 0, 1, -1).astype(xp.int8), checked=True)
         flat = delta_w.reshape(-1)
         index = xp.flatnonzero(flat)
         dg = flat[index] * np.float32(1.0 / tile.r_wg_per_us)
@@ -56,4 +60,4 @@ class AnalogSGDRule(UpdateRule):
         keep = n > 0
         index, n = index[keep], n[keep]
         signs = xp.where(dg[keep] > 0, 1, -1).astype(xp.int8)
-        return tile.pulse(index, n, signs)
+        return tile.pulse(index, n, signs, checked=True)  # sorted unique indices, whole counts > 0, signs +-1

@@ -34,6 +34,8 @@ class UpdateRule:
     flops_per_weight = 1
     #: digital words of state per weight (mixed precision's accumulator)
     words_per_weight = 0
+    #: the ledger's name for the model's own weight arrays (Tiki-Taka calls them "C")
+    weight_array = "weights"
 
     def __init__(self):
         self.compute: Compute | None = None
@@ -47,6 +49,10 @@ class UpdateRule:
         """Bind to a model before training; ``compute`` is this rule's own random stream."""
         self.compute = compute
 
+    def device_arrays(self) -> dict[str, list]:
+        """Device arrays the rule owns besides the model's (name -> AnalogMatrix list); the ledger counts them."""
+        return {}
+
     def apply(self, name: str, tile, delta_w):
         """Ask ``tile`` (an AnalogMatrix) to realise the proposed change ``delta_w`` (weights)."""
         raise NotImplementedError
@@ -54,6 +60,16 @@ class UpdateRule:
     @property
     def xp(self):
         return self.compute.xp
+
+    @property
+    def dense(self) -> bool:
+        """Write in the dense form (whole matrices, 0 = untouched) rather than by index.
+
+        On a GPU a sparse index costs a host synchronisation (its length is data-dependent)
+        and the dense form costs nothing extra; on the CPU the index form touches only the
+        selected cells. The library's rules pass ``checked=True``: their inputs are valid by
+        construction, so the devices skip re-validation."""
+        return self.compute.is_gpu
 
     # -- state ---------------------------------------------------------------------------
     def state(self) -> dict[str, np.ndarray]:

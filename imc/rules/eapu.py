@@ -85,12 +85,18 @@ class EaPURule(UpdateRule):
         xp = self.xp
         r = np.float32(tile.r_wg_per_us)
         th = np.float32(self.threshold(tile))
+        if self.dense:  # a mask, no index: nothing waits for the device
+            u = self.compute.uniform(delta_w.shape)
+            u *= th * r
+            dg = delta_w / r
+            dg = xp.where(xp.abs(delta_w) > u, xp.where(xp.abs(dg) < th, xp.where(dg > 0, th, -th), dg), np.float32(0))
+            return tile.update(None, dg.astype(np.float32, copy=False), checked=True)
         flat = delta_w.reshape(-1)
         index = self._decide(flat, th * r)  # selected with probability min(1, |dG| / dG_th)
         dg = flat[index] / r
         small = xp.abs(dg) < th
         dg = xp.where(small, xp.where(dg > 0, th, -th), dg).astype(np.float32)
-        return tile.update(index, dg)
+        return tile.update(index, dg, checked=True)
 
     def _decide(self, flat, limit):
         """Sorted flat indices, each selected independently with probability min(1, |d| / limit)."""
@@ -152,7 +158,7 @@ class EaPURule(UpdateRule):
         mag = xp.abs(dg)
         big = xp.flatnonzero(mag >= step)
         small = xp.flatnonzero((mag > 0) & (mag < step))
-        stats = tile.update(big, dg[big])
+        stats = tile.update(big, dg[big], checked=True)
         signs = xp.where(dg[small] > 0, 1, -1).astype(xp.int8)
         stats += tile.pulse_probabilistic(small, mag[small] / step, signs)
         return stats

@@ -25,8 +25,11 @@ class ManhattanRule(UpdateRule):
 
     def apply(self, name, tile, delta_w):
         xp = self.xp
-        flat = delta_w.reshape(-1)
         limit = np.float32(self.threshold_us * tile.r_wg_per_us)
+        if self.dense:
+            counts = (xp.abs(delta_w) > limit).astype(xp.int64)
+            return tile.pulse(None, counts, xp.where(delta_w > 0, 1, -1).astype(xp.int8), checked=True)
+        flat = delta_w.reshape(-1)
         index = xp.flatnonzero(xp.abs(flat) > limit)
         signs = xp.where(flat[index] > 0, 1, -1).astype(xp.int8)
-        return tile.pulse(index, xp.ones(index.shape, dtype=xp.int64), signs)
+        return tile.pulse(index, xp.ones(index.shape, dtype=xp.int64), signs, checked=True)

@@ -27,9 +27,14 @@ class MixedPrecisionRule(UpdateRule):
             raise ValueError(f"accumulator {key!r} has shape {tuple(chi.shape)}, the matrix is {tile.shape}")
         chi += delta_w * np.float32(1.0 / tile.r_wg_per_us)
         step = np.float32(tile.step_us())
+        if self.dense:
+            n = xp.trunc(chi / step)  # 0 where |chi| < step
+            chi -= n * step
+            signs = xp.where(n > 0, 1, -1).astype(xp.int8)
+            return tile.pulse(None, xp.abs(n).astype(xp.int64), signs, checked=True)
         flat = chi.reshape(-1)
         index = xp.flatnonzero(xp.abs(flat) >= step)
         n = xp.trunc(flat[index] / step)
         flat[index] -= n * step
         signs = xp.where(n > 0, 1, -1).astype(xp.int8)
-        return tile.pulse(index, xp.abs(n).astype(xp.int64), signs)
+        return tile.pulse(index, xp.abs(n).astype(xp.int64), signs, checked=True)

@@ -16,6 +16,9 @@ class OriginalRule(UpdateRule):
     flops_per_weight = 2
 
     def apply(self, name, tile, delta_w):
+        scale = np.float32(1.0 / tile.r_wg_per_us)
+        if self.dense:  # zeros stay untouched
+            return tile.update(None, delta_w * scale, checked=True)
         flat = delta_w.reshape(-1)
         index = self.xp.flatnonzero(flat)
-        return tile.update(index, flat[index] * np.float32(1.0 / tile.r_wg_per_us))
+        return tile.update(index, flat[index] * scale, checked=True)

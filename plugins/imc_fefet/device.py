@@ -81,6 +81,8 @@ class FefetSpec(DeviceSpec):
 class FefetDevice(VariedDevice):
     """An array of FeFETs; see the module docstring for the physics."""
 
+    internal_path = True  # first-party: the library may drive the hooks without re-validation
+
     @property
     def _a(self):
         return curves.a_from_label(self.spec.nonlinearity_up), curves.a_from_label(self.spec.nonlinearity_down)

@@ -7,8 +7,9 @@ from imc import BackendInfo, hookimpl
 
 from .device import MemristorDevice, MemristorSpec
 from .presets import DEFAULT_PRESET, PRESETS
+from .softbounds import SoftBoundsDevice, SoftBoundsSpec, memristor_device
 
-__all__ = ["MemristorDevice", "MemristorSpec", "PRESETS", "imc_backends"]
+__all__ = ["MemristorDevice", "MemristorSpec", "PRESETS", "SoftBoundsDevice", "SoftBoundsSpec", "imc_backends"]
 
 
 @hookimpl
@@ -16,9 +17,9 @@ def imc_backends():
     return [
         BackendInfo(
             name="memristor",
-            factory=MemristorDevice,
+            factory=memristor_device,
             presets=PRESETS,
             default_preset=DEFAULT_PRESET,
-            description="RRAM 1T1R crossbar: EaPU paper's Gaussian-write device and a realistic TaOx/HfOx cell",
+            description="RRAM 1T1R crossbar: EaPU paper's Gaussian-write device and a realistic TaOx/HfOx cell; aihwkit-style soft bounds",
         )
     ]

@@ -42,6 +42,8 @@ class MemristorSpec(DeviceSpec):
 class MemristorDevice(VariedDevice):
     """A crossbar of memristors; see the module docstring for the two regimes."""
 
+    internal_path = True  # first-party: the library may drive the hooks without re-validation
+
     @property
     def _bounded(self) -> bool:
         return self.spec.has(BOUNDS)

@@ -14,11 +14,19 @@
   write-verify error with the NeuRRAM profile, ~1 uS at mid-window.
 - "rram-stress": rram-realistic with Ag:a-Si nonlinearity (2.4 / 4.88) and the 4-Mb HfO2
   chip's fault rates (1.75 % stuck low, 9.04 % stuck high) to stress update rules.
+- "soft-bounds": aihwkit's SoftBoundsDevice (softbounds.py) with dw_min 0.005 at
+  w_max 0.6, 30 % device-to-device spread of the step and of both bounds, 30 % cycle-to-cycle
+  spread of each pulse (the setting of aihwkit's Tiki-Taka comparisons). In conductance: a
+  40-80 uS window (so the 30 % bound spread about the 60 uS middle never reaches 0 uS), a
+  step of 20 uS * 0.005 / 0.6 = 1/6 uS at the middle (120 nominal steps to each bound).
+  With ``mapping = "reference"`` and ``w_max = 0.6`` it is aihwkit's device in weight units
+  (docs/devices.md gives the mapping). Energy, timing and endurance are rram-realistic's.
 """
 
 from imc.spec import ANALOG_WRITE, BOUNDS, DEVICE_VARIATION, FAULTS, READ_NOISE
 
 from .device import MemristorSpec
+from .softbounds import SoftBoundsSpec
 
 EAPU_PAPER = MemristorSpec(
     name="eapu-paper",
@@ -73,5 +81,28 @@ RRAM_STRESS = RRAM_REALISTIC.evolve(
     source="DEVICES.md: Ag:a-Si nonlinearity (NeuroSim), 4-Mb HfO2 chip fault rates (Chen 2015)",
 )
 
-PRESETS = {p.name: p for p in (EAPU_PAPER, RRAM_REALISTIC, RRAM_STRESS)}
+# aihwkit SoftBoundsDevice: dw_min 0.005 at w_max 0.6 -> 20 uS half-window / 120 steps
+_HALF = 20.0
+SOFT_BOUNDS = SoftBoundsSpec(
+    name="soft-bounds",
+    g_min_us=60.0 - _HALF,
+    g_max_us=60.0 + _HALF,
+    step_us=_HALF * 0.005 / 0.6,
+    step_c2c=0.3,
+    step_d2d=0.3,
+    bounds_d2d=0.3,
+    read_noise_rel=0.0,
+    program_noise_us=0.0,
+    program_pulses=10,
+    endurance_cycles=1e7,
+    energy_per_pulse_j=1.5e-12,
+    energy_per_read_j=4e-15,
+    pulse_width_s=50e-9,
+    read_time_s=10e-9,
+    capabilities={BOUNDS, DEVICE_VARIATION},
+    source="aihwkit SoftBoundsDevice (LinearStep, slope 1, multiplicative noise): dw_min 0.005, w_max 0.6, "
+    "dtod 0.3, dw_min_std 0.3; energy and timing as rram-realistic",
+)
+
+PRESETS = {p.name: p for p in (EAPU_PAPER, RRAM_REALISTIC, RRAM_STRESS, SOFT_BOUNDS)}
 DEFAULT_PRESET = "eapu-paper"

@@ -129,6 +129,8 @@ def population_law(spec: MramSpec):
 class MramDevice(Device):
     """An array of multi-MTJ weight cells; see the module docstring for the physics."""
 
+    internal_path = True  # first-party: the library may drive the hooks without re-validation
+
     def __init__(self, spec: MramSpec, shape, compute):
         if not isinstance(spec, MramSpec):
             raise TypeError(f"the mram backend needs an MramSpec, got {type(spec).__name__}")
@@ -236,11 +238,8 @@ class MramDevice(Device):
         (the protocol's rule for pulsed devices); none for a cell that cannot move."""
         counts, signs = self.pulses_for(g, delta_us, max_pulses=self.max_update_pulses())
         counts = counts * self._movable(idx, signs)
-        moved = counts > 0
-        new_g = g.copy()
-        if bool(moved.any()):
-            new_g[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
-        return new_g, counts
+        # a cell given 0 pulses switches no junction (every junction needs >= 1 pulse)
+        return self.xp.where(counts > 0, self._pulse(g, idx, counts, signs), g), counts
 
     def _program(self, g, idx, targets_us):
         """Write-verify: the nearest level, junctions switched until they read right."""

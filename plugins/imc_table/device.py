@@ -101,6 +101,8 @@ def _pulse_coordinate(spec: TableSpec, direction: int):
 class TableDevice(VariedDevice):
     """An array of cells that follow a step / noise table; see the module docstring."""
 
+    internal_path = True  # first-party: the library may drive the hooks without re-validation
+
     def __init__(self, spec: TableSpec, shape, compute):
         if not isinstance(spec, TableSpec):
             raise TypeError(f"the table backend needs a TableSpec, got {type(spec).__name__}")

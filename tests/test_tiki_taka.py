@@ -1,0 +1,187 @@
+"""The Tiki-Taka family: A accumulates, lines move into C, H filters, choppers undo, ledger and resume."""
+
+import numpy as np
+import pytest
+
+import imc
+import imc.models
+from imc.nn import AnalogConfig, CrossEntropyLoss, Linear, Sequential
+from imc.optim import make_optimizer
+from imc.rules import make_rule
+from imc.train import Trainer
+
+SOFT = AnalogConfig(backend="memristor", preset="soft-bounds", mapping="reference", w_max=0.6)
+LINEAR = AnalogConfig(backend="memristor", preset="soft-bounds", mapping="reference", w_max=0.6,
+                      overrides={"step_d2d": 0.0, "bounds_d2d": 0.0, "step_c2c": 0.0})
+
+
+def one_layer(cfg=LINEAR, shape=(6, 4), seed=0):
+    compute = imc.Compute.create("cpu", seed)
+    return Sequential(Linear(*shape, compute=compute.spawn(1), analog=cfg)), compute
+
+
+def attach(name, model, compute, **params):
+    rule = make_rule(name, **params)
+    rule.attach(model, compute.spawn(99))
+    (pname, param), = [(n, p) for n, p in model.named_parameters() if p.analog]
+    return rule, pname, param.tile
+
+
+def weights(t):
+    return t.peek_weights()
+
+
+def test_the_family_is_registered_with_constructor_parameters():
+    assert make_rule("tiki-taka", transfer_every=2, transfer_lr=0.5).params()["transfer_every"] == 2.0
+    assert make_rule("tiki-taka-v2").params()["threshold"] == 1.0
+    assert make_rule("c-tiki-taka").params()["chop_prob"] == 0.1
+    for bad in ({"transfer_every": 0}, {"reads_per_transfer": 0}, {"transfer_columns": "yes"}):
+        with pytest.raises(ValueError):
+            make_rule("tiki-taka", **bad)
+    with pytest.raises(ValueError, match="probability"):
+        make_rule("c-tiki-taka", chop_prob=1.5)
+
+
+def test_a_takes_the_gradient_and_only_the_transferred_line_of_c_moves():
+    model, compute = one_layer()
+    rule, name, c = attach("tiki-taka", model, compute, transfer_lr=1.0)
+    a = rule.a[name]
+    assert a.config == c.config and a.shape == c.shape and np.abs(weights(a)).max() == 0
+    c0 = weights(c)
+    step = c.step_us() * c.r_wg_per_us  # 0.005 per pulse
+    delta = np.full(c.shape, 3 * step, np.float32)  # whole pulses: no rounding randomness
+    stats = rule.apply(name, c, delta)
+    np.testing.assert_allclose(weights(a), 3 * step, rtol=0.05)  # three pulses, a little less near a soft bound
+    moved = np.abs(weights(c) - c0) > 0
+    assert moved[0].all() and not moved[1:].any()  # line 0 (input 0's weights) was transferred
+    assert stats.cells == c.size + c.shape[1]  # every cell of A, then one line of C
+    rule.apply(name, c, np.zeros(c.shape, np.float32))
+    moved = np.abs(weights(c) - c0) > 0
+    assert moved[:2].all() and not moved[2:].any()  # next step: the next line
+
+
+def test_transfer_every_and_reads_per_transfer_set_the_schedule():
+    model, compute = one_layer()
+    rule, name, c = attach("tiki-taka", model, compute, transfer_every=0.5, reads_per_transfer=2)
+    rule.apply(name, c, np.zeros(c.shape, np.float32))
+    assert rule.arrays[f"pos.{name}"].tolist() == [1, 4]  # two transfers of two lines in one step
+    model, compute = one_layer()
+    rule, name, c = attach("tiki-taka", model, compute, transfer_every=3, transfer_columns=False)
+    for _ in range(6):
+        rule.apply(name, c, np.zeros(c.shape, np.float32))
+    assert rule.arrays[f"pos.{name}"].tolist() == [6, 2]  # outputs are the lines now
+
+
+def test_v2_filters_through_h_and_writes_whole_pulses_at_the_threshold():
+    model, compute = one_layer()
+    rule, name, c = attach("tiki-taka-v2", model, compute, transfer_lr=0.4, threshold=1.0)
+    step = c.step_us() * c.r_wg_per_us
+    a_value = 2 * step  # two pulses of A; a transfer adds 0.8 step to H
+    c0 = weights(c)
+    rule.apply(name, c, np.full(c.shape, a_value, np.float32))
+    h = rule.arrays[f"H.{name}"]
+    assert np.all(h[0] > 0.7 * step) and np.all(h[0] < step) and np.all(h[1:] == 0)
+    assert np.array_equal(weights(c), c0)  # below the threshold: nothing written to C
+    for _ in range(c.shape[0] - 1):
+        rule.apply(name, c, np.zeros(c.shape, np.float32))
+    stats = rule.apply(name, c, np.zeros(c.shape, np.float32))  # line 0 again: H crosses 1 step
+    assert stats.cells == c.shape[1] and stats.pulses == c.shape[1]
+    assert np.all(weights(c)[0] > c0[0]) and np.all(np.abs(h[0]) < 0.7 * step)  # reduced by one step
+
+
+def test_the_chopper_flips_what_a_receives_and_undoes_it_on_readout():
+    model, compute = one_layer()
+    rule, name, c = attach("c-tiki-taka", model, compute, transfer_lr=0.4, chop_prob=0.0)
+    rule.arrays[f"chop.{name}"][:] = -1
+    step = c.step_us() * c.r_wg_per_us
+    rule.apply(name, c, np.full(c.shape, 2 * step, np.float32))
+    assert np.all(weights(rule.a[name]) < 0)  # A moved against the proposal
+    assert np.all(rule.arrays[f"H.{name}"][0] > 0)  # H got it back with the right sign
+    model, compute = one_layer(shape=(400, 2))
+    rule, name, c = attach("c-tiki-taka", model, compute, chop_prob=0.25, reads_per_transfer=400)
+    rule.apply(name, c, np.zeros(c.shape, np.float32))  # every line read once
+    flipped = (rule.arrays[f"chop.{name}"] < 0).mean()
+    assert abs(flipped - 0.25) < 4 * np.sqrt(0.25 * 0.75 / 400)
+
+
+def _digits(n=240):
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    return (x[:n] / 16).astype(np.float32), y[:n].astype(np.int64)
+
+
+def _trainer(rule, cfg=SOFT, seed=0, **params):
+    compute = imc.Compute.create("cpu", seed)
+    model = imc.models.build("mlp", analog=cfg, compute=compute, hidden=16, activation="sigmoid")
+    return Trainer(model, CrossEntropyLoss(), make_optimizer("sgd", lr=0.1), make_rule(rule, **params),
+                   compute, batch_size=8, seed=seed)
+
+
+@pytest.mark.parametrize("rule", ["tiki-taka", "tiki-taka-v2", "c-tiki-taka"])
+def test_ledger_counts_a_and_c_separately_and_they_add_up(rule):
+    x, y = _digits()
+    trainer = _trainer(rule)
+    summary = trainer.fit(train=(x, y), test=(x[:60], y[:60]), epochs=1)
+    ledger = summary["ledger"]
+    arrays = ledger["arrays"]
+    assert set(arrays) == {"C", "A"}
+    assert arrays["A"]["writes"] > 0 and arrays["C"]["writes"] > 0
+    assert arrays["A"]["writes"] + arrays["C"]["writes"] == ledger["cells_written"]
+    assert arrays["A"]["pulses"] + arrays["C"]["pulses"] == ledger["pulses"]
+    for key in ("array_write", "array_read", "array_program", "dac", "adc"):
+        assert arrays["A"]["energy_j"][key] + arrays["C"]["energy_j"][key] == pytest.approx(ledger["energy_j"][key], rel=1e-9)
+    assert arrays["A"]["energy_j"]["array_read"] > 0  # the transfers read A
+    assert ledger["wear"]["cells"] == arrays["A"]["cells"] + arrays["C"]["cells"]  # A wears too
+    worst = max(arrays["A"]["worst_cell_pulses"], arrays["C"]["worst_cell_pulses"])
+    assert ledger["lifetime"]["worst_cell_pulses"] == worst
+
+
+def test_one_array_rules_report_their_weights_as_the_only_array():
+    x, y = _digits(80)
+    ledger = _trainer("original").fit(train=(x, y), epochs=1)["ledger"]
+    (only,) = ledger["arrays"].values()
+    assert only["writes"] == ledger["cells_written"] and only["pulses"] == ledger["pulses"]
+    assert only["energy_j"]["total"] == pytest.approx(
+        sum(ledger["energy_j"][k] for k in ("array_write", "array_read", "array_program", "dac", "adc")))
+
+
+@pytest.mark.parametrize("rule", ["tiki-taka", "tiki-taka-v2", "c-tiki-taka"])
+def test_resume_mid_run_continues_exactly(rule):
+    x, y = _digits(120)
+    straight = _trainer(rule).fit(train=(x, y), test=(x[:40], y[:40]), epochs=2)
+    first = _trainer(rule)
+    first.fit(train=(x, y), test=(x[:40], y[:40]), epochs=1)
+    state = {k: np.array(v, copy=True) for k, v in first.state().items()}
+    assert any(k.startswith("rule.A.") for k in state)
+    assert any(k.startswith("rule.array.H.") for k in state) == (rule != "tiki-taka")
+    resumed = _trainer(rule)
+    resumed.load_state(state)
+    assert resumed.fit(train=(x, y), test=(x[:40], y[:40]), epochs=2) == straight
+
+
+def test_a_bad_rule_state_changes_nothing():
+    x, y = _digits(40)
+    trainer = _trainer("tiki-taka-v2")
+    trainer.fit(train=(x, y), epochs=1)
+    state = trainer.state()
+    before = {k: np.array(v, copy=True) for k, v in state.items()}
+    first_a = next(k for k in state if k.startswith("rule.A.")).split(".dev")[0]
+    broken = {k: v for k, v in state.items() if not k.startswith(first_a + ".")}
+    with pytest.raises(KeyError):
+        trainer.load_state(broken)
+    after = trainer.state()
+    for k in before:
+        np.testing.assert_array_equal(before[k], after[k], err_msg=k)
+
+
+@pytest.mark.parametrize("backend,preset", [("memristor", "eapu-paper"), ("memristor", "rram-realistic"),
+                                            ("memristor", "soft-bounds"), ("fefet", None), ("mram", None),
+                                            ("table", None)])
+@pytest.mark.parametrize("rule", ["tiki-taka", "tiki-taka-v2", "c-tiki-taka"])
+def test_runs_on_every_first_party_backend(rule, backend, preset):
+    x, y = _digits(48)
+    trainer = _trainer(rule, cfg=AnalogConfig(backend=backend, preset=preset))
+    ledger = trainer.fit(train=(x, y), test=(x[:16], y[:16]), epochs=1)["ledger"]
+    assert ledger["arrays"]["A"]["writes"] > 0
+    assert np.isfinite(ledger["energy_j"]["total"])
