@@ -8,7 +8,7 @@ line on stderr with exit code 2. Any other exception is a bug and keeps its trac
 
 Whatever goes wrong, stderr gets one line: argparse's usage + error pair becomes one line,
 a library's multi-line message is joined, warnings raised by a command that then fails are
-dropped (a command that succeeds prints each as one ``warning:`` line), and running out of
+dropped (a command that succeeds passes them on as they came), and running out of
 memory or disk is a one-line :class:`~imc.errors.ResourceLimitError` (exit 2).
 """
 
@@ -81,8 +81,8 @@ def main(argv=None) -> int:
             if not is_disk_full(exc):
                 raise
             return _fail(args.command, disk_full(exc, exc.filename or "a file"), 2)
-    for warning in caught:  # a finished command's warnings, each on its own line
-        print(f"imc {args.command}: warning: {one_line(warning.message)}", file=sys.stderr)
+    for w in caught:  # a finished command's warnings go on as they came (a failed one's are dropped)
+        warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     return code
 
 
