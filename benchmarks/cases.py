@@ -66,9 +66,9 @@ def _batches(xp, x, y, batch: int):
 def _stepper(trainer: Trainer, x, y, batch: int = 32):
     it = itertools.cycle(_batches(trainer.xp, x, y, batch))
 
-    def step():
+    def step():  # as Trainer.fit runs it: the data were validated once
         xb, yb = next(it)
-        trainer.train_step(xb, yb, 0)
+        trainer.train_step(xb, yb, 0, checked=True)
 
     return step
 
@@ -199,7 +199,7 @@ class LinearStep:
         layer.backward(self.d)
         delta = self.opt.propose("w", layer.weight.grad)
         stats = self.rule.apply("w", layer.weight.tile, delta)
-        self.cells = stats.cells
+        self.cells = stats.cells  # may be a 0-d device array: read it only when reporting
 
     def floor(self):
         """The three bare float32 products of the same shapes."""
@@ -220,16 +220,16 @@ def b2(compute_name: str, reps: int, n: int = 4096, batch: int = 256) -> list[di
     step = LinearStep(n, batch, "eapu", compute_name)
     res = against_floor(step, step.floor, reps=reps, target_s=0.5, sync=sync_of(step.compute))
     res.update(id="B2", case=f"B2 analog linear {n}x{n}, batch {batch}: fwd+bwd+EaPU",
-               floor="3 bare float32 matmuls", update_ratio=step.cells / (n * n), target=TARGETS["B2"])
+               floor="3 bare float32 matmuls", update_ratio=float(step.cells) / (n * n), target=TARGETS["B2"])
     return [res]
 
 
-def b2_vs_numpy(reps: int, n: int = 8192, batch: int = 256) -> list[dict]:
-    """The B2 step on cupy against the same step on numpy (GPU machines only)."""
-    gpu, cpu = LinearStep(n, batch, "eapu", "gpu"), LinearStep(n, batch, "eapu", "cpu")
+def b2_vs_numpy(reps: int, n: int = 8192, batch: int = 256, compute_name: str = "gpu") -> list[dict]:
+    """The B2 step on cupy (or the stand-in) against the same step on numpy."""
+    gpu, cpu = LinearStep(n, batch, "eapu", compute_name), LinearStep(n, batch, "eapu", "cpu")
     res = against_floor(gpu, cpu, reps=reps, target_s=2.0, sync=sync_of(gpu.compute))
     res.update(id="B2-gpu-vs-numpy", case=f"B2 step {n}x{n}, batch {batch}: cupy vs numpy",
-               floor="the same step on numpy", update_ratio=gpu.cells / (n * n))
+               floor="the same step on numpy", update_ratio=float(gpu.cells) / (n * n))
     return [res]
 
 
@@ -292,7 +292,7 @@ def b3(compute_name: str, reps: int, n: int = 1024, batch: int = 64) -> list[dic
         x = c.uniform((batch, n))
 
         def measured(tile=tile, x=x):
-            tile.forward(x)
+            tile.forward(x, checked=True)  # as the layers call it
 
         def floor(w=w, x=x):
             x @ w

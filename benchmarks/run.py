@@ -81,7 +81,7 @@ def machine(compute_name: str) -> dict:
     return out
 
 
-def parse_args(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true", help="a quick subset at smaller sizes")
     p.add_argument("--only", default=",".join(ALL), help="comma-separated cases (default: all)")
@@ -107,6 +107,11 @@ def parse_args(argv=None):
     p.add_argument("--label", default=None, help="results file name (default: UTC time)")
     p.add_argument("--out", default=str(RESULTS), help="results folder")
     p.add_argument("--no-save", action="store_true")
+    return p
+
+
+def parse_args(argv=None):
+    p = build_parser()
     args = p.parse_args(argv)
     q = args.quick
     args.reps = args.reps or (3 if q else 7)
@@ -137,7 +142,7 @@ def run(args) -> list[dict]:
         elif key == "B2":
             results += cases.b2(c, args.reps, n=args.b2_size, batch=args.b2_batch)
             if args.vs_numpy:
-                results += cases.b2_vs_numpy(args.reps, n=args.b2_size, batch=args.b2_batch)
+                results += cases.b2_vs_numpy(args.reps, n=args.b2_size, batch=args.b2_batch, compute_name=c)
         elif key == "B3":
             results += cases.b3(c, args.reps, n=args.b3_size, batch=args.b3_batch)
         elif key == "B4":

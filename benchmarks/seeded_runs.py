@@ -26,5 +26,5 @@ for hidden in (64, 1024):
                 t = Trainer(m, CrossEntropyLoss(), SGD(lr=0.1), make_rule(rule), c, batch_size=32, seed=seed)
                 s = t.fit((x[:1400], y[:1400]), (x[1400:], y[1400:]), epochs=2)
                 out[f"{hidden}/{preset}/{rule}/{seed}"] = {"acc": s["final"]["accuracy"], "loss": s["final"]["test_loss"],
-                    "writes": s["ledger"]["cells_written"], "ratio": s["ledger"]["update_ratio_mean"]}
+                    "writes": s["ledger"]["write_events"], "ratio": s["ledger"]["update_ratio_mean"]}
 print(json.dumps(out, indent=0))

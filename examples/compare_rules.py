@@ -58,24 +58,25 @@ def run(rule: str, args, rule_params: dict) -> dict:
 
 def row(rule: str, s: dict) -> list:
     led = s["ledger"]
-    life = led["lifetime"]["trainings"]
+    life = led["lifetime"]["trainings_worst_cell"]
+    e, b = led["energy_by_category_j"], led["energy_by_boundary_j"]
     return [
         rule,
         f"{100 * s['final']['accuracy']:.2f}",
-        f"{led['cells_written']:,}",
+        f"{led['write_events']:,}",
         f"{1000 * led['update_ratio_mean']:.3f}",
         f"{1000 * led['update_ratio_mean_after_first_epoch']:.3f}",
         f"{led['wear']['max_pulses']}",
-        f"{led['energy_j']['array_write']:.3e}",
-        f"{led['energy_j']['dac'] + led['energy_j']['adc']:.3e}",
-        f"{led['energy_j']['digital_compute'] + led['energy_j']['digital_update']:.3e}",
-        f"{led['energy_j']['total']:.3e}",
+        f"{e['array_write']:.3e}",
+        f"{b['array']:.3e}",
+        f"{b['chip']:.3e}",
+        f"{b['system']:.3e}",
         "inf" if life is None else f"{life:.3g}",
     ]
 
 
-HEADER = ["rule", "acc %", "cells written", "ratio o/oo", "ratio>ep1 o/oo", "worst pulses", "write J", "DAC+ADC J", "digital J",
-          "total J", "lifetimes"]
+HEADER = ["rule", "acc %", "write events", "ratio o/oo", "ratio>ep1 o/oo", "worst pulses", "write J", "array J", "chip J",
+          "system J", "lifetimes (worst cell)"]
 
 
 def main(argv=None) -> int:
@@ -106,9 +107,9 @@ def main(argv=None) -> int:
         print(" | ".join(row(rule, results[rule])), flush=True)
     if "eapu" in results and "original" in results:
         e, o = results["eapu"]["ledger"], results["original"]["ledger"]
-        print(f"original/eapu: cells written {o['cells_written'] / max(e['cells_written'], 1):.1f}x, "
-              f"write energy {o['energy_j']['array_write'] / max(e['energy_j']['array_write'], 1e-30):.1f}x, "
-              f"total energy {o['energy_j']['total'] / max(e['energy_j']['total'], 1e-30):.2f}x")
+        eb, ob = e["energy_by_boundary_j"], o["energy_by_boundary_j"]
+        print(f"original/eapu: write events {o['write_events'] / max(e['write_events'], 1):.1f}x, "
+              + ", ".join(f"{k} energy {ob[k] / max(eb[k], 1e-30):.2f}x" for k in ("array", "chip", "system")))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump({"args": vars(args), "results": results}, fh, indent=1)

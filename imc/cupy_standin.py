@@ -6,9 +6,10 @@ gives a compute whose ``xp`` is a :class:`Namespace` wrapping numpy; its arrays 
 
 - implicit conversion to the host refuses (``np.asarray(a)`` raises TypeError, as
   ``cupy.ndarray.__array__`` does); ``a.get()`` is the explicit transfer;
-- mixing a host ``numpy.ndarray`` into a device operation (arithmetic, ufuncs, indexing,
-  assignment, functions of the namespace) refuses, as cupy does; numpy *scalars* and Python
-  numbers are fine, and ``xp.asarray(host_array)`` is the explicit upload;
+- mixing a host ``numpy.ndarray`` into a device operation (arithmetic, ufuncs, assigned
+  values, functions of the namespace) refuses, as cupy does; numpy *scalars* and Python
+  numbers are fine, ``xp.asarray(host_array)`` is the explicit upload, and host index arrays
+  are accepted as cupy accepts them (uploaded);
 - reductions return 0-d device arrays, not Python or numpy scalars;
 - every host synchronisation is counted in ``xp.syncs`` by kind: ``bool()``, ``int()``,
   ``float()``, ``.item()``, ``.tolist()``, ``.get()``, boolean-mask indexing and the
@@ -266,12 +267,15 @@ class Namespace:
         return value
 
     def _key(self, key):
-        """An index into a device array: boolean masks wait for the device."""
+        """An index into a device array: boolean masks wait for the device.
+
+        Host numpy index arrays are accepted (cupy uploads them), unlike host operands."""
         keys = key if isinstance(key, tuple) else (key,)
         for k in keys:
-            if isinstance(k, ndarray) and k.dtype == bool:
+            if isinstance(k, (ndarray, np.ndarray)) and k.dtype == bool:
                 self._sync("boolean-mask")
-        return self._unwrap(key)
+        out = tuple(k if isinstance(k, np.ndarray) else self._unwrap(k) for k in keys)
+        return out if isinstance(key, tuple) else out[0]
 
     # -- the namespace -----------------------------------------------------------------
     def asarray(self, a, dtype=None, order=None):

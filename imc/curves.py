@@ -60,21 +60,49 @@ def _slope(u, a):
     return (1 - u * k) / (a * k)
 
 
+def _unit(xp, v):
+    """v clipped to [0, 1] (two ufuncs: cheaper than clip's dispatch on small arrays)."""
+    return xp.minimum(xp.maximum(v, 0), 1)
+
+
+def _nonlinear(a) -> bool:
+    return bool(np.isfinite(a)) and abs(a) <= LINEAR_A
+
+
 def advance(u, pulses, a_up: float, a_down: float, direction):
     """Position after ``pulses`` (>= 0, may be fractional) in ``direction`` (+1/-1), clipped to [0, 1].
 
     Works elementwise on numpy or cupy arrays (``direction`` may be an array).
     """
     xp = namespace_of(u)
-    u = xp.clip(u, 0, 1)
+    u = _unit(xp, u)
     up = direction > 0
-    x_up = xp.clip(_inverse(u, a_up) + pulses, 0, 1)
-    x_dn = xp.clip(_inverse(1 - u, a_down) + pulses, 0, 1)
+    if np.ndim(direction) == 0:  # one direction: one branch
+        if up:
+            return _curve(_unit(xp, _inverse(u, a_up) + pulses), a_up)
+        return 1 - _curve(_unit(xp, _inverse(1 - u, a_down) + pulses), a_down)
+    if _nonlinear(a_up) and _nonlinear(a_down):
+        # both directions through one exponential curve with a per-cell a: each cell pays once
+        a = xp.where(up, np.float32(a_up), np.float32(a_down))
+        k = xp.where(up, np.float32(1 - np.exp(-1 / a_up)), np.float32(1 - np.exp(-1 / a_down)))
+        v = xp.where(up, u, 1 - u)  # position measured in the direction of motion
+        x = _unit(xp, -a * xp.log1p(-v * k) + pulses)
+        c = -xp.expm1(-x / a) / k
+        return xp.where(up, c, 1 - c)
+    x_up = _unit(xp, _inverse(u, a_up) + pulses)
+    x_dn = _unit(xp, _inverse(1 - u, a_down) + pulses)
     return xp.where(up, _curve(x_up, a_up), 1 - _curve(x_dn, a_down))
 
 
 def slope(u, a_up: float, a_down: float, direction):
     """Nominal du per unit x (one full-range pulse train) at u in ``direction``."""
     xp = namespace_of(u)
-    u = xp.clip(u, 0, 1)
-    return xp.where(direction > 0, _slope(u, a_up), _slope(1 - u, a_down))
+    u = _unit(xp, u)
+    if np.ndim(direction) == 0:  # one direction: one branch
+        return _slope(u, a_up) if direction > 0 else _slope(1 - u, a_down)
+    up = direction > 0
+    if _nonlinear(a_up) and _nonlinear(a_down):  # per-cell a: each cell pays once
+        a = xp.where(up, np.float32(a_up), np.float32(a_down))
+        k = xp.where(up, np.float32(1 - np.exp(-1 / a_up)), np.float32(1 - np.exp(-1 / a_down)))
+        return (1 - xp.where(up, u, 1 - u) * k) / (a * k)
+    return xp.where(up, _slope(u, a_up), _slope(1 - u, a_down))

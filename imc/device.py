@@ -38,7 +38,8 @@ class Counters:
     writes: object  # int64 per cell: write events (times the cell was selected)
     cell_reads: int = 0  # cell reads (a product over B vectors reads every cell B times)
     products: int = 0  # vector products, forward and transposed
-    energy_j: dict = attrs.field(factory=lambda: {"write": 0.0, "program": 0.0, "read": 0.0})
+    # J by kind: open-loop pulses, closed-loop programming, reads of products, verify reads
+    energy_j: dict = attrs.field(factory=lambda: {"write": 0.0, "program": 0.0, "read": 0.0, "verify": 0.0})
     # running totals over all cells, so a caller can take the difference across one
     # operation without gathering per-cell counters (not part of the saved state)
     events: int = 0  # write events
@@ -77,10 +78,11 @@ def settle(xp, counters, extra=()) -> list:
 
     ``extra`` are more values (0-d arrays or numbers) to fetch in the same transfer; their
     host values are returned (floats), in order. On numpy nothing is pending and nothing waits."""
+    host_types = (int, float, np.generic, np.ndarray)
+    if all(isinstance(v, host_types) for v in extra) and not any(c.pending for c in counters):
+        return [float(v) for v in extra]  # numpy: nothing to wait for
     pending = [(c, f, v) for c in counters for f, v in c.pending]
-    device = [v for v in extra if not isinstance(v, (int, float, np.generic, np.ndarray))]
-    if not pending and not device:
-        return [float(v) for v in extra]
+    device = [v for v in extra if not isinstance(v, host_types)]
     values = [v for _, _, v in pending] + device
     host = xp.stack([xp.asarray(v, dtype=np.float64).reshape(()) for v in values]).get().tolist()
     for c in counters:
@@ -149,6 +151,13 @@ class Device:
         bias = 1.0 + direction * self.spec.asymmetry
         return self.xp.full(self.xp.shape(g), self.spec.step_us * bias, dtype=np.float32)
 
+    def _declared_step_toward(self, g, signs):
+        """Declared step of each cell in its own direction (``signs`` +1/-1 per cell).
+
+        Default: both directions, then the one asked for; a backend whose
+        ``declared_step_us`` takes a per-cell direction array may override it to pay once."""
+        return self.xp.where(signs > 0, self.declared_step_us(g, UP), self.declared_step_us(g, DOWN))
+
     def declared_write_noise_us(self, g, direction: int = UP):
         """Std of the error of one pulse (or one analog write) from state ``g``.
 
@@ -188,9 +197,7 @@ class Device:
         """
         xp = self.xp
         signs = xp.where(delta_us >= 0, UP, DOWN).astype(xp.int8)
-        step = xp.where(
-            signs > 0, self.declared_step_us(g, UP), self.declared_step_us(g, DOWN)
-        )
+        step = self._declared_step_toward(g, signs)
         ratio = xp.where(step > 0, xp.abs(delta_us) / xp.maximum(step, np.float32(1e-12)), np.float32(0))
         if max_pulses is not None:
             ratio = xp.minimum(ratio, np.float32(max_pulses))
@@ -271,10 +278,12 @@ class Device:
                 raise ValueError(f"mask must be a bool array of shape {self.shape}")
             idx = xp.flatnonzero(mask)
         flat = self.g.reshape(-1)
-        new = self._program(flat[idx], idx, targets.reshape(-1)[idx])
+        old = flat[idx]
+        new = self._program(old, idx, targets.reshape(-1)[idx])
         self._commit(idx, new)
         n_pulses = int(round(self.spec.program_pulses))
-        self._count_writes(idx, xp.full(idx.shape, n_pulses, dtype=xp.int64), "program")
+        signs = xp.where(targets.reshape(-1)[idx] >= old, UP, DOWN).astype(xp.int8)  # SET toward a higher target
+        self._count_writes(idx, xp.full(idx.shape, n_pulses, dtype=xp.int64), "program", signs=signs)
         reads = n_pulses * int(idx.size)
         self.counters.cell_reads += reads
         self.counters.energy_j["program"] += reads * self.spec.energy_per_read_j
@@ -298,7 +307,7 @@ class Device:
         flat = self.g.reshape(-1)
         new = self._pulse(flat[idx], idx, n.astype(xp.int64), s)
         self._commit(idx, new)
-        self._count_writes(idx, n.astype(xp.int64), "write")
+        self._count_writes(idx, n.astype(xp.int64), "write", signs=s)
 
     def update(self, delta_us, index=None) -> None:
         """Request conductance changes (uS); the device realises them with its own physics.
@@ -317,7 +326,35 @@ class Device:
         new, n = self._update(flat[idx], idx, d)
         self._commit(idx, new)
         n = n.astype(self.xp.int64)
-        self._count_writes(idx, n, "write", written=n > 0)
+        signs = self.xp.where(d > 0, UP, DOWN).astype(self.xp.int8)
+        self._count_writes(idx, n, "write", written=n > 0, signs=signs)
+
+    def read_cells(self, index):
+        """Verify read of the cells at flat ``index`` (1-D ints): their conductances as the
+        periphery senses them (read noise redrawn), uS. Counted as one read of each cell and
+        booked as "verify" energy (closed-loop programming by an update rule)."""
+        xp = self.xp
+        idx = xp.asarray(index)
+        if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
+            raise ValueError(f"index must be a 1-D array of flat cell numbers, got shape {tuple(idx.shape)}, dtype {idx.dtype}")
+        size = self.shape[0] * self.shape[1]
+        if idx.size and (int(idx.min()) < 0 or int(idx.max()) >= size):
+            raise ValueError(f"index out of range for a device of {size} cells")
+        n = int(idx.size)
+        c = self.counters
+        c.cell_reads += n
+        c.add("energy_j.verify", n * self.spec.energy_per_read_j)
+        return self._with_read_noise(self.g.reshape(-1)[idx.astype(xp.int64)])
+
+    def read_masked(self, mask):
+        """Verify read of the cells where ``mask`` (bool, flat over every cell) is set, in the
+        dense form (no host synchronisation): all conductances as sensed, uS, of which only the
+        masked ones are counted as reads and booked as "verify" energy."""
+        n = mask.sum()
+        c = self.counters
+        c.add("cell_reads", n)
+        c.add("energy_j.verify", n * self.spec.energy_per_read_j)
+        return self._with_read_noise(self.g.reshape(-1))
 
     def read(self):
         """Conductances as the periphery senses them (read noise redrawn), uS."""
@@ -352,11 +389,59 @@ class Device:
         rel = self.spec.read_noise_rel
         if rel > 0 and self.spec.has(READ_NOISE):
             # i.i.d. cell noise N(0, (rel*G)^2) per product, summed over the inputs:
-            # the output-referred std is rel * sqrt(x^2 @ G^2), drawn per vector.
-            spread = xp.sqrt((x2 * x2) @ (g * g)) * np.float32(rel)
-            y += spread * self.compute.normal(y.shape)
+            # the output-referred std is sqrt(x^2 @ (rel*G)^2), drawn per vector.
+            if self.internal_path:
+                var = self._read_var()
+                var = var.T if transposed else var
+            else:
+                var = (g * g) * np.float32(rel * rel)
+            y += xp.sqrt((x2 * x2) @ var) * self.compute.normal(y.shape)
         self._count_reads(x2.shape[0])
         return y[0] if x.ndim == 1 else y
+
+    def _cached(self, name: str, key, make):
+        """``make()`` cached under ``name`` until a write (``_store``) or a new ``self.g``.
+
+        Only for the internal path: first-party backends change conductances only through
+        ``_store`` or by assigning ``self.g``, so the cache cannot go stale."""
+        cache = self.__dict__.setdefault("_cache", {})
+        full = (self.g, self.__dict__.get("_version", 0), getattr(self, "time_s", 0.0), key)
+        hit = cache.get(name)
+        if hit is not None and hit[0][0] is full[0] and hit[0][1:] == full[1:]:
+            return hit[1]
+        value = make()
+        cache[name] = (full, value)
+        return value
+
+    def _read_var(self):
+        """Read-noise variance of every cell, ``(rel * G)^2`` (uS^2), cached between writes."""
+        rel2 = np.float32(self.spec.read_noise_rel**2)
+        return self._cached("read_var", None, lambda: (self.g * self.g) * rel2)
+
+    def _pair_product(self, other, x, transposed: bool):
+        """``x @ (G_self - G_other)`` for a differential pair in ONE product (internal path).
+
+        Both arrays' read noises are independent Gaussians per output, so their difference is
+        one Gaussian with the summed variance: ``sqrt(x^2 @ (var_self + var_other))``, drawn
+        once (from this array's stream). Both arrays are counted as read."""
+        xp = self.xp
+        noisy = [d for d in (self, other) if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE)]
+        # id() is safe: the cached value holds other.g, so the id cannot be reused meanwhile
+        key = (id(other.g), other.__dict__.get("_version", 0), getattr(other, "time_s", 0.0))
+
+        def make():
+            var = None
+            for d in noisy:
+                var = d._read_var() if var is None else var + d._read_var()
+            return self.g - other.g, var, other.g
+
+        diff, var, _ = self._cached("pair", key, make)
+        y = x @ (diff.T if transposed else diff)
+        if var is not None:
+            y += xp.sqrt((x * x) @ (var.T if transposed else var)) * self.compute.normal(y.shape)
+        self._count_reads(x.shape[0])
+        other._count_reads(x.shape[0])
+        return y
 
     def _with_read_noise(self, g):
         rel = self.spec.read_noise_rel
@@ -386,6 +471,7 @@ class Device:
             n = n.astype(xp.int64)
             if idx is None:
                 n = xp.where(values != 0, n, 0)
+            signs = xp.where(values > 0, UP, DOWN).astype(xp.int8) if self.spec.declares_set_reset else None
         elif op == "pulse":
             n = values
             new = self._pulse(g, cells, n, signs)
@@ -393,7 +479,7 @@ class Device:
             raise ValueError(f"unknown internal write {op!r}")
         written = n > 0
         self._store(where, xp.where(written, new, g))
-        return self._count_writes(where, n, "write", written=written)
+        return self._count_writes(where, n, "write", written=written, signs=signs)
 
     def _every_cell(self):
         """Flat indices of every cell (cached: the shape never changes)."""
@@ -411,8 +497,9 @@ class Device:
     def _store(self, idx, new_values) -> None:
         """Put new conductances of cells ``idx`` (flat indices, or ``slice(None)`` for all) in place."""
         self.g.reshape(-1)[idx] = new_values
+        self._version = self.__dict__.get("_version", 0) + 1  # invalidates what _cached holds
 
-    def _count_writes(self, idx, pulses, category: str, written=None):
+    def _count_writes(self, idx, pulses, category: str, written=None, signs=None):
         """Book a write: per-cell pulses and write events, running totals, energy.
 
         Every write form (public and internal) ends here. ``idx``: flat indices or
@@ -430,7 +517,12 @@ class Device:
         n = pulses.sum()
         c.add("events", events)
         c.add("pulse_total", n)
-        c.add(f"energy_j.{category}", n * self.spec.energy_per_pulse_j)
+        spec = self.spec
+        if signs is None or not spec.declares_set_reset:
+            c.add(f"energy_j.{category}", n * spec.energy_per_pulse_j)
+        else:  # SET (+1) and RESET (-1) pulses at their declared energies
+            n_set = self.xp.where(self.xp.asarray(signs) > 0, pulses, 0).sum()
+            c.add(f"energy_j.{category}", n_set * spec.pulse_energy_j(UP) + (n - n_set) * spec.pulse_energy_j(DOWN))
         return events, n
 
     def _count_reads(self, vectors: int) -> None:
@@ -490,12 +582,16 @@ class Device:
         keys = [str(k) for k in np.asarray(state["energy_keys"]).tolist()]
         totals = np.asarray(state["totals"]).tolist()
         self._all_cells = None
+        pulses = xp.asarray(state["pulses"], dtype=xp.int64).copy()
+        writes = xp.asarray(state["writes"], dtype=xp.int64).copy()
         self.counters = Counters(
-            xp.asarray(state["pulses"], dtype=xp.int64).copy(),
-            xp.asarray(state["writes"], dtype=xp.int64).copy(),
+            pulses,
+            writes,
             int(totals[0]),
             int(totals[1]),
             dict(zip(keys, (float(v) for v in np.asarray(state["energy_j"]).tolist()))),
+            events=int(writes.sum()),  # the running totals are the per-cell sums
+            pulse_total=int(pulses.sum()),
         )
         if rng_state is not None and not self.compute.is_gpu:
             self.compute.set_rng_state(rng_state)

@@ -1,31 +1,33 @@
 """The ledger: what training cost in writes, wear, energy and lifetime.
 
-Updated every step by the trainer. It records per step the cells written and pulses
-applied by the update rule (from the devices' own counters), and reads energy from the
-devices' counters, DAC/ADC conversions from the tiles and digital operations from the
-layers, optimiser and rule. Work done during evaluation is booked separately
-("inference"), so training totals hold only training.
+Updated every step by the trainer. It records per step the write events and pulses of
+the update rule (from the devices' own counters), and reads energy from the devices'
+counters, DAC/ADC conversions from the tiles and digital operations from the layers,
+optimiser and rule. Work done during evaluation is booked separately ("inference"), so
+training totals hold only training.
 
-Energy constants (all overridable through :class:`EnergyConstants`):
+Energy is reported per accounting boundary (docs/energy.md has every constant's source):
 
-- array writes, reads and write-verify: the device spec's ``energy_per_pulse_j`` and
-  ``energy_per_read_j`` (counted by the devices themselves);
-- ADC: Walden figure of merit ``E = FoM * 2**bits`` with FoM = 10 fJ/conversion-step, a
-  typical value for SAR ADCs in B. Murmann's "ADC Performance Survey 1997-2024"
-  (8 bits: 2.56 pJ per conversion);
-- DAC: ``E = FoM * 2**bits`` with FoM = 1 fJ/step [assumed: input drivers are an order of
-  magnitude cheaper than ADCs, as in ISAAC (Shafiee et al., ISCA 2016)];
-  converters without configured bits are costed at ``default_bits`` = 8;
-- digital periphery work, booked as "digital_compute" (weight-gradient outer products and
-  any digital layer products) and "digital_update" (optimiser and rule decision): 2.3 pJ per
-  float32 operation, the mean of a 32-bit float add (0.9 pJ) and multiply (3.7 pJ) in
-  45 nm (M. Horowitz, ISSCC 2014); memory traffic is not included (a lower bound);
-- digital GPU estimate for the same run: every operation done digitally (analog
-  products as 2 flops per multiply-accumulate) at 20 pJ/flop, NVIDIA A100's 400 W
-  TDP over its 19.5 TFLOP/s float32 peak (an optimistic figure for the GPU).
+- ``array``: cell writes (SET/RESET apart where the spec declares them), verify reads of
+  closed-loop writes, reads of the products, and the initial programming, all from the
+  device spec's ``energy_per_pulse_j`` / ``energy_set_j`` / ``energy_reset_j`` /
+  ``energy_per_read_j`` (per preset);
+- ``chip``: array + DAC and ADC conversions (Walden figure of merit ``FoM * 2**bits``;
+  ADC 10 fJ/step, B. Murmann's ADC survey; DAC 1 fJ/step, assumed, as in ISAAC) + the write
+  drivers (``driver_j_per_pulse`` per pulse, assumed: charging a line);
+- ``system``: chip + the digital periphery's work: weight-gradient products and digital
+  layers ("digital_compute"), optimiser and rule decision ("digital_update"), 2.3 pJ per
+  float32 operation (Horowitz, ISSCC 2014), and the SRAM traffic they need ("memory",
+  ``sram_j_per_word`` per 32-bit word, Horowitz: 10 pJ per 64-bit 8 KB SRAM access).
 
-Lifetime: ``endurance_cycles / worst-cell pulses`` is how many such trainings the array
-survives (per-cell counts include the initial programming of the weights).
+A GPU reference is given two ways: FLOP-bound (every operation at the A100's 400 W TDP
+over 19.5 TFLOP/s: 20 pJ/flop, optimistic for the GPU) and power x time (a small network
+at a small batch is launch-bound: ``gpu_kernels_per_tensor`` kernels per parameter tensor
+plus ``gpu_kernels_fixed`` per step, ``gpu_launch_s`` each, at ``gpu_board_power_w``).
+
+Wear is counted three ways (write events, distinct cells written in training, pulses);
+lifetime is endurance over the worst cell's pulses and over the mean cell's pulses
+(per-cell counts include the initial programming of the weights).
 """
 
 from __future__ import annotations
@@ -38,15 +40,31 @@ import numpy as np
 from .device import settle
 
 
+def _non_negative(instance, attribute, value):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
+
+
+def _constant(default: float, unit: str):
+    return attrs.field(default=default, converter=lambda v: float(v) if isinstance(v, int) and not isinstance(v, bool) else v,
+                       validator=_non_negative, metadata={"unit": unit})
+
+
 @attrs.frozen(kw_only=True)
 class EnergyConstants:
-    """Energy figures the ledger uses (J); see the module docstring for the sources."""
+    """Energy figures beyond the device spec's (the ``[energy]`` config table); sources in docs/energy.md."""
 
-    adc_fom_j_per_step: float = 10e-15
-    dac_fom_j_per_step: float = 1e-15
-    default_bits: int = 8
-    digital_j_per_flop: float = 2.3e-12
-    gpu_j_per_flop: float = 20e-12
+    adc_fom_j_per_step: float = _constant(10e-15, "J per conversion step (chip)")
+    dac_fom_j_per_step: float = _constant(1e-15, "J per conversion step (chip)")
+    default_bits: int = attrs.field(default=8, validator=attrs.validators.and_(attrs.validators.instance_of(int), attrs.validators.ge(1)))
+    driver_j_per_pulse: float = _constant(50e-15, "J per write pulse, line driver (chip)")
+    digital_j_per_flop: float = _constant(2.3e-12, "J per float32 operation (system)")
+    sram_j_per_word: float = _constant(5e-12, "J per 32-bit SRAM word moved (system)")
+    gpu_j_per_flop: float = _constant(20e-12, "J per flop, FLOP-bound GPU reference")
+    gpu_board_power_w: float = _constant(100.0, "W, GPU board power while launch-bound")
+    gpu_launch_s: float = _constant(4e-6, "s per kernel launch")
+    gpu_kernels_per_tensor: float = _constant(5.0, "kernels per parameter tensor per step")
+    gpu_kernels_fixed: float = _constant(10.0, "kernels per step besides the parameters (loss, ...)")
 
     def adc_j(self, bits: int | None) -> float:
         return self.adc_fom_j_per_step * 2 ** (bits or self.default_bits)
@@ -55,8 +73,25 @@ class EnergyConstants:
         return self.dac_fom_j_per_step * 2 ** (bits or self.default_bits)
 
 
-_SNAPSHOT = ("write", "program", "read", "dac", "adc", "model_flops", "analog_macs")
-_ARRAY_KEYS = ("write", "program", "read", "dac", "adc")
+#: energy categories inside each accounting boundary (each boundary includes the ones before it)
+BOUNDARIES = {
+    "array": ("array_write", "array_verify", "array_read", "array_program"),
+    "chip": ("dac", "adc", "write_drivers"),
+    "system": ("digital_compute", "digital_update", "memory"),
+}
+
+
+def boundary_totals(categories: dict) -> dict[str, float]:
+    """{"array", "chip", "system"} J from the per-category energies (cumulative boundaries)."""
+    out, running = {}, 0.0
+    for boundary, names in BOUNDARIES.items():
+        running += sum(float(categories.get(n, 0.0)) for n in names)
+        out[boundary] = running
+    return out
+
+
+_SNAPSHOT = ("write", "program", "read", "dac", "adc", "model_flops", "analog_macs", "verify", "pulses", "conversions")
+_ARRAY_KEYS = ("write", "program", "read", "dac", "adc", "verify")
 _PHASES = ("train", "eval")
 
 
@@ -85,6 +120,10 @@ class Ledger:
         self._last = self._snapshot()
         self._array_last = {g: self._array_snapshot(tiles) for g, tiles in self._groups.items()}
         self.initial_program_j = self._last["program"]  # loading the weights (0 for exact tiles)
+        self.initial_program_pulses = self._last["pulses"]
+        self.memory_words = 0  # SRAM words moved by the digital periphery in training (besides conversions)
+        # per-cell write events before training (the initial programming): distinct cells written
+        self._initial_writes = self._cell_counts("writes").copy()
         self._array_base = {g: self._array_wear(tiles) for g, tiles in self._groups.items()}  # writes, pulses so far
 
     # ------------------------------------------------------------------ recording
@@ -98,15 +137,18 @@ class Ledger:
             acc[0] += cells
             acc[1] += 1
 
-    def _snapshot(self) -> dict[str, float]:
-        self._settle()
+    def _snapshot(self, settled: bool = False) -> dict[str, float]:
+        if not settled:
+            self._settle()
         snap = dict.fromkeys(_SNAPSHOT, 0.0)
         c = self.constants
         for tile in self._tiles:
             for dev in tile.devices if tile.exact is None else ():
-                for key in ("write", "program", "read"):
+                for key in ("write", "program", "read", "verify"):
                     snap[key] += dev.counters.energy_j.get(key, 0.0)
+                snap["pulses"] += dev.counters.pulse_total
             snap["dac"] += tile.conversions["dac"] * c.dac_j(tile.config.dac_bits)
+            snap["conversions"] += tile.conversions["dac"] + tile.conversions["adc"]
             snap["adc"] += tile.conversions["adc"] * c.adc_j(tile.config.adc_bits)
             snap["analog_macs"] += tile.macs
             snap["model_flops"] += tile.flops
@@ -119,7 +161,7 @@ class Ledger:
         c = self.constants
         for tile in tiles:
             for dev in tile.devices if tile.exact is None else ():
-                for key in ("write", "program", "read"):
+                for key in ("write", "program", "read", "verify"):
                     snap[key] += dev.counters.energy_j.get(key, 0.0)
             snap["dac"] += tile.conversions["dac"] * c.dac_j(tile.config.dac_bits)
             snap["adc"] += tile.conversions["adc"] * c.adc_j(tile.config.adc_bits)
@@ -130,11 +172,11 @@ class Ledger:
         devs = [dev for t in tiles if t.exact is None for dev in t.devices]
         return (sum(int(dev.counters.writes.sum()) for dev in devs), sum(int(dev.counters.pulses.sum()) for dev in devs))
 
-    def observe(self, phase: str) -> None:
+    def observe(self, phase: str, settled: bool = False) -> None:
         """Book everything the devices, converters and layers did since the last call to ``phase``."""
         if phase not in _PHASES:
             raise ValueError(f"phase must be one of {_PHASES}, got {phase!r}")
-        now = self._snapshot()
+        now = self._snapshot(settled)
         for key in _SNAPSHOT:
             self.totals[phase][key] += now[key] - self._last[key]
         self._last = now
@@ -150,7 +192,7 @@ class Ledger:
         self._counters = [dev.counters for dev in self._devices()]  # load_state replaces them
         return settle(self._xp, self._counters, extra)
 
-    def record_step(self, epoch: int, cells, pulses) -> dict:
+    def record_step(self, epoch: int, cells, pulses) -> None:
         """Close a training step: what the rule wrote, plus optimiser/rule digital work.
 
         ``cells``/``pulses`` may be 0-d device arrays: they come back with the devices'
@@ -167,8 +209,10 @@ class Ledger:
         acc[1] += 1
         n_all = self.n_weights + self.n_digital
         self.digital_flops += self.optimizer.flops_per_weight * n_all + self.rule.flops_per_weight * self.n_weights
-        self.observe("train")
-        return self.step_metrics()
+        # gradient, proposal and each optimiser slot written and read once; rule state read and written
+        slots = len(getattr(self.optimizer, "slots", ()))
+        self.memory_words += (4 + 2 * slots) * n_all + 2 * getattr(self.rule, "words_per_weight", 0) * self.n_weights
+        self.observe("train", settled=True)
 
     # ------------------------------------------------------------------ reporting
     @property
@@ -184,35 +228,53 @@ class Ledger:
         return cells / steps / self.n_weights if steps and self.n_weights else 0.0
 
     def energy_j(self, phase: str = "train") -> dict[str, float]:
+        """Energy by category (J); :data:`BOUNDARIES` groups them, :meth:`boundary_j` sums them."""
         t, c = self.totals[phase], self.constants
-        out = {
+        train = phase == "train"
+        pulses = t["pulses"] + (self.initial_program_pulses if train else 0.0)
+        return {
             "array_write": t["write"],
+            "array_verify": t["verify"],
             "array_read": t["read"],
-            "array_program": t["program"] + (self.initial_program_j if phase == "train" else 0.0),
+            "array_program": t["program"] + (self.initial_program_j if train else 0.0),
             "dac": t["dac"],
             "adc": t["adc"],
+            "write_drivers": pulses * c.driver_j_per_pulse,
             "digital_compute": t["model_flops"] * c.digital_j_per_flop,
-            "digital_update": (self.digital_flops if phase == "train" else 0) * c.digital_j_per_flop,
+            "digital_update": (self.digital_flops if train else 0) * c.digital_j_per_flop,
+            # every converted value is buffered once and read once (activations and errors)
+            "memory": ((self.memory_words if train else 0) + 2 * t["conversions"]) * c.sram_j_per_word,
         }
-        out["total"] = float(sum(out.values()))
-        return out
 
-    def gpu_energy_j(self, phase: str = "train") -> float:
-        """The same run done entirely on a GPU (see module docstring)."""
-        t = self.totals[phase]
+    def boundary_j(self, phase: str = "train") -> dict[str, float]:
+        """{"array", "chip", "system"}: energy inside each accounting boundary, J."""
+        return boundary_totals(self.energy_j(phase))
+
+    def gpu_energy_j(self, phase: str = "train") -> dict[str, float]:
+        """The same run on a GPU, two ways: FLOP-bound and power x time (see module docstring)."""
+        t, c = self.totals[phase], self.constants
         flops = t["model_flops"] + 2 * t["analog_macs"]
+        steps = self.steps if phase == "train" else 0
         if phase == "train":
-            flops += (self.optimizer.flops_per_weight + 1) * (self.n_weights + self.n_digital) * self.steps
-        return flops * self.constants.gpu_j_per_flop
+            flops += (self.optimizer.flops_per_weight + 1) * (self.n_weights + self.n_digital) * steps
+        kernels = c.gpu_kernels_per_tensor * len(self.model.parameters()) + c.gpu_kernels_fixed
+        step_s = kernels * c.gpu_launch_s
+        return {
+            "flop_bound": flops * c.gpu_j_per_flop,
+            "power_time": steps * step_s * c.gpu_board_power_w,
+            "step_time_s": step_s,
+        }
 
     def step_metrics(self) -> dict:
-        e = self.energy_j("train")
+        e = self.boundary_j("train")
         return {
             "update_ratio": self.update_ratio(),
-            "cells_written": self.step_cells[-1] if self.step_cells else 0,
-            "writes": self.cells_total,
+            "write_events_step": self.step_cells[-1] if self.step_cells else 0,
+            "write_events": self.cells_total,
             "pulses": self.pulses_total,
-            "energy_j": e["total"],
+            "energy_array_j": e["array"],
+            "energy_chip_j": e["chip"],
+            "energy_system_j": e["system"],
         }
 
     def _devices(self) -> list:
@@ -224,34 +286,40 @@ class Ledger:
         return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
 
     def wear(self) -> dict:
-        """Per-cell write events and pulses (including the initial programming)."""
+        """Per-cell wear: write events and pulses (including the initial programming)."""
         writes, pulses = self._cell_counts("writes"), self._cell_counts("pulses")
         if writes.size == 0:
-            return {"cells": 0, "max_writes": 0, "mean_writes": 0.0, "max_pulses": 0, "histogram": {"edges": [], "counts": []}}
+            return {"cells": 0, "cells_written_distinct": 0, "max_writes": 0, "mean_writes": 0.0,
+                    "max_pulses": 0, "mean_pulses": 0.0, "histogram": {"edges": [], "counts": []}}
         top = int(writes.max())
         edges = [0, 1] + [2**k for k in range(1, max(1, math.ceil(math.log2(top + 1))) + 1)]
         edges = sorted(set(edges + [top + 1]))
         counts, _ = np.histogram(writes, bins=edges)
+        initial = self._initial_writes if self._initial_writes.shape == writes.shape else np.zeros_like(writes)
         return {
             "cells": int(writes.size),
+            "cells_written_distinct": int((writes > initial).sum()),  # written at least once in training
             "max_writes": top,
             "mean_writes": float(writes.mean()),
             "max_pulses": int(pulses.max()),
+            "mean_pulses": float(pulses.mean()),
             "histogram": {"edges": [int(e) for e in edges], "counts": [int(c) for c in counts]},
         }
 
-    def lifetime(self, epochs: float) -> dict:
-        """Endurance over worst-cell wear: trainings and epochs the array survives."""
-        wear = self.wear()
+    def lifetime(self, epochs: float, wear: dict | None = None) -> dict:
+        """Endurance over the worst cell's and over the mean cell's pulses: trainings the array survives."""
+        wear = wear or self.wear()
         endurance = min((dev.spec.endurance_cycles for dev in self._devices()), default=math.inf)
-        worst = wear["max_pulses"]
+        worst, mean = wear["max_pulses"], wear["mean_pulses"]
         per_epoch = worst / epochs if epochs else 0.0
         return {
             "endurance_cycles": endurance,
             "worst_cell_pulses": worst,
+            "mean_cell_pulses": mean,
             "worst_cell_pulses_per_epoch": per_epoch,
-            "trainings": endurance / worst if worst else math.inf,
-            "epochs": endurance / per_epoch if per_epoch else math.inf,
+            "trainings_worst_cell": endurance / worst if worst else math.inf,
+            "trainings_mean_cell": endurance / mean if mean else math.inf,
+            "epochs_worst_cell": endurance / per_epoch if per_epoch else math.inf,
         }
 
     def arrays(self) -> dict:
@@ -266,7 +334,7 @@ class Ledger:
                 t = {k: self.totals["train"][k] for k in _ARRAY_KEYS}
             writes, pulses = self._array_wear(tiles)
             base_w, base_p = self._array_base[group]
-            energy = {"array_write": t["write"], "array_read": t["read"], "array_program": t["program"],
+            energy = {"array_write": t["write"], "array_verify": t["verify"], "array_read": t["read"], "array_program": t["program"],
                       "dac": t["dac"], "adc": t["adc"]}
             energy["total"] = float(sum(energy.values()))
             worst = max((int(dev.counters.pulses.max()) for dev in devs), default=0)
@@ -291,27 +359,36 @@ class Ledger:
         epochs = np.asarray(self.epoch_of_step)
         n_epochs = int(epochs.max()) + 1 if epochs.size else 0
         later = ratios[epochs >= 1] if n_epochs > 1 else ratios
-        train_e, gpu = self.energy_j("train"), self.gpu_energy_j("train")
+        categories = self.energy_j("train")
+        boundary = boundary_totals(categories)
+        gpu = self.gpu_energy_j("train")
+        wear = self.wear()
         out = {
             "steps": self.steps,
             "weights": self.n_weights,
             "digital_parameters": self.n_digital,
-            "cells_written": self.cells_total,
+            "write_events": self.cells_total,
+            "cells_written_distinct": wear["cells_written_distinct"],
             "pulses": self.pulses_total,
             "update_ratio_mean": float(ratios.mean()) if ratios.size else 0.0,
             "update_ratio_mean_after_first_epoch": float(later.mean()) if later.size else 0.0,
             "update_ratio_max": float(ratios.max()) if ratios.size else 0.0,
-            "wear": self.wear(),
-            "lifetime": self.lifetime(n_epochs),
-            "energy_j": train_e,
-            "inference_energy_j": self.energy_j("eval"),
+            "wear": wear,
+            "lifetime": self.lifetime(n_epochs, wear),
+            "energy_by_category_j": categories,
+            "energy_by_boundary_j": boundary,
+            "inference_energy_by_category_j": self.energy_j("eval"),
+            "inference_energy_by_boundary_j": self.boundary_j("eval"),
             "digital_state_words": {
                 "optimizer": len(getattr(self.optimizer, "slots", ())) * (self.n_weights + self.n_digital),
                 "rule": getattr(self.rule, "words_per_weight", 0) * self.n_weights,
             },
+            "gpu_energy_flop_bound_j": gpu["flop_bound"],
+            "gpu_energy_power_time_j": gpu["power_time"],
+            "gpu_step_time_s": gpu["step_time_s"],
+            "gpu_flop_bound_over_system": _ratio(gpu["flop_bound"], boundary["system"]),
+            "gpu_power_time_over_system": _ratio(gpu["power_time"], boundary["system"]),
             "arrays": self.arrays(),
-            "gpu_energy_j": gpu,
-            "gpu_over_imc_energy": gpu / train_e["total"] if train_e["total"] > 0 else None,
             "constants": attrs.asdict(self.constants),
         }
         return _json_safe(out)
@@ -325,7 +402,10 @@ class Ledger:
             "epoch_of_step": np.asarray(self.epoch_of_step, dtype=np.int64),
             "totals": totals,
             "last": np.array([self._last[k] for k in _SNAPSHOT], dtype=np.float64),
-            "scalars": np.array([self.digital_flops, self.initial_program_j], dtype=np.float64),
+            "initial_writes": np.array(self._initial_writes, copy=True),
+            "scalars": np.array(
+                [self.digital_flops, self.initial_program_j, self.initial_program_pulses, self.memory_words], dtype=np.float64
+            ),
             "array_totals": np.array([[[self.array_totals[p][g][k] for k in _ARRAY_KEYS] for g in self._groups]
                                       for p in _PHASES], dtype=np.float64),
             "array_last": np.array([[self._array_last[g][k] for k in _ARRAY_KEYS] for g in self._groups], dtype=np.float64),
@@ -338,7 +418,8 @@ class Ledger:
         missing = [k for k in need if k not in state]
         if missing:
             raise KeyError(f"ledger state is missing {missing}")
-        totals = np.asarray(state["totals"], dtype=np.float64)
+        totals = _widen(np.asarray(state["totals"], dtype=np.float64), 2)
+        last = _widen(np.asarray(state["last"], dtype=np.float64), 1)
         if totals.shape != (len(_PHASES), len(_SNAPSHOT)):
             raise ValueError(f"ledger totals must have shape {(len(_PHASES), len(_SNAPSHOT))}, got {totals.shape}")
         groups = list(self._groups)
@@ -350,17 +431,33 @@ class Ledger:
         arrays = np.asarray(state["array_totals"], dtype=np.float64)
         self.array_totals = {p: {g: dict(zip(_ARRAY_KEYS, arrays[i, j].tolist())) for j, g in enumerate(groups)}
                              for i, p in enumerate(_PHASES)}
-        last = np.asarray(state["array_last"], dtype=np.float64)
-        self._array_last = {g: dict(zip(_ARRAY_KEYS, last[j].tolist())) for j, g in enumerate(groups)}
+        array_last = np.asarray(state["array_last"], dtype=np.float64)
+        self._array_last = {g: dict(zip(_ARRAY_KEYS, array_last[j].tolist())) for j, g in enumerate(groups)}
         self._array_base = {g: tuple(int(v) for v in row) for g, row in zip(groups, np.asarray(state["array_base"]).tolist())}
         self.step_cells = [int(v) for v in np.asarray(state["step_cells"]).tolist()]
         self.step_pulses = [int(v) for v in np.asarray(state["step_pulses"]).tolist()]
         self.epoch_of_step = [int(v) for v in np.asarray(state["epoch_of_step"]).tolist()]
         self.totals = {p: dict(zip(_SNAPSHOT, totals[i].tolist())) for i, p in enumerate(_PHASES)}
-        self._last = dict(zip(_SNAPSHOT, np.asarray(state["last"], dtype=np.float64).tolist()))
-        flops, program = np.asarray(state["scalars"], dtype=np.float64).tolist()
+        self._last = dict(zip(_SNAPSHOT, last.tolist()))
+        scalars = np.asarray(state["scalars"], dtype=np.float64).tolist() + [0.0, 0.0]  # older states: 2 values
+        flops, program, program_pulses, words = scalars[:4]
         self.digital_flops, self.initial_program_j = int(flops), float(program)
+        self.initial_program_pulses, self.memory_words = float(program_pulses), int(words)
+        if "initial_writes" in state:  # older states lack it: keep the one taken when this ledger was built
+            self._initial_writes = np.asarray(state["initial_writes"], dtype=np.int64).copy()
         self._reset_running()
+
+
+def _widen(values: np.ndarray, ndim: int) -> np.ndarray:
+    """Pad a saved snapshot from an older, shorter ``_SNAPSHOT`` with zeros (keys were appended)."""
+    if values.ndim == ndim and values.shape[-1] < len(_SNAPSHOT):
+        pad = [(0, 0)] * (ndim - 1) + [(0, len(_SNAPSHOT) - values.shape[-1])]
+        values = np.pad(values, pad)
+    return values
+
+
+def _ratio(numerator, denominator):
+    return numerator / denominator if denominator else None
 
 
 def _json_safe(value):

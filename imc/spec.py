@@ -101,6 +101,14 @@ class DeviceSpec:
     stuck_high_prob: float = float_field(0.0, probability, doc="fraction of cells stuck at g_max")
     endurance_cycles: float = float_field(1e9, positive, doc="pulses a cell survives")
     energy_per_pulse_j: float = float_field(1e-12, non_negative, doc="energy of one write pulse, J")
+    energy_set_j: float | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_to_float), validator=attrs.validators.optional(non_negative),
+        metadata={"doc": "energy of one SET pulse (raises G), J; None = energy_per_pulse_j"},
+    )
+    energy_reset_j: float | None = attrs.field(
+        default=None, converter=attrs.converters.optional(_to_float), validator=attrs.validators.optional(non_negative),
+        metadata={"doc": "energy of one RESET pulse (lowers G), J; None = energy_per_pulse_j"},
+    )
     energy_per_read_j: float = float_field(1e-15, non_negative, doc="energy of reading one cell once, J")
     pulse_width_s: float = float_field(50e-9, positive, doc="write pulse width, s")
     read_time_s: float = float_field(10e-9, positive, doc="time of one read or product, s")
@@ -116,6 +124,16 @@ class DeviceSpec:
             raise SpecError("stuck_low_prob + stuck_high_prob must not exceed 1")
         if not -1.0 < self.asymmetry < 1.0:
             raise SpecError(f"asymmetry must lie in (-1, 1), got {self.asymmetry}")
+
+    def pulse_energy_j(self, direction: int) -> float:
+        """Energy of one pulse raising (+1, SET) or lowering (-1, RESET) the conductance, J."""
+        declared = self.energy_set_j if direction > 0 else self.energy_reset_j
+        return self.energy_per_pulse_j if declared is None else declared
+
+    @property
+    def declares_set_reset(self) -> bool:
+        """Whether SET and RESET pulses are costed apart (either energy declared)."""
+        return self.energy_set_j is not None or self.energy_reset_j is not None
 
     @property
     def range_us(self) -> float:

@@ -68,6 +68,7 @@ class Trainer:
         self.rule.attach(model, compute.spawn(RULE_STREAM))
         self.ledger = Ledger(model, optimizer, rule, energy)
         self._params = list(model.named_parameters())  # fixed once the model is built
+        _skip_input_gradient(model)
         self.step = 0  # optimisation steps done
         self.epoch = 0  # epochs completed
         self.history: list[dict] = []  # end-of-epoch metrics
@@ -144,7 +145,7 @@ class Trainer:
         loss skips its per-batch target checks. Either way the loss is read back once and
         checked for NaN/inf: the one check per step that stands in for per-product checks."""
         epoch = self.epoch if epoch is None else epoch
-        model = self.model.train()
+        model = self.model if self.model.training else self.model.train()
         out = model.forward(xb)
         if checked and hasattr(self.loss, "value"):
             if self.metric == "accuracy" and getattr(self, "_label_max", -1) >= out.shape[1]:
@@ -159,12 +160,13 @@ class Trainer:
             )
         model.backward(self.loss.backward())
         stats = WriteStats()
+        decay = bool(getattr(self.optimizer, "weight_decay", 0))
+        propose, apply = self.optimizer.propose, self.rule.apply
         for name, p in self._params:
-            weight = p.value() if getattr(self.optimizer, "weight_decay", 0) else None
-            delta = self.optimizer.propose(name, p.grad, weight)
-            if p.analog:
+            delta = propose(name, p.grad, p.value() if decay else None)
+            if p.tile is not None:
                 try:
-                    stats += self.rule.apply(name, p.tile, delta)
+                    stats += apply(name, p.tile, delta)
                 except ValueError:  # checked only on failure: no extra host sync per step
                     if bool(self.xp.isfinite(delta).all()):
                         raise
@@ -253,6 +255,18 @@ class Trainer:
         self.optimizer.load_state(parts["optim."], xp=self.xp)
         self.rule.load_state(parts["rule."])
         self.ledger.load_state(parts["ledger."])
+
+
+def _skip_input_gradient(model: Module) -> None:
+    """The first layer of a chain of Sequentials sees the data: no one needs its input gradient."""
+    from .nn.layers import Conv2d, Linear
+    from .nn.module import Sequential
+
+    first = model
+    while isinstance(first, Sequential) and first.layers:
+        first = first.layers[0]
+    if isinstance(first, (Linear, Conv2d)):
+        first.input_grad = False
 
 
 def psnr(xp, pred, target, data_range: float = 1.0) -> float:

@@ -22,3 +22,20 @@ def test_benchmark_script_runs_at_tiny_sizes(tmp_path):
     assert all(r["ratio"] > 0 for r in data["results"] if "ratio" in r)
     assert {"cpu", "numpy", "blas", "date_utc"} <= set(data["machine"])
     assert "| B2 |" in (tmp_path / "smoke.md").read_text()
+
+
+def test_gpu_script_parses_and_passes_only_known_flags():
+    """benchmarks/gpu.sh is the prepared GPU session: its shell parses and every flag it gives benchmarks.run exists.
+
+    (``COMPUTE=standin SMALL=1 benchmarks/gpu.sh`` runs all of it on the stand-in; see docs/performance.md.)"""
+    import re
+
+    from benchmarks import run
+
+    path = ROOT / "benchmarks" / "gpu.sh"
+    assert subprocess.run(["bash", "-n", str(path)], capture_output=True).returncode == 0
+    script = path.read_text()
+    bench = script[script.index("SIZES=(") : script.index("fi\n")] + script[script.index("-m benchmarks.run") :]
+    known = {opt for action in run.build_parser()._actions for opt in action.option_strings}
+    used = set(re.findall(r"(--[a-z][a-z0-9-]*)", bench))
+    assert used and used <= known, sorted(used - known)

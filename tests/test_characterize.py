@@ -118,3 +118,17 @@ def test_characterisation_on_cupy_agrees_with_the_declaration(backend):
         if 0.2 <= (r["g_mean_us"] - lo) / (hi - lo) <= 0.8:
             assert abs(r["step_us"] - r["declared_step_us"]) <= 4 * r["step_se_us"], r
             assert abs(r["noise_us"] - r["declared_noise_us"]) <= 4 * r["noise_se_us"], r
+
+
+def test_levels_compare_up_with_up_and_offsets_with_the_declaration():
+    # the declaration (TableSpec.levels) counts pulses across going up; so does the measurement
+    ch = characterize("table", cells=64, seed=1, step_d2d=0.0, bounds_d2d=0.0, offset_noise_us=0.3)
+    s = ch.summary
+    assert s["levels_measured"] == s["pulses_across_up"]
+    assert abs(s["levels_measured"] / s["levels_declared"] - 1) < 0.05, s  # the mean of up and down was off by 10 %
+    # a device with a non-accumulating offset: measured next to what it declares, in every bin
+    mid = [r for r in ch.bins if 0.2 <= (r["g_mean_us"] - ch.spec.g_min_us) / ch.spec.range_us <= 0.8]
+    for r in mid:
+        assert r["declared_offset_us"] == 0.3
+        assert abs(r["offset_us"] - 0.3) <= 4 * r["offset_se_us"] + 0.03, r
+        assert abs(r["noise_us"] - r["declared_noise_us"]) <= 4 * r["noise_se_us"] + 0.05 * r["declared_noise_us"], r

@@ -35,8 +35,9 @@ def test_default_train_writes_a_complete_run_folder(tmp_path, capsys):
     assert load_config(run / "config.toml") == from_dict(tomllib.loads((run / "config.toml").read_text()))
     summary = json.loads((run / "summary.json").read_text())
     assert summary["metric"] == "accuracy" and summary["accuracy"] > 0.9  # EaPU trains the default well
-    assert 0 < summary["update_ratio_mean"] < 0.05 and summary["cells_written"] > 0
-    assert summary["energy_j"] > 0 and summary["lifetime_trainings"] > 0
+    assert 0 < summary["update_ratio_mean"] < 0.05 and summary["write_events"] > 0
+    assert 0 < summary["energy_array_j"] < summary["energy_chip_j"] < summary["energy_system_j"]
+    assert summary["lifetime_worst_cell"] > 0 and summary["warnings"] == []
     lines = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     steps = [r for r in lines if r["kind"] == "step"]
     epochs = [r for r in lines if r["kind"] == "epoch"]
@@ -193,7 +194,7 @@ def test_gpu_run_matches_cpu_quality(tmp_path):
     cpu = json.loads((tmp_path / "cpu" / "summary.json").read_text())
     gpu = json.loads((tmp_path / "gpu" / "summary.json").read_text())
     assert abs(cpu["accuracy"] - gpu["accuracy"]) < 0.05
-    assert 0.2 < gpu["cells_written"] / cpu["cells_written"] < 5
+    assert 0.2 < gpu["write_events"] / cpu["write_events"] < 5
 
 
 def test_gpu_without_cupy_is_a_clear_error(tmp_path, capsys):

@@ -77,14 +77,14 @@ def test_characterisation_matches_declared_step_and_noise(preset):
 
 
 def test_device_variation_keeps_noise_and_slows_the_measured_population():
-    # With the preset's d2d spread the declaration is the nominal cell. The successive-
-    # difference noise estimate cancels each cell's own step, so it still matches; a pulse
+    # With the preset's d2d spread the declaration is the nominal cell. The noise estimate
+    # (lag covariances about each sweep's mean) cancels each cell's own step, so it still matches; a pulse
     # train samples a state in proportion to the time a cell spends there, so slow
     # (small-step) cells weigh more and the measured mean step sits somewhat below nominal.
     ch = characterize("fefet", cells=256, seed=4)
     interior = [r for r in ch.bins if 0.2 <= (r["g_mean_us"] - 0.04) / 1.76 <= 0.8]
     for r in interior:
-        assert abs(r["noise_us"] / r["declared_noise_us"] - 1) < 0.1, r
+        assert abs(r["noise_us"] - r["declared_noise_us"]) <= 4 * r["noise_se_us"] + 0.05 * r["declared_noise_us"], r
         assert 0.8 < r["step_us"] / r["declared_step_us"] < 1.0, r
 
 

@@ -40,7 +40,7 @@ def test_ratio_writes_and_wear_agree_with_the_devices(data):
     n = led["weights"]
     assert n == 64 * 16 + 16 * 10
     # every cell was programmed once at load; the rest are training writes
-    assert led["cells_written"] == total_writes - n
+    assert led["write_events"] == total_writes - n
     assert led["pulses"] == sum(int(d.counters.pulses.sum()) for d in devices) - n
     ratios = np.array(t.ledger.step_cells) / n
     assert led["update_ratio_mean"] == pytest.approx(ratios.mean())
@@ -48,40 +48,56 @@ def test_ratio_writes_and_wear_agree_with_the_devices(data):
     wear = led["wear"]
     assert sum(wear["histogram"]["counts"]) == n
     assert wear["max_writes"] == max(int(d.counters.writes.max()) for d in devices)
+    assert wear["mean_pulses"] == pytest.approx(sum(int(d.counters.pulses.sum()) for d in devices) / n)
+    written = sum(int((d.counters.writes > 1).sum()) for d in devices)  # beyond the initial programming
+    assert wear["cells_written_distinct"] == led["cells_written_distinct"] == written > 0
     life = led["lifetime"]
-    assert life["trainings"] == pytest.approx(1e7 / wear["max_pulses"])
-    assert life["epochs"] == pytest.approx(1e7 / (wear["max_pulses"] / 2))
+    assert life["trainings_worst_cell"] == pytest.approx(1e7 / wear["max_pulses"])
+    assert life["trainings_mean_cell"] == pytest.approx(1e7 / wear["mean_pulses"])
+    assert life["epochs_worst_cell"] == pytest.approx(1e7 / (wear["max_pulses"] / 2))
 
 
 def test_energy_by_category(data):
     t, led = run("original", data)
-    e = led["energy_j"]
+    e = led["energy_by_category_j"]
     devices = [d for tile in t.model.tiles() for d in tile.devices]
     spec = devices[0].spec
     assert e["array_write"] == pytest.approx(led["pulses"] * spec.energy_per_pulse_j)
     # loading the weights: program_pulses (1) pulse and verify read per cell
     assert e["array_program"] == pytest.approx(led["weights"] * (spec.energy_per_pulse_j + spec.energy_per_read_j))
-    train_reads = sum(d.counters.energy_j["read"] for d in devices) - led["inference_energy_j"]["array_read"]
+    train_reads = sum(d.counters.energy_j["read"] for d in devices) - led["inference_energy_by_category_j"]["array_read"]
     assert e["array_read"] == pytest.approx(train_reads)
     # 6-bit ADCs: FoM * 2^6 per conversion; DACs at the default 8 bits
     conv = sum(tile.conversions["adc"] for tile in t.model.tiles())
-    assert e["adc"] + led["inference_energy_j"]["adc"] == pytest.approx(conv * 10e-15 * 64)
-    assert e["digital_compute"] > 0 and e["digital_update"] > 0 and e["total"] == pytest.approx(sum(v for k, v in e.items() if k != "total"))
-    assert led["gpu_energy_j"] > 0 and led["gpu_over_imc_energy"] == pytest.approx(led["gpu_energy_j"] / e["total"])
+    assert e["adc"] + led["inference_energy_by_category_j"]["adc"] == pytest.approx(conv * 10e-15 * 64)
+    assert e["digital_compute"] > 0 and e["digital_update"] > 0 and e["memory"] > 0
+    # boundaries nest: array within chip within system, each the sum of its categories
+    b = led["energy_by_boundary_j"]
+    assert b["array"] == pytest.approx(e["array_write"] + e["array_verify"] + e["array_read"] + e["array_program"])
+    assert b["chip"] == pytest.approx(b["array"] + e["dac"] + e["adc"] + e["write_drivers"])
+    assert b["system"] == pytest.approx(b["chip"] + e["digital_compute"] + e["digital_update"] + e["memory"])
+    # every pulse (training and the initial programming) goes through a write driver
+    assert e["write_drivers"] == pytest.approx((led["pulses"] + led["weights"]) * EnergyConstants().driver_j_per_pulse)
+    assert led["gpu_energy_flop_bound_j"] > 0
+    assert led["gpu_flop_bound_over_system"] == pytest.approx(led["gpu_energy_flop_bound_j"] / b["system"])
+    c = EnergyConstants()
+    kernels = c.gpu_kernels_per_tensor * len(t.model.parameters()) + c.gpu_kernels_fixed
+    assert led["gpu_energy_power_time_j"] == pytest.approx(led["steps"] * kernels * c.gpu_launch_s * c.gpu_board_power_w)
     json.dumps(led)
     assert led["digital_state_words"] == {"optimizer": led["weights"] + led["digital_parameters"], "rule": 0}
     # constants are overridable
     _, led2 = run("original", data, constants=EnergyConstants(adc_fom_j_per_step=0.0, digital_j_per_flop=0.0))
-    assert led2["energy_j"]["adc"] == 0 and led2["energy_j"]["digital_compute"] == 0
+    assert led2["energy_by_category_j"]["adc"] == 0 and led2["energy_by_category_j"]["digital_compute"] == 0
 
 
 def test_eapu_writes_far_less_than_original(data):
     _, eapu = run("eapu", data)
     _, orig = run("original", data)
     assert orig["update_ratio_mean"] > 0.5
-    assert eapu["cells_written"] * 5 < orig["cells_written"]
-    assert eapu["energy_j"]["array_write"] * 5 < orig["energy_j"]["array_write"]
-    assert eapu["lifetime"]["trainings"] > orig["lifetime"]["trainings"]
+    assert eapu["write_events"] * 5 < orig["write_events"]
+    assert eapu["energy_by_category_j"]["array_write"] * 5 < orig["energy_by_category_j"]["array_write"]
+    assert eapu["lifetime"]["trainings_worst_cell"] > orig["lifetime"]["trainings_worst_cell"]
+    assert eapu["lifetime"]["trainings_mean_cell"] > orig["lifetime"]["trainings_mean_cell"]
 
 
 def test_mixed_precision_accumulator_is_counted_as_digital_state(data):
@@ -91,10 +107,11 @@ def test_mixed_precision_accumulator_is_counted_as_digital_state(data):
 
 def test_ideal_has_no_array_cost(data):
     _, led = run("ideal", data)
-    e = led["energy_j"]
-    assert led["cells_written"] == 0 and e["array_write"] == e["array_read"] == e["array_program"] == 0
-    assert e["adc"] == e["dac"] == 0 and e["digital_compute"] > 0
-    assert led["wear"]["cells"] == 0 and led["lifetime"]["trainings"] is None  # infinite
+    e = led["energy_by_category_j"]
+    assert led["write_events"] == 0 and e["array_write"] == e["array_read"] == e["array_program"] == 0
+    assert e["adc"] == e["dac"] == e["write_drivers"] == 0 and e["digital_compute"] > 0
+    assert led["energy_by_boundary_j"]["array"] == led["energy_by_boundary_j"]["chip"] == 0
+    assert led["wear"]["cells"] == 0 and led["lifetime"]["trainings_worst_cell"] is None  # infinite
 
 
 def test_state_round_trip(data):
@@ -124,7 +141,7 @@ def test_per_step_bookkeeping_does_not_scan_the_history(data):
     led.step_cells, led.step_pulses, led.epoch_of_step = _NoScan(cells), _NoScan(pulses), _NoScan(led.epoch_of_step)
     led.record_step(1, 7, 9)
     m = led.step_metrics()
-    assert m["writes"] == sum(cells) + 7 and m["pulses"] == sum(pulses) + 9 and m["cells_written"] == 7
+    assert m["write_events"] == sum(cells) + 7 and m["pulses"] == sum(pulses) + 9 and m["write_events_step"] == 7
     assert led.epoch_update_ratio(1) == pytest.approx(7 / led.n_weights)
 
 

@@ -298,3 +298,62 @@ def test_analog_sgd_writes_where_original_writes_nothing_on_a_pulsed_device():
 def test_analog_sgd_rejects_a_bad_cap():
     with pytest.raises(ValueError, match="max_pulses"):
         make_rule("analog-sgd", max_pulses=0)
+
+
+# ---------------------------------------------------------------------------- write-verify
+def test_write_verify_programs_each_change_to_the_tolerance_and_counts_every_verify_read():
+    t = tile(shape=(60, 50))  # eapu-paper: every write lands with sigma = 2 uS, no read noise
+    rule = attached("write-verify", tolerance_us=0.5, max_iterations=200)
+    dev = t.devices[0]
+    rng = np.random.default_rng(3)
+    dg = rng.choice([-1.0, 1.0], t.size) * rng.uniform(0.6, 8.0, t.size)
+    dg[:500] = 0.3  # below the tolerance: kept pending, not written, not read
+    before = g_of(t).copy()
+    reads0, verify0 = dev.counters.cell_reads, dev.counters.energy_j["verify"]
+    stats = rule.apply("w", t, (dg * R).astype(np.float32).reshape(t.shape))
+    change = g_of(t) - before
+    np.testing.assert_array_equal(change[:500], 0)
+    assert np.all(np.abs(change[500:] - dg[500:]) <= 0.5 + 1e-4)  # every change within the tolerance
+    reads = dev.counters.cell_reads - reads0
+    assert reads >= (t.size - 500) + stats.cells  # one read before, one after every write
+    assert dev.counters.energy_j["verify"] - verify0 == pytest.approx(reads * dev.spec.energy_per_read_j)
+    assert stats.cells > (t.size - 500) * 1.5  # sigma = 4x the tolerance: several rounds on average
+    chi = rule.arrays["chi.w"].reshape(-1)
+    np.testing.assert_allclose(chi[:500], 0.3, rtol=1e-6)  # still pending
+    assert np.all(np.abs(chi[500:]) <= 0.5 + 1e-4)  # what is left, as measured
+
+
+def test_write_verify_accumulates_sub_tolerance_requests_until_they_are_written():
+    t = tile(shape=(10, 10), write_noise_us=0.0)
+    rule = attached("write-verify", tolerance_us=1.0)
+    dw = np.full(t.shape, 0.6 * R, np.float32)
+    assert rule.apply("w", t, dw).cells == 0
+    before = g_of(t).copy()
+    stats = rule.apply("w", t, dw)  # 1.2 uS pending now: one write each, exact
+    assert stats.cells == t.size
+    np.testing.assert_allclose(g_of(t) - before, 1.2, atol=1e-4)
+
+
+@pytest.mark.parametrize("backend,preset", [("fefet", "fefet"), ("memristor", "rram-realistic"), ("mram", "stt")])
+def test_write_verify_converges_on_pulsed_devices_with_default_tolerance(backend, preset):
+    cfg = AnalogConfig(backend=backend, preset=preset)
+    t = AnalogMatrix(np.zeros((40, 40), np.float32), cfg, imc.Compute.create("cpu", 0))
+    rule = attached("write-verify")
+    tol = rule.tolerance(t)
+    dw = np.full(t.shape, 3 * tol * t.r_wg_per_us, np.float32)
+    dw[::2] *= -1
+    before = t.peek_weights().copy()
+    stats = rule.apply("w", t, dw)
+    assert stats.pulses >= t.size  # every cell needed at least one pulse
+    moved = (t.peek_weights() - before) / t.r_wg_per_us
+    # cells at their own (device-to-device) bound or stuck give the change up: ~7 % on rram-realistic
+    gave_up = rule.arrays["chi.w"] == 0
+    within = np.abs(moved - dw / t.r_wg_per_us) <= 2 * tol  # tolerance plus the verify reads' noise
+    assert gave_up.mean() < 0.12 and within[~gave_up].mean() > 0.95, (gave_up.mean(), within[~gave_up].mean())
+
+
+def test_write_verify_rejects_bad_parameters():
+    with pytest.raises(ValueError, match="max_iterations"):
+        make_rule("write-verify", max_iterations=0)
+    with pytest.raises(ValueError, match="tolerance_us"):
+        make_rule("write-verify", tolerance_us=-1.0)

@@ -36,7 +36,7 @@ def sweep_dir(tmp_path):
                 "params": p.params,
                 "summary": {} if failed else {
                     "final": {"accuracy": accuracy(rule, noise, seed)},
-                    "ledger": {"cells_written": (10_000 if rule == "original" else 10) * (1 + seed)},
+                    "ledger": {"write_events": (10_000 if rule == "original" else 10) * (1 + seed)},
                     "history": [1, 2],
                 },
                 "error": "FloatingPointError: diverged" if failed else None,
@@ -47,7 +47,7 @@ def sweep_dir(tmp_path):
 
 def test_groups_average_over_seeds_with_sample_std(sweep_dir):
     report = write_report(sweep_dir)
-    assert report.metrics == ("final.accuracy", "ledger.cells_written")
+    assert report.metrics == ("final.accuracy", "ledger.write_events")
     groups = {(g["params"]["rule.name"], g["params"][NOISE]): g for g in report.groups}
     assert len(groups) == 6
     values = [accuracy("original", 1.0, s) for s in range(3)]
@@ -86,7 +86,7 @@ def test_table_csv_and_plots_are_written(sweep_dir):
 
 
 def test_metrics_can_be_chosen_and_unknown_ones_are_named(sweep_dir):
-    assert write_report(sweep_dir, metrics=["ledger.cells_written"]).metrics == ("ledger.cells_written",)
+    assert write_report(sweep_dir, metrics=["ledger.write_events"]).metrics == ("ledger.write_events",)
     with pytest.raises(KeyError, match=r"unknown metric 'final.acuracy'.*did you mean 'final.accuracy'"):
         write_report(sweep_dir, metrics=["final.acuracy"])
 

@@ -71,7 +71,7 @@ def npz_round_trip(state):
         return {k: f[k] for k in f.files}
 
 
-@pytest.mark.parametrize("rule", ["eapu", "mixed-precision"])
+@pytest.mark.parametrize("rule", ["eapu", "mixed-precision", "write-verify", "analog-sgd"])
 def test_resume_mid_epoch_is_exact(digits, rule):
     (x, y), (xt, yt) = digits
     train, test = (x[:300], y[:300]), (xt[:100], yt[:100])
@@ -131,7 +131,7 @@ def test_callbacks_get_json_metrics(digits):
 
     make_trainer(callbacks=[Recorder(), object()]).fit((x[:96], y[:96]), (xt[:50], yt[:50]), epochs=2)
     assert [m["step"] for m in seen["step"]] == list(range(1, 7))
-    assert {"loss", "update_ratio", "writes", "pulses", "energy_j", "epoch"} <= seen["step"][0].keys()
+    assert {"loss", "update_ratio", "write_events", "pulses", "energy_system_j", "epoch"} <= seen["step"][0].keys()
     assert [m["epoch"] for m in seen["epoch"]] == [1, 2]
     assert 0 <= seen["epoch"][-1]["accuracy"] <= 1 and "update_ratio_epoch" in seen["epoch"][-1]
 

@@ -28,10 +28,10 @@ def results(compare, tmp_path, *argv):
 def test_script_reports_the_ledger_columns_on_every_backend(compare, tmp_path, capsys, backend, preset):
     res = results(compare, tmp_path, "--backend", backend, "--preset", preset, "--epochs", "1", "--rules", "original,eapu")
     printed = capsys.readouterr().out
-    assert "cells written" in printed and "lifetimes" in printed and f"{backend}/{preset}" in printed
+    assert "write events" in printed and "lifetimes" in printed and f"{backend}/{preset}" in printed
     for rule in ("original", "eapu"):
         led = res[rule]["ledger"]
-        assert {"update_ratio_mean", "cells_written", "pulses", "energy_j", "lifetime", "wear"} <= led.keys()
+        assert {"update_ratio_mean", "write_events", "pulses", "energy_by_boundary_j", "lifetime", "wear"} <= led.keys()
         assert 0 <= led["update_ratio_mean"] <= 1
 
 
@@ -44,8 +44,8 @@ def test_digits_mlp_eapu_matches_ideal_while_original_collapses(compare, tmp_pat
     assert acc["eapu"] >= acc["ideal"] - 0.03
     assert acc["original"] <= acc["ideal"] - 0.08
     eapu, orig = res["eapu"]["ledger"], res["original"]["ledger"]
-    assert eapu["cells_written"] * 100 <= orig["cells_written"]
-    assert eapu["lifetime"]["trainings"] > 10 * orig["lifetime"]["trainings"]
+    assert eapu["write_events"] * 100 <= orig["write_events"]
+    assert eapu["lifetime"]["trainings_worst_cell"] > 10 * orig["lifetime"]["trainings_worst_cell"]
 
 
 @pytest.mark.slow

@@ -67,10 +67,17 @@ def mid_targets(device: Device) -> np.ndarray:
 
 
 def declared(device: Device, g: np.ndarray, direction: int) -> tuple[np.ndarray, np.ndarray]:
-    """(declared step, declared write noise) in uS at host states ``g`` for one direction."""
+    """(declared step, declared write noise) in uS at host states ``g`` for one direction.
+
+    The noise is the error of one write from a settled (write-verified) state: the declared
+    write noise plus, in quadrature, any non-accumulating offset a write adds
+    (``declared_offset_noise_us``, e.g. a fitted table device's)."""
     gd = on_device(device, g)
     step = host(device, device.declared_step_us(gd, direction)).astype(np.float64)
     noise = host(device, device.declared_write_noise_us(gd, direction)).astype(np.float64)
+    offset = getattr(device, "declared_offset_noise_us", None)
+    if offset is not None:
+        noise = np.hypot(noise, host(device, offset(gd)).astype(np.float64))
     return np.broadcast_to(step, g.shape).copy(), np.broadcast_to(noise, g.shape).copy()
 
 
@@ -80,6 +87,7 @@ def randomness_declared(spec) -> bool:
         v > 0
         for v in (
             spec.write_noise_us,
+            getattr(spec, "offset_noise_us", 0.0),
             spec.read_noise_rel,
             spec.program_noise_us,
             spec.step_d2d,

@@ -52,9 +52,9 @@ class Characterisation:
 
 
 def declared_levels(spec: DeviceSpec) -> float:
-    """Levels a spec declares: its own ``levels`` if it has one, else range / step."""
+    """Levels a spec declares going up: its own ``levels`` if it has one, else range / up step."""
     levels = getattr(spec, "levels", None)
-    return float(levels) if levels is not None else float(round(spec.range_us / spec.step_us))
+    return float(levels) if levels is not None else float(round(spec.range_us / (spec.step_us * (1 + spec.asymmetry))))
 
 
 def declared_noise(device, g, direction: int):
@@ -114,6 +114,7 @@ def characterize(
             states = rec.pair_g[pairs] if pairs.any() else rec.step_g[in_bin]
             noise = to_np(declared_noise(device, xp.asarray(states, dtype=np.float32), direction))
             row["declared_noise_us"] = float(np.sqrt(np.mean(np.square(noise, dtype=np.float64)))) if noise.size else float("nan")
+            row["declared_offset_us"] = float(getattr(spec, "offset_noise_us", 0.0))
             rows.append(row)
 
     switching = _switching(device) if spec.has(NATIVE_PROBABILISTIC) else []
@@ -203,7 +204,9 @@ def _summary(device, spec, sweeps, rows, applied) -> dict:
     states = distinct_states(sweeps, 1e-4 * spec.range_us)
     samples = max(len(sw.g_us) for sw in sweeps) * sum(1 for sw in sweeps if sw.cell == sweeps[0].cell)
     quantized = states <= samples / 2
-    measured_levels = states if quantized else float(np.nanmean([across[UP], across[DOWN]]))
+    # like with like: a declared level count is pulses across going up (TableSpec.levels,
+    # FeFET's levels, range / step), so the measured one is the up ramps' pulses across
+    measured_levels = states if quantized else float(across[UP])
     # asymmetry at mid-window: up step / down step, measured and declared
     mid = (spec.g_min_us + spec.g_max_us) / 2
     by_dir = {d: next((r for r in rows if r["direction"] == d and r["g_lo_us"] <= mid < r["g_hi_us"]), None) for d in (UP, DOWN)}
@@ -236,5 +239,6 @@ def _summary(device, spec, sweeps, rows, applied) -> dict:
             "write": applied["write_pulses"] * spec.energy_per_pulse_j,
             "program": program_pulses * (spec.energy_per_pulse_j + spec.energy_per_read_j),
             "read": c.cell_reads * spec.energy_per_read_j - program_pulses * spec.energy_per_read_j,
+            "verify": 0.0,  # characterisation never verify-reads single cells
         },
     }

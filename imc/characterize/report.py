@@ -25,7 +25,8 @@ from ..errors import RunFolderError
 
 BIN_COLUMNS = (
     "direction", "g_lo_us", "g_hi_us", "g_mean_us", "n_steps", "n_cells", "step_us", "step_se_us",
-    "declared_step_us", "n_pairs", "noise_us", "noise_se_us", "declared_noise_us",
+    "declared_step_us", "n_pairs", "noise_us", "noise_se_us", "declared_noise_us", "offset_us", "offset_se_us",
+    "declared_offset_us",
 )
 SWITCH_COLUMNS = ("direction", "requested_p", "current_ua", "declared_p", "measured_p", "se", "cells")
 
@@ -52,8 +53,9 @@ def format_table(ch) -> str:
     lines = [title, "", "declared spec:"]
     for key, value in ch.spec.to_dict().items():
         lines.append(f"  {key:22s} {_fmt(value) if not isinstance(value, (list, tuple)) else value}")
-    lines += ["", "step and write noise per pulse, by conductance (measured +- s.e. | declared), uS:"]
-    header = ("dir", "G bin (uS)", "steps", "step measured", "declared", "noise measured", "declared")
+    lines += ["", "step, accumulating write noise and non-accumulating offset per pulse, by conductance "
+              "(measured +- s.e. | declared), uS:"]
+    header = ("dir", "G bin (uS)", "steps", "step measured", "declared", "noise measured", "declared", "offset measured", "declared")
     rows = [header]
     for r in ch.bins:
         rows.append((
@@ -64,6 +66,8 @@ def format_table(ch) -> str:
             _fmt(r["declared_step_us"]),
             f"{_fmt(r['noise_us'])} +- {_fmt(r['noise_se_us'], 2)}",
             _fmt(r["declared_noise_us"]),
+            f"{_fmt(r['offset_us'])} +- {_fmt(r['offset_se_us'], 2)}",
+            _fmt(r.get("declared_offset_us", float("nan"))),
         ))
     lines += _columns(rows)
     if ch.switching:
@@ -79,7 +83,7 @@ def format_table(ch) -> str:
     s = ch.summary
     lines += [
         "",
-        (f"levels: measured {_fmt(s['levels_measured'])} ({'distinct states' if s['quantized'] else 'pulses across the window'}), "
+        (f"levels: measured {_fmt(s['levels_measured'])} ({'distinct states' if s['quantized'] else 'pulses across the window going up'}), "
          f"declared {_fmt(s['levels_declared'])}; pulses across: up {_fmt(s['pulses_across_up'])}, down {_fmt(s['pulses_across_down'])}"),
         f"asymmetry (up step / down step at mid-window): measured {_fmt(s['asymmetry_mid_measured'])}, declared {_fmt(s['asymmetry_mid_declared'])}",
         f"read noise (fraction of G): measured {_fmt(s['read_noise_rel_measured'])}, declared {_fmt(s['read_noise_rel_declared'])}",

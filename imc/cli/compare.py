@@ -3,9 +3,11 @@
     imc compare [CONFIG.toml] --rules ideal,original,eapu [--backends memristor,fefet:PRESET]
 
 Every combination becomes a run folder under the output folder (``<rule>`` or
-``<rule>-<backend>``); then ``compare.md``, ``compare.csv`` and ``compare.png`` put them
-side by side: accuracy or PSNR, update ratio, writes, energy and lifetime, with ratios
-against the "original" rule on the same backend and against a digital GPU.
+``<rule>-<backend>``); then ``compare.md``, ``compare.csv``, ``compare.png`` and
+``compare_energy.png`` put them side by side: accuracy or PSNR, warnings, wear three ways,
+energy per accounting boundary and lifetime, with ratios against "original" and EaPU
+against each baseline (none against a run that did not train), and a stacked energy
+breakdown per rule.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 from imc.cli import UsageError
 from imc.cli.train import add_config_arguments, resolve_config
 
-ALL_RULES = "ideal,original,eapu,mixed-precision,manhattan"
+ALL_RULES = "ideal,original,analog-sgd,write-verify,eapu,mixed-precision,manhattan"
 
 
 def register(sub) -> None:
@@ -69,7 +71,7 @@ def plan(cfg, rules: list[str], backends: list[str] | None) -> list[tuple[str, o
 def main(args) -> int:
     from imc.checkpoint import atomic_write_text
     from imc.errors import UserError
-    from imc.report.tables import comparison_plot, comparison_rows, markdown, write_csv
+    from imc.report.tables import comparison_plot, comparison_rows, energy_plot, markdown, write_csv
     from imc.runner import create_run_dir, format_summary, train_run
     from imc.runner.folder import remove_created
     from imc.train import TrainingDiverged
@@ -105,7 +107,8 @@ def main(args) -> int:
     write_csv(rows, out / "compare.csv")
     atomic_write_text(out / "compare.json", json.dumps(rows, indent=1))
     comparison_plot(rows, out / "compare.png")
+    energy_plot(rows, out / "compare_energy.png")
     print()
     print(table)
-    print(f"comparison written to {out} (compare.md, compare.csv, compare.png)")
+    print(f"comparison written to {out} (compare.md, compare.csv, compare.png, compare_energy.png)")
     return 0

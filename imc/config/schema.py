@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import attrs
 
+from ..ledger import EnergyConstants
 from .checks import MAX_EPOCHS, bits, int_at_least, number_in, one_of, string, to_float
 from .tasks import DigitsTask, TaskConfig
 
@@ -83,6 +84,7 @@ class TrainConfig:
     backend: BackendConfig = attrs.field(factory=BackendConfig)
     optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
     rule: RuleConfig = attrs.field(factory=RuleConfig)
+    energy: EnergyConstants = attrs.field(factory=EnergyConstants)  # [energy]: docs/energy.md
 
     @property
     def run_name(self) -> str:

@@ -224,6 +224,40 @@ class AnalogMatrix:
         """The weights as the periphery reads them (read noise, counted as reads)."""
         return self._weights(lambda d: d.read())
 
+    def read_at(self, index):
+        """Weights at flat ``index`` as verify reads sense them (the cell, or both cells of a
+        pair, read once each; counted as "verify" reads on the devices)."""
+        if self.exact is not None:
+            raise RuntimeError("the matrix is in exact mode; there are no cells to read")
+        xp = self.xp
+        index = xp.asarray(index, dtype=xp.int64)
+        out = xp.empty(index.shape, dtype=np.float32)
+        r, c = index // self.shape[1], index % self.shape[1]
+        tid = (r // self._tile_rows) * self._tiles_per_row + c // self._tile_cols
+        for t, tile in enumerate(self.tiles):
+            pos = xp.flatnonzero(tid == t) if len(self.tiles) > 1 else xp.arange(index.size)
+            if pos.size:
+                width = tile.cols.stop - tile.cols.start
+                local = (r[pos] - tile.rows.start) * width + (c[pos] - tile.cols.start)
+                g = tile.devices[0].read_cells(local)
+                g = g - (tile.devices[1].read_cells(local) if self.mapping == "pair" else self.g_ref_us)
+                out[pos] = g * np.float32(self.r_wg_per_us)
+        return out
+
+    def read_masked(self, mask):
+        """Weights as verify reads sense them, dense form: only cells where ``mask`` (bool, the
+        matrix shape) is set are counted as reads (values elsewhere are not meaningful)."""
+        if self.exact is not None:
+            raise RuntimeError("the matrix is in exact mode; there are no cells to read")
+        out = self.xp.empty(self.shape, dtype=np.float32)
+        for tile in self.tiles:
+            m = mask[tile.rows, tile.cols].reshape(-1)
+            shape = (tile.rows.stop - tile.rows.start, tile.cols.stop - tile.cols.start)
+            g = tile.devices[0].read_masked(m)
+            g = g - (tile.devices[1].read_masked(m) if self.mapping == "pair" else self.g_ref_us)
+            out[tile.rows, tile.cols] = (g * np.float32(self.r_wg_per_us)).reshape(shape)
+        return out
+
     # ------------------------------------------------------------------ products
     def forward(self, x, *, checked: bool = False):
         """``x @ W`` for x of shape (batch, inputs).
@@ -261,9 +295,13 @@ class AnalogMatrix:
         for tile in self.tiles:
             src, dst = (tile.cols, tile.rows) if transposed else (tile.rows, tile.cols)
             xs = x if single else x[:, src]
-            part = product(tile.devices[0], xs)
+            if self.mapping == "pair" and internal:  # one product of G+ - G-, noise of both
+                part = tile.devices[0]._pair_product(tile.devices[1], xs, transposed)
+            else:
+                part = product(tile.devices[0], xs)
             if self.mapping == "pair":
-                part -= product(tile.devices[1], xs)
+                if not internal:
+                    part -= product(tile.devices[1], xs)
             else:
                 part -= self.g_ref_us * xs.sum(axis=1, keepdims=True)
             part = quantize_rows(xp, part, cfg.adc_bits)

@@ -55,6 +55,10 @@ class _MatrixLayer(Module):
             b = init_uniform(compute, (n_out,), n_in, dtype)
             self.bias = self.add_parameter("bias", Parameter(data=b))
 
+    #: False when nothing needs the gradient of this layer's input (the first layer of a
+    #: trained model: its input is the data); backward then skips that product and returns None
+    input_grad = True
+
     @property
     def analog(self) -> bool:
         return self.weight.analog
@@ -103,7 +107,7 @@ class Linear(_MatrixLayer):
         if grad_out.ndim != 2 or grad_out.shape != (self._x.shape[0], self.out_features):
             raise ValueError(f"grad_out must have shape {(self._x.shape[0], self.out_features)}, got {tuple(grad_out.shape)}")
         self._grads(self._x, grad_out)
-        return self._matmul_t(grad_out)
+        return self._matmul_t(grad_out) if self.input_grad else None
 
 
 class Conv2d(_MatrixLayer):
@@ -144,6 +148,8 @@ class Conv2d(_MatrixLayer):
         if d.shape[0] != self._cols.shape[0]:
             raise ValueError(f"grad_out spatial size {tuple(grad_out.shape[2:])} does not match the forward output")
         self._grads(self._cols, d)
+        if not self.input_grad:
+            return None
         dcols = self._matmul_t(d)
         k = self.kernel_size
         return col2im(self.xp, dcols, self._x_shape, k, k, self.stride, self.padding)

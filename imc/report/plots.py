@@ -86,19 +86,16 @@ def run_plots(run_dir) -> list[Path]:
     written.append(out / "update_ratio.png")
 
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    ax.plot(step_no, [r["writes"] for r in steps])
-    ax.set(xlabel="step", ylabel="cells written (cumulative)", title="cumulative writes")
+    ax.plot(step_no, [r["write_events"] for r in steps], label="write events")
+    ax.plot(step_no, [r["pulses"] for r in steps], label="pulses")
+    ax.set(xlabel="step", ylabel="cumulative count", title="cumulative write events and pulses")
+    ax.legend()
     _save(fig, out / "cumulative_writes.png")
     written.append(out / "cumulative_writes.png")
 
     fig, ax = plt.subplots(figsize=(6, 3.8))
-    energy = summary["energy_by_category_j"]
-    names = list(energy)
-    ax.bar(names, [energy[n] for n in names], color="C1")
-    ax.set(ylabel="energy (J)", title=f"training energy by category (total {summary['energy_j']:.3g} J)")
-    if any(v > 0 for v in energy.values()):
-        ax.set_yscale("log")
-    ax.tick_params(axis="x", rotation=30)
+    energy_breakdown(ax, [summary["rule"]], [summary["energy_by_category_j"]])
+    ax.set_title(f"training energy (system {summary['energy_system_j']:.3g} J)", fontsize=10)
     _save(fig, out / "energy.png")
     written.append(out / "energy.png")
 
@@ -116,6 +113,30 @@ def run_plots(run_dir) -> list[Path]:
     _save(fig, out / "cell_writes.png")
     written.append(out / "cell_writes.png")
     return written
+
+
+def energy_breakdown(ax, labels: list[str], categories: list[dict]) -> None:
+    """Stacked bars of energy by category, one bar per run, grouped by accounting boundary
+    (array categories in blues, chip periphery in greens, system work in oranges)."""
+    from imc.ledger import BOUNDARIES
+
+    shades = {"array": "Blues", "chip": "Greens", "system": "Oranges"}
+    plt = _pyplot()
+    x = np.arange(len(labels))
+    bottom = np.zeros(len(labels))
+    for boundary, names in BOUNDARIES.items():
+        cmap = plt.get_cmap(shades[boundary])
+        for i, name in enumerate(names):
+            values = np.array([float(c.get(name, 0.0)) for c in categories])
+            if not values.any():
+                continue
+            ax.bar(x, values, bottom=bottom, color=cmap(0.35 + 0.5 * i / max(len(names) - 1, 1)),
+                   label=f"{boundary}: {name}", width=0.6)
+            bottom += values
+    ax.set_xticks(x, labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel("energy (J)")
+    if bottom.any():
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 
 
 def example_images(path, inputs, restored, clean, task: str) -> Path:

@@ -1,7 +1,7 @@
 """Update rules, selected by name and extensible by plugins (hook ``imc_update_rules``).
 
-Built-in: "ideal", "original", "analog-sgd", "eapu", "mixed-precision", "manhattan", and
-the Tiki-Taka family "tiki-taka", "tiki-taka-v2", "c-tiki-taka". A plugin adds
+Built-in: "ideal", "original", "analog-sgd", "write-verify", "eapu", "mixed-precision",
+"manhattan", and the Tiki-Taka family "tiki-taka", "tiki-taka-v2", "c-tiki-taka". A plugin adds
 rules by returning :class:`RuleInfo` records from ``imc_update_rules()``::
 
     @imc.hookimpl
@@ -21,6 +21,7 @@ from .manhattan import ManhattanRule
 from .mixed_precision import MixedPrecisionRule
 from .original import OriginalRule
 from .tiki_taka import ChoppedTikiTakaRule, TikiTakaRule, TikiTakaV2Rule
+from .write_verify import WriteVerifyRule
 
 BUILTIN_RULES = {
     info.name: info
@@ -28,6 +29,7 @@ BUILTIN_RULES = {
         RuleInfo(name="ideal", factory=IdealRule, description="digital training with exact weights (upper bound)"),
         RuleInfo(name="original", factory=OriginalRule, description="write every nonzero change every step"),
         RuleInfo(name="analog-sgd", factory=AnalogSGDRule, description="stochastic pulse counts, E[count] = request / step (aihwkit)"),
+        RuleInfo(name="write-verify", factory=WriteVerifyRule, description="every change programmed closed-loop to a tolerance"),
         RuleInfo(name="eapu", factory=EaPURule, description="error-aware probabilistic update (Liu et al. 2025)"),
         RuleInfo(name="mixed-precision", factory=MixedPrecisionRule, description="digital accumulator, whole pulses"),
         RuleInfo(name="manhattan", factory=ManhattanRule, description="one sign pulse per cell per step"),

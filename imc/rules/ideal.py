@@ -7,6 +7,7 @@ and every proposed change is applied exactly. No device is read or written.
 
 from __future__ import annotations
 
+from ..nn.analog import WriteStats
 from .base import UpdateRule
 
 
@@ -21,7 +22,5 @@ class IdealRule(UpdateRule):
                 tile.set_exact()
 
     def apply(self, name, tile, delta_w):
-        from ..nn.analog import WriteStats
-
         tile.add_exact(delta_w)
         return WriteStats()

@@ -87,7 +87,7 @@ class Run:
         self.trainer = Trainer(
             self.model, loss, make_optimizer(cfg.optimizer.name, **cfg.optimizer.params),
             make_rule(cfg.rule.name, **cfg.rule.params), self.compute,
-            batch_size=cfg.batch_size, seed=cfg.seed, metric=self.data.metric, callbacks=callbacks,
+            batch_size=cfg.batch_size, seed=cfg.seed, metric=self.data.metric, callbacks=callbacks, energy=cfg.energy,
         )
 
     def inputs(self, x: np.ndarray) -> np.ndarray:

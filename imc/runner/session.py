@@ -9,6 +9,7 @@ from .. import checkpoint
 from ..config import TrainConfig, to_toml
 from ..errors import ConfigValueError, RunFolderError, UserError
 from ..files import atomic_write_text
+from ..report.summary import resolved_comment
 from ..train import TrainingDiverged
 from .build import Run
 from .callbacks import Checkpointer, LearningRateSchedule, MetricsLog, Progress
@@ -62,7 +63,7 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
         missing = [p for p in [run_dir, *run_dir.parents] if not p.exists()]
         created = create_run_dir(run_dir)
         try:
-            atomic_write_text(run_dir / CONFIG_FILE, to_toml(cfg))
+            atomic_write_text(run_dir / CONFIG_FILE, to_toml(cfg) + resolved_comment(run.model))
             bound = bound_config(run_dir)
         except (OSError, UserError) as exc:
             if created:

@@ -15,40 +15,15 @@ if TYPE_CHECKING:
 
 
 def build_summary(cfg: TrainConfig, run: Run, result: dict) -> dict:
-    """summary.json: the headline numbers first, then the trainer's full summary."""
-    ledger = result["ledger"]
-    metric = run.data.metric
-    value = result["final"].get(metric)
-    lifetime = ledger["lifetime"]
+    """summary.json: the headline numbers first (imc.report.summary), then the trainer's full summary."""
+    from ..report.summary import headline
+
     return json_safe({
         "status": "ok",
-        "name": cfg.run_name,
-        "task": cfg.task.name,
-        "model": cfg.model.name,
-        "backend": cfg.backend.name,
-        "preset": cfg.backend.preset or default_preset(cfg),
-        "rule": cfg.rule.name,
-        "seed": cfg.seed,
-        "metric": metric,
-        metric: value,
-        "baseline": dict(run.data.baseline),
-        "steps": result["steps"],
-        "epochs": result["epochs"],
-        "update_ratio_mean": ledger["update_ratio_mean"],
-        "update_ratio_mean_after_first_epoch": ledger["update_ratio_mean_after_first_epoch"],
-        "cells_written": ledger["cells_written"],
-        "pulses": ledger["pulses"],
-        "energy_j": ledger["energy_j"]["total"],
-        "energy_by_category_j": {k: v for k, v in ledger["energy_j"].items() if k != "total"},
-        "gpu_energy_j": ledger["gpu_energy_j"],
-        "gpu_over_imc_energy": ledger["gpu_over_imc_energy"],
-        "max_cell_writes": ledger["wear"]["max_writes"],
-        "max_cell_pulses": ledger["wear"]["max_pulses"],
-        "lifetime_trainings": lifetime["trainings"],
-        "lifetime_epochs": lifetime["epochs"],
+        **headline(cfg, run, result, cfg.backend.preset or default_preset(cfg)),
         "final": result["final"],
         "history": result["history"],
-        "ledger": ledger,
+        "ledger": result["ledger"],
     })
 
 
@@ -93,24 +68,10 @@ def write_report(run: Run, run_dir: Path, summary: dict) -> None:
 
 
 def format_summary(summary: dict) -> str:
-    """A few human-readable lines for the terminal."""
-    metric = summary["metric"]
-    value = summary.get(metric)
-    shown = f"{value * 100:.2f} %" if metric == "accuracy" and value is not None else f"{value:.2f} dB"
-    baselines = "".join(f"   {k}: {v:.2f}" for k, v in summary["baseline"].items() if isinstance(v, float))
-    lines = [
-        (f"{summary['name']}: {summary['task']} / {summary['model']} on {summary['backend']} "
-         f"({summary['preset']}), rule {summary['rule']}, {summary['epochs']} epochs, {summary['steps']} steps"),
-        f"  test {metric}: {shown}{baselines}",
-        (f"  update ratio (mean): {summary['update_ratio_mean']:.3e}   cells written: {summary['cells_written']:,}"
-         f"   worst cell: {summary['max_cell_pulses']:,} pulses"),
-        f"  training energy: {summary['energy_j']:.3e} J   GPU estimate: {summary['gpu_energy_j']:.3e} J"
-        + (f" ({summary['gpu_over_imc_energy']:.3g}x)" if summary.get("gpu_over_imc_energy") else ""),
-        "  lifetime: " + (
-            f"{summary['lifetime_trainings']:.3g} such trainings" if summary.get("lifetime_trainings") else "unlimited (no device writes)"
-        ),
-    ]
-    return "\n".join(lines)
+    """A few human-readable lines for the terminal (and a warning line for a degenerate run)."""
+    from ..report.summary import format_lines
+
+    return "\n".join(format_lines(summary))
 
 
 def json_safe(value):

@@ -30,10 +30,10 @@ HEADLINE_METRICS = (
     "accuracy",
     "psnr",
     "update_ratio_mean",
-    "cells_written",
-    "energy_j",
+    "write_events",
+    "energy_system_j",
     "energy_by_category_j.array_write",
-    "lifetime_trainings",
+    "lifetime_worst_cell",
 )
 
 

@@ -72,12 +72,12 @@ class MemristorDevice(VariedDevice):
         noise = self.compute.normal(g.shape) * np.float32(s.write_noise_us) * xp.sqrt(n)
         if not self._bounded:
             return g + signs * eff * np.float32(s.step_us) + noise
-        lo, hi, _ = self._gather(idx)
+        lo, hi, stuck = self._gather(idx)
         width = hi - lo
         pmax = np.float32(s.range_us / s.step_us)  # pulses that cross the nominal window
         a_up, a_down = self._a
         u = curves.advance((g - lo) / width, eff / pmax, a_up, a_down, signs)
-        return self._finish(lo + u * width + noise, idx)
+        return self._pin(lo + u * width + noise, lo, hi, stuck)
 
     def _update(self, g, idx, delta_us):
         if not self.spec.has(ANALOG_WRITE):
@@ -94,11 +94,18 @@ class MemristorDevice(VariedDevice):
             sigma = sigma * profile
         return self._finish(targets_us + sigma * self.compute.normal(targets_us.shape), idx)
 
-    def declared_step_us(self, g, direction: int):
+    def _declared_step_toward(self, g, signs):
+        return self.declared_step_us(g, signs)  # takes a per-cell direction: one curve evaluation
+
+    def declared_step_us(self, g, direction):
+        """Nominal |dG| of one pulse from ``g``; ``direction`` +1/-1, or an array of them per cell."""
         s, xp = self.spec, self.xp
-        base = np.float32(s.step_us * (1 + direction * s.asymmetry))
+        if np.ndim(direction) == 0:
+            base = np.float32(s.step_us * (1 + direction * s.asymmetry))
+        else:
+            base = np.float32(s.step_us) * (1 + direction.astype(np.float32) * np.float32(s.asymmetry))
         if not self._bounded:
-            return xp.full(xp.shape(g), base, dtype=np.float32)
+            return xp.zeros(xp.shape(g), dtype=np.float32) + base
         a_up, a_down = self._a
         u = (xp.asarray(g, dtype=np.float32) - s.g_min_us) / np.float32(s.range_us)
         return (base * curves.slope(u, a_up, a_down, direction)).astype(np.float32)

@@ -5,12 +5,16 @@
   no read noise, no nonlinearity. The window [0, 160] uS is the nominal mapping range
   (a weight of +-1 at R_wg = 1/80 per uS around an 80 uS reference); it is not enforced.
   The pulse step equals sigma, so EaPU's fixed step dG_th = sigma is one pulse.
+  Energy for this window: one write pulse ``V_w^2 * G * t_p`` at the window's mean 80 uS with
+  the Wu'18 pulse (1.6 V, 50 ns; the paper does not give its array's pulse) = 10.2 pJ; one
+  read ``V_r^2 * G * t_r`` at 0.2 V, 10 ns = 32 fJ (docs/energy.md).
 - "rram-realistic": a TaOx/HfOx 1T1R cell with DEVICES.md's suggested defaults:
   2-20 uS window (Wu'18 on/off 10); 128 pulses across it; NeuroSim nonlinearity 0.04 up and
   0.63 (saturating) down (Wu'18); cycle-to-cycle 3.7 % of range per pulse (Wu'18);
   device-to-device step and window spread 0.3 (aihwkit ReRAM presets); read noise 1 % of G
   per read; stuck-at 0.1 % low + 0.1 % high; endurance 1e7 pulses [assumed];
-  1.5 pJ per 1.6 V / 50 ns pulse; 4 fJ per cell read (0.2 V, 10 ns);
+  1.41 pJ per 1.6 V / 50 ns pulse and 4.4 fJ per cell read (0.2 V, 10 ns), both at the
+  window's mean 11 uS;
   write-verify error with the NeuRRAM profile, ~1 uS at mid-window.
 - "rram-stress": rram-realistic with Ag:a-Si nonlinearity (2.4 / 4.88) and the 4-Mb HfO2
   chip's fault rates (1.75 % stuck low, 9.04 % stuck high) to stress update rules.
@@ -28,6 +32,19 @@ from imc.spec import ANALOG_WRITE, BOUNDS, DEVICE_VARIATION, FAULTS, READ_NOISE
 from .device import MemristorSpec
 from .softbounds import SoftBoundsSpec
 
+# V^2 * G * t energies of one write pulse (Wu'18: 1.6 V, 50 ns) and one read (0.2 V, 10 ns)
+# at a window's mean conductance (docs/energy.md)
+_WRITE_V, _WRITE_S, _READ_V, _READ_S = 1.6, 50e-9, 0.2, 10e-9
+
+
+def _pulse_j(g_mean_us: float) -> float:
+    return _WRITE_V**2 * g_mean_us * 1e-6 * _WRITE_S
+
+
+def _read_j(g_mean_us: float) -> float:
+    return _READ_V**2 * g_mean_us * 1e-6 * _READ_S
+
+
 EAPU_PAPER = MemristorSpec(
     name="eapu-paper",
     g_min_us=0.0,
@@ -38,8 +55,8 @@ EAPU_PAPER = MemristorSpec(
     program_noise_us=0.0,
     program_pulses=1,
     endurance_cycles=1e7,
-    energy_per_pulse_j=1.5e-12,
-    energy_per_read_j=4e-15,
+    energy_per_pulse_j=_pulse_j(80.0),
+    energy_per_read_j=_read_j(80.0),
     pulse_width_s=50e-9,
     read_time_s=10e-9,
     capabilities={ANALOG_WRITE},
@@ -64,8 +81,8 @@ RRAM_REALISTIC = MemristorSpec(
     stuck_low_prob=0.001,
     stuck_high_prob=0.001,
     endurance_cycles=1e7,
-    energy_per_pulse_j=1.5e-12,
-    energy_per_read_j=4e-15,
+    energy_per_pulse_j=_pulse_j(11.0),
+    energy_per_read_j=_read_j(11.0),
     pulse_width_s=50e-9,
     read_time_s=10e-9,
     capabilities={BOUNDS, FAULTS, READ_NOISE, DEVICE_VARIATION},

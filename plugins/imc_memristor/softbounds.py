@@ -61,6 +61,8 @@ class SoftBoundsSpec(DeviceSpec):
 class SoftBoundsDevice(VariedDevice):
     """A crossbar of soft-bounds cells; see the module docstring."""
 
+    internal_path = True  # first-party: the library may drive the hooks without re-validation
+
     def _draw_window(self):
         s, xp, c, shape = self.spec, self.xp, self.compute, self.shape
         half = np.float32(s.range_us / 2)

@@ -266,7 +266,7 @@ class MramDevice(Device):
         ones = xp.ones(idx.shape, dtype=xp.int64)
         new = self._apply(idx, ones, s, currents)
         self._commit(idx, new)
-        self._count_writes(idx, ones, "write")
+        self._count_writes(idx, ones, "write", signs=s)
 
     # -- declarations -----------------------------------------------------------------
     def window_at(self, idx):

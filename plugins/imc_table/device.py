@@ -8,9 +8,22 @@ linearly; beyond the ends they are held constant.
 Physics: the step table defines a pulse coordinate x(G) = integral dG / step(G) per
 direction (so n pulses move x by n, like NeuroSim's curve inversion with a measured
 curve); a pulse from G lands at G(x(G) + n) plus Gaussian noise ``noise(G) * sqrt(n)``,
-clipped to the cell's window. Device-to-device: lognormal step scale (``step_d2d``),
-window spread (``bounds_d2d``, the table is stretched affinely onto each cell's window),
-stuck cells (``stuck_low_prob`` / ``stuck_high_prob``).
+clipped to the cell's window. That noise accumulates: the next pulse starts from there.
+
+Non-accumulating noise (``offset_noise_us``, the read / measurement noise or relaxation
+a fit finds in the data): every write of a cell adds a fresh Gaussian offset of that std
+to its conductance, which the next write does not inherit. The cell keeps its hidden
+state (conductance minus offset) and moves that; products and reads see the offset until
+the cell is written again (as aihwkit's ``write_noise_std``). Write-verify leaves no offset.
+The declared write noise (what EaPU's threshold uses) is the accumulating part only.
+
+Device-to-device: lognormal step scale (``step_d2d``), window spread (``bounds_d2d``, the
+table is stretched affinely onto each cell's window), stuck cells (``stuck_low_prob`` /
+``stuck_high_prob``).
+
+The summary fields ``step_us``, ``write_noise_us``, ``nonlinearity_*`` and ``asymmetry``
+describe the tables; the device does not read them, so :meth:`TableSpec.evolve` refuses to
+change them (change the tables, or refit).
 """
 
 from __future__ import annotations
@@ -23,10 +36,24 @@ import numpy as np
 
 from imc.device import UP
 from imc.errors import SpecError, SpecTypeError
-from imc.spec import DeviceSpec
+from imc.spec import DeviceSpec, float_field
 from imc.variation import VariedDevice
 
 _FINE = 4097  # points of the integrated pulse coordinate
+
+
+class TableOverrideError(SpecError):
+    """A spec field a table device does not read, asked to change (it would change nothing)."""
+
+
+#: DeviceSpec fields a table device derives from its tables and never reads, and what to change instead
+DERIVED = {
+    "step_us": "the step tables step_up_us / step_down_us",
+    "write_noise_us": "the noise tables noise_up_us / noise_down_us (accumulating) or offset_noise_us",
+    "nonlinearity_up": "the step table step_up_us",
+    "nonlinearity_down": "the step table step_down_us",
+    "asymmetry": "the step tables step_up_us / step_down_us",
+}
 
 
 def _table(value):
@@ -49,9 +76,25 @@ class TableSpec(DeviceSpec):
     grid_down_us: tuple = _table_field("conductances where the down tables are given, increasing, uS")
     step_down_us: tuple = _table_field("mean |dG| of one down pulse at each grid point, uS (> 0)")
     noise_down_us: tuple = _table_field("std of one down pulse's change at each grid point, uS")
+    offset_noise_us: float = float_field(
+        0.0, doc="std of the non-accumulating noise of one write: redrawn at every write of a cell, "
+        "not carried into the next (read / measurement noise or relaxation in fitted data), uS")
+
+    def evolve(self, **overrides) -> TableSpec:
+        """A copy with some fields changed; the summary fields the tables fix are refused."""
+        for key, value in overrides.items():
+            if key in DERIVED and value != getattr(self, key):
+                raise TableOverrideError(
+                    f"{key} cannot be overridden on table preset {self.name!r}: a table device takes its "
+                    f"step and noise from its tables, so {key}={value!r} would change nothing; "
+                    f"change {DERIVED[key]} instead (or refit with imc fit)"
+                )
+        return super().evolve(**overrides)
 
     def __attrs_post_init__(self):
         super().__attrs_post_init__()
+        if self.offset_noise_us < 0:
+            raise SpecError(f"offset_noise_us must be >= 0, got {self.offset_noise_us!r}")
         for d in ("up", "down"):
             grid, step, noise = (getattr(self, f"{k}_{d}_us") for k in ("grid", "step", "noise"))
             if not len(grid) == len(step) == len(noise):
@@ -106,6 +149,8 @@ class TableDevice(VariedDevice):
     def __init__(self, spec: TableSpec, shape, compute):
         if not isinstance(spec, TableSpec):
             raise TypeError(f"the table backend needs a TableSpec, got {type(spec).__name__}")
+        if spec.offset_noise_us > 0:  # the hidden state is conductance minus this per-cell offset
+            self.cell_fields = (*VariedDevice.cell_fields, "offset")
         super().__init__(spec, shape, compute)
         xp = self.xp
         self._max_pulses = 2 * spec.levels + 2  # more pulses than this cannot move a cell further
@@ -134,9 +179,24 @@ class TableDevice(VariedDevice):
         grid, noise = self._noise[direction]
         return self.xp.interp(g_nominal, grid, noise)
 
+    def _init_cells(self) -> None:
+        super()._init_cells()
+        if "offset" in self.cell_fields:
+            self.cell["offset"] = self.xp.zeros(self.shape, dtype=np.float32)
+
+    def _program(self, g, idx, targets_us):
+        """Write-verify: as :class:`VariedDevice`, and the verified state carries no offset."""
+        if "offset" in self.cell_fields:
+            self.cell["offset"].reshape(-1)[idx] = np.float32(0)
+        return super()._program(g, idx, targets_us)
+
     def _pulse(self, g, idx, counts, signs):
         s, xp = self.spec, self.xp
         lo, hi, stuck = self._gather(idx)
+        offsets = "offset" in self.cell_fields
+        if offsets:  # move the hidden state; the visible one gets a fresh offset below
+            visible, old = g, self.cell["offset"].reshape(-1)[idx]
+            g = self._pin(g - old, lo, hi, stuck)
         scale = (hi - lo) / np.float32(s.range_us)  # this cell's window vs the nominal one
         g_nom = np.float32(s.g_min_us) + (g - lo) / scale
         n = counts.astype(np.float32)
@@ -145,7 +205,14 @@ class TableDevice(VariedDevice):
         moved = xp.where(up, self._move(g_nom, eff, UP), self._move(g_nom, eff, -UP))
         sigma = xp.where(up, self._noise_at(g_nom, UP), self._noise_at(g_nom, -UP))
         new_nom = moved + sigma * xp.sqrt(n) * self.compute.normal(g.shape)
-        return self._pin(lo + (new_nom - np.float32(s.g_min_us)) * scale, lo, hi, stuck)
+        new = self._pin(lo + (new_nom - np.float32(s.g_min_us)) * scale, lo, hi, stuck)
+        if not offsets:
+            return new
+        seen = self._pin(new + np.float32(s.offset_noise_us) * self.compute.normal(g.shape), lo, hi, stuck)
+        # cells given 0 pulses may be among idx (the dense internal path): they keep state and offset
+        written = counts > 0
+        self.cell["offset"].reshape(-1)[idx] = xp.where(written, seen - new, old)
+        return xp.where(written, seen, visible)
 
     def max_update_pulses(self) -> int:
         """More pulses than this cannot move a cell further (update() caps its counts here)."""
@@ -160,3 +227,7 @@ class TableDevice(VariedDevice):
     def declared_write_noise_us(self, g, direction: int = UP):
         """Tabulated write-noise std of one pulse from ``g`` in ``direction``."""
         return self._noise_at(self.xp.asarray(g, dtype=np.float32), direction).astype(np.float32)
+
+    def declared_offset_noise_us(self, g):
+        """Std of the non-accumulating offset every write adds (``offset_noise_us``), uS."""
+        return self.xp.full(self.xp.shape(g), self.spec.offset_noise_us, dtype=np.float32)
