@@ -199,7 +199,7 @@ def markdown(rows: list[dict], title: str = "") -> str:
 
 def _labels(rows):
     one = len({(x["backend"], x["preset"]) for x in rows}) == 1
-    return [(r["rule"] if one else f"{r['rule']}\n{r['backend']}:{r['preset']}") + (" ⚠" if r["warnings"] else "") for r in rows]
+    return [(r["rule"] if one else f"{r['rule']} ({r['backend']}:{r['preset']})") + (" ⚠" if r["warnings"] else "") for r in rows]
 
 
 def comparison_plot(rows: list[dict], path) -> Path:
@@ -212,7 +212,8 @@ def comparison_plot(rows: list[dict], path) -> Path:
     labels = _labels(rows)
     metric = rows[0]["metric"]
     x = np.arange(len(rows))
-    fig, axes = plt.subplots(1, 4, figsize=(4.2 * 4, 4.2))
+    width = max(4.2, 0.35 * len(rows) + 1.5)
+    fig, axes = plt.subplots(1, 4, figsize=(width * 4, 4.2 + (1.5 if len(labels[0]) > 20 else 0)))
     values = [(r["value"] or 0) * (100 if metric == "accuracy" else 1) for r in rows]
     ax = axes[0]
     ax.bar(x, values, color=["C3" if r["warnings"] else "C0" for r in rows])
@@ -256,7 +257,8 @@ def energy_plot(rows: list[dict], path) -> Path:
 
     plt = _pyplot()
     labels = _labels(rows)
-    fig, axes = plt.subplots(1, 3, figsize=(5.2 * 3, 4.4))
+    width = max(5.2, 0.4 * len(rows) + 3.0)
+    fig, axes = plt.subplots(1, 3, figsize=(width * 3, 4.4 + (1.5 if len(labels[0]) > 20 else 0)))
     included: list[str] = []
     for ax, (boundary, names) in zip(axes, BOUNDARIES.items()):
         included += names
