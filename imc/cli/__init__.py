@@ -1,21 +1,21 @@
 """The ``imc`` command line. Each subcommand lives in its own module of this package.
 
-A subcommand module defines ``register(subparsers)``, which adds its parser and sets
-``func`` (taking the parsed args, returning an exit code). Errors a user can fix are
+Subcommands come from the catalogue (hook ``imc_subcommands``; imc's own are listed in
+:mod:`imc.cli.commands`). Each defines ``register(subparsers)``, which adds its parser and
+sets ``func`` (taking the parsed args, returning an exit code). Errors a user can fix are
 raised as :class:`imc.errors.UserError` (``UsageError`` for arguments) and printed as one
 line on stderr with exit code 2. Any other exception is a bug and keeps its traceback;
 ``IMC_DEBUG=1`` shows the traceback of user errors too.
 
 Whatever goes wrong, stderr gets one line: argparse's usage + error pair becomes one line,
 a library's multi-line message is joined, warnings raised by a command that then fails are
-dropped (a command that succeeds passes them on as they came), and running out of
-memory or disk is a one-line :class:`~imc.errors.ResourceLimitError` (exit 2).
+dropped (a command that succeeds passes them on as they came), and running out of memory or
+disk is a one-line :class:`~imc.errors.ResourceLimitError` (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import traceback
@@ -23,7 +23,7 @@ import warnings
 
 from imc.errors import UsageError, UserError
 
-SUBCOMMANDS = ("backends", "characterize", "fit", "conformance", "config", "train", "compare", "sweep", "report")
+__all__ = ["UsageError", "build_parser", "main"]
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -37,8 +37,6 @@ def one_line(text) -> str:
     """A message on one line: lines joined, runs of whitespace collapsed."""
     return " ".join(str(text).split())
 
-__all__ = ["UsageError", "build_parser", "main"]
-
 
 def build_parser() -> argparse.ArgumentParser:
     from imc import __version__
@@ -48,19 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"imc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        importlib.import_module(f"imc.cli.{name}").register(sub)
+    from imc.registry import get_registry
+
+    for info in get_registry().subcommands().values():  # imc's own and plugins', one catalogue
+        info.register(sub)
     return parser
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    with warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught:  # plugin warnings while building the parser too
         warnings.simplefilter("default")
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "func", None):
+            parser.print_help()
+            return 2
         try:
             code = int(args.func(args) or 0)
         except UserError as exc:

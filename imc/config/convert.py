@@ -13,9 +13,9 @@ from cattrs.errors import (
 )
 
 from ..errors import ConfigKeyError, ConfigValueError
+from ..fields import tomlable, unknown_key_message
 from ..limits import FLOAT32_MAX, INT_MAX
 from ..spec import unknown_name_message
-from .checks import tomlable, unknown_key_message
 from .components import check_component, resolved_params
 from .schema import ModelConfig, OptimizerConfig, RuleConfig, TrainConfig
 from .tasks import TASKS, TaskConfig
@@ -40,7 +40,7 @@ def _component_hook(cls):
         name = data.pop("name", attrs.fields(cls).name.default)
         for key, value in data.items():
             if not tomlable(value):
-                raise ConfigValueError(f"{key} must be a number, string, boolean or list, got {value!r}")
+                raise ConfigValueError(f"{key} must be a number, string, boolean, list or table, got {value!r}")
             _check_held(key, value)
         return cls(name=name, params=data)
 
@@ -49,12 +49,18 @@ def _component_hook(cls):
 
 def _check_held(key: str, value) -> None:
     """Component parameters end up in int64 / float32 arrays: refuse numbers they cannot hold."""
+    if isinstance(value, dict):
+        for sub, item in value.items():
+            _check_held(f"{key}.{sub}", item)
+        return
     for item in value if isinstance(value, list) else [value]:
-        if isinstance(item, bool):
+        if isinstance(item, (list, dict)):
+            _check_held(key, item)
+        elif isinstance(item, bool):
             continue
-        if isinstance(item, int) and abs(item) > INT_MAX:
+        elif isinstance(item, int) and abs(item) > INT_MAX:
             raise ConfigValueError(f"{key} must be an integer within +-{INT_MAX}, got {item}")
-        if isinstance(item, float) and not (math.isfinite(item) and abs(item) <= FLOAT32_MAX):
+        elif isinstance(item, float) and not (math.isfinite(item) and abs(item) <= FLOAT32_MAX):
             raise ConfigValueError(f"{key} must be a finite number within +-{FLOAT32_MAX:.4g} (float32), got {item!r}")
 
 
@@ -87,6 +93,7 @@ def _strict_float(value, _type):
 
 
 _converter.register_structure_hook(TaskConfig, _structure_task)
+_converter.register_unstructure_hook(TaskConfig, lambda task: _converter.unstructure(task, type(task)))
 for _cls in (ModelConfig, OptimizerConfig, RuleConfig):
     _converter.register_structure_hook(_cls, _component_hook(_cls))
     _converter.register_unstructure_hook(_cls, _unstructure_component)
@@ -157,10 +164,16 @@ def _validate_cross(cfg: TrainConfig) -> None:
         raise ConfigValueError("backend.preset: " + str(exc.args[0])) from None
     except ValueError as exc:
         raise ConfigValueError(f"backend.preset: {exc}") from None
-    spec_fields = [a.name for a in attrs.fields(type(preset_spec))]
+    spec_cls = type(preset_spec)
+    settable = spec_cls.settable_fields()
     for key in cfg.backend.overrides:
-        if key not in spec_fields or key in ("name", "capabilities", "source"):
-            valid = [f"backend.overrides.{f}" for f in spec_fields if f not in ("name", "capabilities", "source")]
+        if key in spec_cls.derived_fields:
+            raise ConfigValueError(
+                f"backend.overrides.{key}: {spec_cls.__name__} derives {key} ({spec_cls.derived_fields[key]}); "
+                "it cannot be set"
+            )
+        if key not in settable:
+            valid = [f"backend.overrides.{f}" for f in settable]
             raise ConfigKeyError(unknown_key_message(f"backend.overrides.{key}", key, valid))
     try:
         info.spec(preset, **cfg.backend.overrides)

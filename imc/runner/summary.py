@@ -20,21 +20,15 @@ def build_summary(cfg: TrainConfig, run: Run, result: dict) -> dict:
 
     return json_safe({
         "status": "ok",
-        **headline(cfg, run, result, cfg.backend.preset or default_preset(cfg)),
+        **headline(cfg, run, result, run.device.preset),
         "final": result["final"],
         "history": result["history"],
         "ledger": result["ledger"],
     })
 
 
-def default_preset(cfg: TrainConfig) -> str:
-    from ..registry import get_registry
-
-    return get_registry().get(cfg.backend.name).info.default_preset
-
-
 def diverged_summary(cfg: TrainConfig, run: Run, exc) -> dict:
-    """summary.json of a run that diverged: where, why, and the ledger up to that step."""
+    """summary.json of a run that diverged: where, why, and the history up to that step."""
     return json_safe({
         "status": "diverged",
         "name": cfg.run_name,

@@ -6,11 +6,13 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 from ..errors import DataError, InputFileError
+from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, string, to_float
 from ..limits import check_memory, format_bytes
-from .base import CLASSIFICATION, IMAGE, TaskData, split_indices
+from .base import CLASSIFICATION, IMAGE, TaskData, TaskInfo, split_indices
 
 
 def _as_inputs(x: np.ndarray, key: str, path) -> np.ndarray:
@@ -47,6 +49,20 @@ def _read(path: Path) -> dict[str, np.ndarray]:
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+@attrs.frozen(kw_only=True)
+class NpzTask:
+    """The user's own arrays: a .npz with ``x`` and ``y`` (and optionally ``x_test``, ``y_test``).
+
+    Integer ``y`` means classification (accuracy); float ``y`` shaped like an image means
+    image-to-image regression (PSNR, values in [0, 1]).
+    """
+
+    name: str = attrs.field(default="npz", validator=one_of("npz"))
+    path: str = attrs.field(default="", validator=string)
+    test_fraction: float = attrs.field(default=0.2, converter=to_float, validator=number_in(0.05, 0.9))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
 
 def load(task) -> TaskData:
@@ -90,3 +106,6 @@ def load(task) -> TaskData:
         name="npz", kind=CLASSIFICATION if classification else IMAGE,
         x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, n_classes=n_classes,
     )
+
+
+INFO = TaskInfo(name="npz", config=NpzTask, load=load, description="The user's own arrays: a .npz with ``x`` and ``y`` (and optionally ``x_test``, ``y_test``).")

@@ -1,13 +1,13 @@
-"""attrs validators for config fields, and the one "unknown key" message every part uses."""
+"""attrs validators for user-facing fields (configs, tasks, models), and the one "unknown key" message."""
 
 from __future__ import annotations
 
 import difflib
 import math
 
-from ..errors import ConfigValueError
-from ..limits import FLOAT32_MAX, INT_MAX
-from ..spec import unknown_name_message
+from .errors import ConfigValueError
+from .limits import FLOAT32_MAX, INT_MAX
+from .spec import unknown_name_message
 
 MAX_BITS = 24  # converter bits: float32 has a 24-bit significand
 MAX_EPOCHS = 1_000_000  # more would not finish; a cap that catches typos like 10**9
@@ -72,11 +72,13 @@ def to_float(value):
 
 
 def tomlable(value) -> bool:
-    """Whether ``value`` is a TOML scalar or a list of them."""
+    """Whether ``value`` is a TOML scalar, or a list or table of them (nested)."""
     if isinstance(value, (bool, int, float, str)):
         return True
     if isinstance(value, (list, tuple)):
         return all(tomlable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and tomlable(v) for k, v in value.items())
     return False
 
 
