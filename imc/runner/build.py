@@ -12,7 +12,7 @@ import numpy as np
 from ..compute import Compute
 from ..config import TrainConfig
 from ..errors import ComputeUnavailable, ConfigValueError, UserError
-from ..tasks import TaskData
+from ..tasks import TaskData, check_task_size
 
 
 def analog_config(cfg: TrainConfig, device=None):
@@ -39,6 +39,7 @@ class Run:
 
         catalogue = get_registry()
         self.cfg = cfg
+        check_task_size(cfg.task)  # before any patch is cut
         self.data = catalogue.lookup("task", cfg.task.name).load(cfg.task)
         model = catalogue.lookup("model", cfg.model.name)
         sizes = model.needs(self.data)
