@@ -133,8 +133,12 @@ MAX_NESTING = 100  # TOML tables/arrays inside each other (the parser recurses p
 
 def parse_toml(text: str, where: str, what: str = "malformed TOML") -> dict:
     """TOML text as a dict; malformed or absurdly nested text is one ConfigValueError line."""
-    from .config.files import tomllib
     from .errors import ConfigValueError
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     depth = max_nesting(text)
     if depth > MAX_NESTING:
