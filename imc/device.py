@@ -213,6 +213,18 @@ class Device:
             f"{self.spec.name} has no native probabilistic switching (capability 'native-probabilistic' absent)"
         )
 
+    def switching_probability(self, current_ua, direction: int):
+        """Population-averaged switching probability of one pulse at ``current_ua`` (uA).
+
+        Declared by devices with capability "switching-law" (e.g. MTJs); others raise."""
+        raise NotImplementedError(f"{self.spec.name} declares no switching law (capability 'switching-law' absent)")
+
+    def current_for_probability(self, probability, direction: int):
+        """Pulse current (uA) whose population-averaged switching probability is ``probability``.
+
+        Declared by devices with capability "switching-law"; others raise."""
+        raise NotImplementedError(f"{self.spec.name} declares no switching law (capability 'switching-law' absent)")
+
     def _drift(self, g, age_s, seconds: float):
         """Conductances (all cells, device shape) after ``seconds`` more of relaxation.
 
