@@ -29,10 +29,24 @@ def read_metrics(run_dir) -> tuple[list[dict], list[dict]]:
     return steps, epochs
 
 
+PLOT_FILES = ("curves.png", "update_ratio.png", "cumulative_writes.png", "energy.png", "cell_writes.png")
+
+
 def _save(fig, path: Path) -> None:
+    """Save a figure whole or not at all (a kill mid-save leaves no half-written PNG)."""
+    from imc.files import atomic_write
+
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
+    try:
+        atomic_write(Path(path), lambda handle: fig.savefig(handle, dpi=110, format="png"))
+    finally:
+        _pyplot().close(fig)
+
+
+def missing_plots(run_dir) -> list[str]:
+    """Names of the run's plots not (yet) in ``run_dir/plots``."""
+    out = Path(run_dir) / "plots"
+    return [name for name in PLOT_FILES if not (out / name).is_file()]
 
 
 def run_plots(run_dir) -> list[Path]:
