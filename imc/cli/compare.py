@@ -38,7 +38,7 @@ def register(sub) -> None:
     p.add_argument("--rules", default=ALL_RULES, metavar="A,B", help=f"update rules (default: {ALL_RULES})")
     p.add_argument("--backends", metavar="NAME[:PRESET],...", help="backends (default: the config's)")
     p.add_argument("--output", "-o", metavar="DIR", help="output folder (default: <output_dir>/compare-<name>-<time>)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output (bar on a terminal, a line per epoch elsewhere)")
     p.set_defaults(func=main)
 
 
@@ -82,7 +82,7 @@ def main(args) -> int:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path(cfg.output_dir).expanduser() / f"compare-{cfg.run_name}-{stamp}"
     create_run_dir(out)
-    quiet = args.quiet or not sys.stdout.isatty()
+    quiet = args.quiet
     summaries = []
     for folder, run_cfg in runs:
         print(f"[{len(summaries) + 1}/{len(runs)}] {folder}", flush=True)

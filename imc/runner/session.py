@@ -23,6 +23,7 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
     ``resume=True`` continues the run in ``run_dir`` from its checkpoint (``cfg`` may be
     None: the folder's config.toml is used). ``checkpoint_every`` (steps) overrides the
     config's ``checkpoint_every``; a checkpoint is always written at the end.
+    ``quiet=False`` shows progress: a bar on a terminal, a line per epoch elsewhere.
     ``plots=False`` skips the PNG plots and example images (sweeps draw their own report).
     """
     run_dir = Path(run_dir)
@@ -53,7 +54,7 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
     spe = run.trainer.steps_per_epoch(len(run.data.x_train))
     saver = Checkpointer(run_dir, every, spe, log)
     progress = Progress(run.steps_total(), run.trainer.step, run.data.metric, cfg.run_name,
-                        disable=quiet)
+                        mode="off" if quiet else "auto")
     schedule = LearningRateSchedule(run.trainer.optimizer, cfg.lr_schedule, run.steps_total())
     schedule.apply(run.trainer.step)
     run.trainer.callbacks = (schedule, log, saver, progress)
