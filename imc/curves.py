@@ -94,6 +94,18 @@ def advance(u, pulses, a_up: float, a_down: float, direction):
     return xp.where(up, _curve(x_up, a_up), 1 - _curve(x_dn, a_down))
 
 
+def position(u, a: float):
+    """Where along the pulse axis (x in [0, 1]) the curve of ``a`` reaches ``u`` (its inverse)."""
+    xp = namespace_of(u)
+    return _inverse(xp.clip(u, 0, 1), a)
+
+
+def level(x, a: float):
+    """The curve itself: position ``u`` reached after ``x`` (in [0, 1]) of the pulse axis."""
+    xp = namespace_of(x)
+    return _curve(xp.clip(x, 0, 1), a)
+
+
 def slope(u, a_up: float, a_down: float, direction):
     """Nominal du per unit x (one full-range pulse train) at u in ``direction``."""
     xp = namespace_of(u)

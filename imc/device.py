@@ -11,7 +11,19 @@ the device exactly as it was. A backend subclasses it and fills in the physics h
 - ``_update(g, idx, delta_us)``: new conductances and pulse counts for a requested change
   (default: translate into whole pulses with the declared step, then ``_pulse``);
 - ``_program(g, idx, targets_us)``: closed-loop write-verify result;
-- ``declared_step_us`` / ``declared_write_noise_us``: what the spec promises, per state.
+- ``declared_step_us`` / ``declared_write_noise_us``: what the spec promises, per state;
+- ``_drift(g, age_s, seconds)``: conductances after ``seconds`` more of relaxation, for
+  backends that declare the "drift" capability;
+- ``_read_noise_rel()``: relative read-noise std now (scalar, or per cell when it depends on
+  the state or on the time since the last write).
+
+Time: the core keeps the simulated time ``time_s`` (seconds since the array was made) and
+each cell's last-write time ``written_at_s``. Every write form (``pulse``, ``update``,
+``pulse_probabilistic``, ``program``) sets the clock of exactly the cells it wrote to the
+current time; nothing else touches it. Only :meth:`Device.drift` advances time, so
+training (which never calls it) happens at one instant and a cell's age
+``time_s - written_at_s`` is the time since it was last written. Both are part of
+:meth:`Device.state`.
 
 Selected cells are always handled as 1-D gathers (``idx`` are flat indices), so a sparse
 update touches only its cells and untouched cells stay bit-identical.
@@ -25,7 +37,7 @@ import attrs
 import numpy as np
 
 from .compute import Compute
-from .spec import READ_NOISE, DeviceSpec
+from .spec import DRIFT, READ_NOISE, DeviceSpec
 
 UP, DOWN = 1, -1
 
@@ -121,6 +133,8 @@ class Device:
         self.g = self.xp.full(shape, (spec.g_min_us + spec.g_max_us) / 2, dtype=np.float32)
         self.cell: dict[str, object] = {}
         self.counters = Counters.zeros(self.xp, shape)
+        self.time_s = 0.0  # simulated time, s (advanced only by drift)
+        self.written_at_s = self.xp.zeros(shape, dtype=np.float64)  # per-cell last write, s
         self._init_cells()
 
     # ------------------------------------------------------------------ physics hooks
@@ -198,9 +212,52 @@ class Device:
             f"{self.spec.name} has no native probabilistic switching (capability 'native-probabilistic' absent)"
         )
 
-    def drift(self, seconds: float) -> None:
-        """Let the stored state relax for ``seconds`` (capability "drift")."""
+    def _drift(self, g, age_s, seconds: float):
+        """Conductances (all cells, device shape) after ``seconds`` more of relaxation.
+
+        ``g`` is the current state and ``age_s`` each cell's time since its last write
+        (before this step), both of the device's shape. Return new conductances inside
+        each cell's window; the core advances the clock afterwards. A law should compose:
+        relaxing for a then b should give (in distribution) what a + b gives.
+        """
         raise NotImplementedError(f"{self.spec.name} does not model drift (capability 'drift' absent)")
+
+    def _read_noise_rel(self):
+        """Relative std of read noise now: a number, or an array of the device's shape.
+
+        Default: the spec's ``read_noise_rel`` when "read-noise" is declared, else 0. A
+        backend whose read noise depends on the state or on the cells' age overrides it
+        (it may use :meth:`age_s`).
+        """
+        return self.spec.read_noise_rel if self.spec.has(READ_NOISE) else 0.0
+
+    def age_s(self):
+        """Seconds since each cell was last written (float64, the device's shape)."""
+        return np.float64(self.time_s) - self.written_at_s
+
+    def drift(self, seconds: float) -> None:
+        """Let the stored state relax for ``seconds`` and advance the simulated time.
+
+        Needs capability "drift". The backend's law sees each cell's age (time since its
+        last write); reads and products afterwards see the drifted conductances. No write
+        is counted and no clock is reset. ``seconds`` must be a finite number >= 0.
+        """
+        if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.integer, np.floating)):
+            raise TypeError(f"seconds must be a number, got {type(seconds).__name__}")
+        seconds = float(seconds)
+        if not np.isfinite(seconds) or seconds < 0:
+            raise ValueError(f"seconds must be a finite number >= 0, got {seconds!r}")
+        if not self.spec.has(DRIFT):
+            raise NotImplementedError(f"{self.spec.name} does not model drift (capability 'drift' absent)")
+        if seconds == 0:
+            return
+        new = self.xp.asarray(self._drift(self.g, self.age_s(), seconds), dtype=np.float32)
+        if tuple(new.shape) != self.shape:
+            raise ValueError(f"{self.spec.name}: _drift returned shape {tuple(new.shape)}, the device has {self.shape}")
+        if not bool(self.xp.isfinite(new).all()):
+            raise FloatingPointError(f"{self.spec.name}: drift produced non-finite conductances")
+        self.g = new
+        self.time_s += seconds
 
     # ------------------------------------------------------------------ helpers
     def pulses_for(self, g, delta_us, max_pulses: int | None = None):
@@ -403,15 +460,17 @@ class Device:
         x2 = x.reshape(1, -1) if x.ndim == 1 else x
         g = self.g.T if transposed else self.g
         y = x2 @ g
-        rel = self.spec.read_noise_rel
-        if rel > 0 and self.spec.has(READ_NOISE):
+        rel = self._read_noise_rel()
+        if np.ndim(rel) != 0 or rel > 0:
             # i.i.d. cell noise N(0, (rel*G)^2) per product, summed over the inputs:
             # the output-referred std is sqrt(x^2 @ (rel*G)^2), drawn per vector.
+            # ``rel`` may be per cell (state- or age-dependent read noise).
             if self.internal_path:
                 var = self._read_var()
                 var = var.T if transposed else var
             else:
-                var = (g * g) * np.float32(rel * rel)
+                sg = g * (np.float32(rel) if np.ndim(rel) == 0 else (rel.T if transposed else rel).astype(np.float32))
+                var = sg * sg
             y += xp.sqrt((x2 * x2) @ var) * self.compute.normal(y.shape)
         self._count_reads(x2.shape[0])
         return y[0] if x.ndim == 1 else y
@@ -431,9 +490,15 @@ class Device:
         return value
 
     def _read_var(self):
-        """Read-noise variance of every cell, ``(rel * G)^2`` (uS^2), cached between writes."""
-        rel2 = np.float32(self.spec.read_noise_rel**2)
-        return self._cached("read_var", None, lambda: (self.g * self.g) * rel2)
+        """Read-noise variance of every cell, ``(rel * G)^2`` (uS^2), cached between writes
+        and clock moves (``rel`` from :meth:`_read_noise_rel`, a number or per cell)."""
+
+        def make():
+            rel = self._read_noise_rel()
+            rel2 = np.float32(rel) ** 2 if np.ndim(rel) == 0 else (rel * rel).astype(np.float32)
+            return (self.g * self.g) * rel2
+
+        return self._cached("read_var", None, make)
 
     def _pair_product(self, other, x, transposed: bool):
         """``x @ (G_self - G_other)`` for a differential pair in ONE product (internal path).
@@ -461,10 +526,12 @@ class Device:
         return y
 
     def _with_read_noise(self, g):
-        rel = self.spec.read_noise_rel
-        if rel > 0 and self.spec.has(READ_NOISE):
-            return g + self.xp.abs(g) * np.float32(rel) * self.compute.normal(g.shape)
-        return g.copy()
+        rel = self._read_noise_rel()
+        if np.ndim(rel) == 0:
+            if rel > 0:
+                return g + self.xp.abs(g) * np.float32(rel) * self.compute.normal(g.shape)
+            return g.copy()
+        return g + self.xp.abs(g) * rel.astype(np.float32) * self.compute.normal(g.shape)
 
     # ------------------------------------------------------------------ internal path
     def _write_internal(self, op: str, idx, values, signs=None):
@@ -517,12 +584,18 @@ class Device:
         self._version = self.__dict__.get("_version", 0) + 1  # invalidates what _cached holds
 
     def _count_writes(self, idx, pulses, category: str, written=None, signs=None):
-        """Book a write: per-cell pulses and write events, running totals, energy.
+        """Book a write: per-cell pulses and write events, running totals, energy, clocks.
 
         Every write form (public and internal) ends here. ``idx``: flat indices or
         ``slice(None)``; ``written`` (bool per entry of ``idx``) marks the cells actually
-        written (default: all of them); a cell given no pulse is not a write.
+        written (default: all of them); a cell given no pulse is not a write. This is also
+        where each written cell's last-write time is set to now (and only theirs).
         Returns (cells written, pulses) as numbers or 0-d device arrays (no host sync)."""
+        clock = self.written_at_s.reshape(-1)
+        if written is None:
+            clock[idx] = self.time_s
+        else:
+            clock[idx] = self.xp.where(written, np.float64(self.time_s), clock[idx])
         c = self.counters
         c.pulses.reshape(-1)[idx] += pulses
         if written is None:
@@ -567,6 +640,8 @@ class Device:
             "energy_j": np.array([c.energy_j[k] for k in sorted(c.energy_j)], dtype=np.float64),
             "energy_keys": np.array(sorted(c.energy_j)),
             "spec_json": np.array(json.dumps(self.spec.to_dict(), sort_keys=True)),
+            "time_s": np.array([self.time_s], dtype=np.float64),
+            "written_at_s": to_np(self.written_at_s),
         }
         for name in self.cell_fields:
             out[f"cell.{name}"] = to_np(self.cell[name])
@@ -582,7 +657,10 @@ class Device:
         missing = [k for k in needed if k not in state]
         if missing:
             raise KeyError(f"device state is missing {missing}")
-        for key in ["g_us", "pulses", "writes"] + [f"cell.{n}" for n in self.cell_fields]:
+        timed = [k for k in ("time_s", "written_at_s") if k in state]
+        if len(timed) == 1:
+            raise KeyError(f"device state has {timed[0]!r} without its partner ('time_s' and 'written_at_s' go together)")
+        for key in ["g_us", "pulses", "writes"] + timed[1:] + [f"cell.{n}" for n in self.cell_fields]:
             if tuple(np.shape(state[key])) != self.shape:
                 raise ValueError(f"state[{key!r}] has shape {np.shape(state[key])}, the device has {self.shape}")
         if "spec_json" in state:
@@ -591,10 +669,22 @@ class Device:
                 raise ValueError("state was saved from a device with a different spec")
         g = xp.asarray(state["g_us"], dtype=np.float32)
         self._check_finite("state['g_us']", g)
+        time_s, written_at = 0.0, xp.zeros(self.shape, dtype=np.float64)  # states from before the clock
+        if timed:
+            if np.shape(state["time_s"]) != (1,):
+                raise ValueError(f"state['time_s'] must hold one time (shape (1,)), got shape {np.shape(state['time_s'])}")
+            time_s = float(np.asarray(state["time_s"], dtype=np.float64)[0])
+            written_at = xp.asarray(state["written_at_s"], dtype=np.float64)
+            if not (np.isfinite(time_s) and time_s >= 0):
+                raise ValueError(f"state['time_s'] must be a finite time >= 0 s, got {time_s!r}")
+            self._check_finite("state['written_at_s']", written_at)
+            if bool((written_at > time_s).any()) or bool((written_at < 0).any()):
+                raise ValueError("state['written_at_s'] holds write times outside [0, time_s]")
         rng_state = str(state["rng_state"]) if "rng_state" in state else None
         if rng_state is not None:
             json.loads(rng_state)  # malformed text fails here, before anything changes
         self.g = g.copy()
+        self.time_s, self.written_at_s = time_s, written_at.copy()
         self.cell = {n: xp.asarray(state[f"cell.{n}"]).copy() for n in self.cell_fields}
         keys = [str(k) for k in np.asarray(state["energy_keys"]).tolist()]
         totals = np.asarray(state["totals"]).tolist()

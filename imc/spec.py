@@ -24,8 +24,11 @@ READ_NOISE = "read-noise"  # reads and products see fresh noise each time
 DEVICE_VARIATION = "device-variation"  # device-to-device spread of step and bounds
 ANALOG_WRITE = "analog-write"  # any requested change is written in one event
 NATIVE_PROBABILISTIC = "native-probabilistic"  # the cell itself switches with a set probability
+# a down pulse is a RESET that takes the cell near its low state whatever the count (PCM):
+# decreases need RESET + re-SET, so the pair mapping only raises conductances and refreshes
+ABRUPT_RESET = "abrupt-reset"
 KNOWN_CAPABILITIES = frozenset(
-    {BOUNDS, FAULTS, DRIFT, READ_NOISE, DEVICE_VARIATION, ANALOG_WRITE, NATIVE_PROBABILISTIC}
+    {BOUNDS, FAULTS, DRIFT, READ_NOISE, DEVICE_VARIATION, ANALOG_WRITE, NATIVE_PROBABILISTIC, ABRUPT_RESET}
 )
 
 

@@ -74,6 +74,7 @@ def _load_checks() -> None:
     from . import (  # noqa: F401
         checks_compute,
         checks_contract,
+        checks_drift,
         checks_read,
         checks_spec,
         checks_training,

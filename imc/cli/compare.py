@@ -103,5 +103,15 @@ def main(args) -> int:
     energy_plot(rows, out / "compare_energy.png")
     print()
     print(table)
-    print(f"comparison written to {out} (compare.md, compare.csv, compare.png, compare_energy.png)")
+    files = "compare.md, compare.csv, compare.png, compare_energy.png"
+    if cfg.evaluate.times_s:  # [evaluate]: every run's metric over time, side by side
+        from imc.evaluate import combined_table, plot
+
+        series = {folder: s["evaluate"] for (folder, _), s in zip(runs, summaries)}
+        over_time = combined_table(series, title)
+        atomic_write_text(out / "compare_time.md", over_time)
+        plot(series, out / "compare_time.png", title=f"{title}: after programming")
+        print(over_time)
+        files += ", compare_time.md, compare_time.png"
+    print(f"comparison written to {out} ({files})")
     return 0

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
+from typing import Any
+
 import attrs
 
 from ..ledger import EnergyConstants
-from .checks import bits, int_at_least, number_in, one_of, string, to_float
+from .checks import bad, bits, int_at_least, number_in, one_of, string, to_float
 from .tasks import DigitsTask, TaskConfig
 
 
@@ -64,6 +67,32 @@ class BackendConfig:
     adc_bits: int = attrs.field(default=0, validator=bits)
 
 
+def _times(value):
+    """A list of times in s (TOML array) as a tuple; anything else is left for the validator."""
+    return tuple(value) if isinstance(value, (list, tuple)) else value
+
+
+def _times_s(instance, attribute, value):
+    if not isinstance(value, tuple):
+        raise bad(attribute, f"must be a list of times in s, e.g. [1, 3600, 86400, 3.15e7], got {value!r}")
+    for t in value:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not (math.isfinite(t) and t >= 0):
+            raise bad(attribute, f"must hold finite times >= 0 s, got {t!r}")
+
+
+@attrs.frozen(kw_only=True)
+class EvaluateConfig:
+    """Evaluation over time after training (``imc.evaluate``); ``times_s = []`` = off.
+
+    For each time (s after the end of training) the trained arrays are drifted on a copy and
+    the test metric measured. ``drift_compensation``: "off", "on" (a per-layer gain from a
+    reference read) or "both" side by side.
+    """
+
+    times_s: Any = attrs.field(default=(), converter=_times, validator=_times_s)  # Any: the validator words the error
+    drift_compensation: str = attrs.field(default="both", validator=one_of("off", "on", "both"))
+
+
 LR_SCHEDULES = ("constant", "cosine")  # cosine: lr * (1 + cos(pi * step / steps)) / 2
 
 
@@ -85,6 +114,7 @@ class TrainConfig:
     optimizer: OptimizerConfig = attrs.field(factory=OptimizerConfig)
     rule: RuleConfig = attrs.field(factory=RuleConfig)
     energy: EnergyConstants = attrs.field(factory=EnergyConstants)  # [energy]: docs/energy.md
+    evaluate: EvaluateConfig = attrs.field(factory=EvaluateConfig)
 
     @property
     def run_name(self) -> str:

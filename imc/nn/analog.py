@@ -14,6 +14,13 @@ the ratio ``r_wg_per_us`` (weight per uS):
   A requested change is written to ONE device of the pair: the one with more headroom in
   the needed direction (raise G+ or lower G- for an increase, the mirror for a decrease),
   decided from the selected cells' stored state (a read-before-write of those cells only).
+  On a device with capability "abrupt-reset" (PCM: any down pulse is a RESET to the low
+  state) the pair only ever raises conductances: an increase SETs G+, a decrease SETs G-,
+  weights are programmed one-sided (the other device of the pair at the low state), and a
+  pair where either device has climbed past ``REFRESH_FRACTION`` of the window is refreshed:
+  both are read and re-programmed one-sided to the weight they held (Boybat et al., Nat.
+  Commun. 2018; Nandakumar et al. 2020). Such devices refuse the "reference" mapping, which
+  would need decreases on a single device.
 
 Forward ``x @ W`` and backward ``d @ W.T`` run through ``Device.forward``/``backward``
 (read noise included), with optional DAC quantisation of the driven vectors and ADC
@@ -33,11 +40,13 @@ import numpy as np
 
 from ..compute import Compute
 from ..device import settle
-from ..spec import BOUNDS, NATIVE_PROBABILISTIC
+from ..spec import ABRUPT_RESET, BOUNDS, NATIVE_PROBABILISTIC
 from .quant import levels, quantize_rows
 
 MAPPINGS = ("reference", "pair")
 PAPER_R_WG_PER_US = 1.0 / 80.0
+#: abrupt-reset pairs are refreshed when a device climbs past this fraction of the window
+REFRESH_FRACTION = 0.9
 
 
 def _optional_positive_int(instance, attribute, value):
@@ -148,6 +157,16 @@ class AnalogMatrix:
         self.r_wg_per_us = config.resolved_r_wg(self.spec)
         self.g_ref_us = np.float32((self.spec.g_min_us + self.spec.g_max_us) / 2)
         self.native_probabilistic = self.spec.has(NATIVE_PROBABILISTIC)
+        self.set_only = self.spec.has(ABRUPT_RESET)
+        if self.set_only and self.mapping != "pair":
+            from ..errors import ConfigValueError
+
+            raise ConfigValueError(
+                f"{self.spec.name} resets abruptly (a down pulse takes a cell to its low state), so it cannot hold "
+                f"weights with mapping {self.mapping!r}; use mapping = 'pair' (or leave it automatic)"
+            )
+        self.output_scale = 1.0  # digital gain on the outputs (global drift compensation), 1 = none
+        self.refreshes = 0  # cells re-programmed by pair refresh (abrupt-reset devices)
         self.exact = None  # float32 weights in exact (digital) mode
         self.conversions = {"dac": 0, "adc": 0}
         self.macs = 0  # analog multiply-accumulates performed (for the digital-equivalent count)
@@ -176,6 +195,9 @@ class AnalogMatrix:
         xp, s = self.xp, self.spec
         lo, hi = np.float32(s.g_min_us), np.float32(s.g_max_us)
         g = w * np.float32(1.0 / self.r_wg_per_us)
+        if self.mapping == "pair" and self.set_only:  # one-sided: the other device stays low
+            zero = np.float32(0)
+            return [xp.clip(lo + xp.maximum(g, zero), lo, hi), xp.clip(lo + xp.maximum(-g, zero), lo, hi)]
         if self.mapping == "pair":
             half = g * np.float32(0.5)
             return [xp.clip(self.g_ref_us + half, lo, hi), xp.clip(self.g_ref_us - half, lo, hi)]
@@ -194,6 +216,14 @@ class AnalogMatrix:
         for tile in self.tiles:
             for dev, target in zip(tile.devices, self.targets_us(w[tile.rows, tile.cols])):
                 dev.program(target)
+
+    def leave_exact(self) -> None:
+        """Program the exact weights onto the devices once and use the devices from now on
+        (the "ideal-then-programmed" deployment: train digitally, write-verify, then read)."""
+        if self.exact is None:
+            raise RuntimeError("the matrix is not in exact mode")
+        w, self.exact = self.exact, None
+        self.program(w)
 
     def set_exact(self, weights=None) -> None:
         """Switch to exact digital weights (the "ideal" rule); default: the current array weights."""
@@ -313,7 +343,7 @@ class AnalogMatrix:
                 y = part
             else:
                 y[:, dst] += part
-        y *= np.float32(self.r_wg_per_us)
+        y *= np.float32(self.r_wg_per_us * self.output_scale)
         return y
 
     # ------------------------------------------------------------------ properties for rules
@@ -326,7 +356,7 @@ class AnalogMatrix:
         """Declared write noise (std of one write, uS) at the middle of the window, mean of up and down."""
         if "write_noise_us" not in self._memo:
             up = self._declared(lambda d, g: d.declared_write_noise_us(g, 1))[0]
-            down = self._declared(lambda d, g: d.declared_write_noise_us(g, -1))[0]
+            down = up if self.set_only else self._declared(lambda d, g: d.declared_write_noise_us(g, -1))[0]
             self._memo["write_noise_us"] = float((up + down) / 2)
         return self._memo["write_noise_us"]
 
@@ -334,7 +364,7 @@ class AnalogMatrix:
         """Declared nominal step of one pulse at the middle of the window (mean of up and down), uS."""
         if "step_us" not in self._memo:
             up = self._declared(lambda d, g: d.declared_step_us(g, 1))[0]
-            down = self._declared(lambda d, g: d.declared_step_us(g, -1))[0]
+            down = up if self.set_only else self._declared(lambda d, g: d.declared_step_us(g, -1))[0]
             self._memo["step_us"] = float((up + down) / 2)
         return self._memo["step_us"]
 
@@ -439,8 +469,10 @@ class AnalogMatrix:
         else:
             gp, gm = plus.g.reshape(-1)[local], minus.g.reshape(-1)[local]
         up = s > 0
-        # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
-        use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
+        if self.set_only:  # only SETs: an increase raises G+, a decrease raises G-
+            use_plus = up
+        else:  # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
+            use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
         stats = WriteStats()
         if local is None:  # dense: each device gets the whole array, 0 where the other one writes
             zero = xp.zeros((), dtype=(s if a is None else a).dtype)
@@ -449,11 +481,42 @@ class AnalogMatrix:
                     stats += self._apply(op, dev, None, xp.where(choose, s * flip, zero), None, internal)
                 else:
                     stats += self._apply(op, dev, None, s * flip, xp.where(choose, a, zero), internal)
+            if self.set_only:
+                stats += self._refresh(tile)
             return stats
         for dev, choose, flip in ((plus, use_plus, 1), (minus, ~use_plus, -1)):
             pos = xp.flatnonzero(choose)
             if pos.size:
                 stats += self._apply(op, dev, local[pos], s[pos] * flip, None if a is None else a[pos], internal)
+        if self.set_only:
+            stats += self._refresh(tile)
+        return stats
+
+    def _refresh(self, tile) -> WriteStats:
+        """Re-program one-sided every pair of the tile where a device passed REFRESH_FRACTION of
+        the window: the periphery reads the weight (read noise included), then write-verify.
+
+        Dense and without a host synchronisation (a GPU never waits for the decision): pairs
+        below the limit are left bit-identical and uncounted; refreshed cells are counted as
+        programmed (pulses, verify reads, energy) and their clocks reset."""
+        xp = self.xp
+        plus, minus = tile.devices
+        limit = np.float32(self.spec.g_min_us + REFRESH_FRACTION * self.spec.range_us)
+        over = ((plus.g > limit) | (minus.g > limit)).reshape(-1)
+        held = (plus._with_read_noise(plus.g) - minus._with_read_noise(minus.g)) * np.float32(self.r_wg_per_us)
+        lo, hi = np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
+        n_verify = int(round(self.spec.program_pulses))
+        stats = WriteStats()
+        for dev, target in zip(tile.devices, self.targets_us(held)):
+            flat = dev.g.reshape(-1)
+            new = dev._program(flat, dev._every_cell(), xp.clip(target, lo, hi).reshape(-1))
+            dev._store(slice(None), xp.where(over, xp.asarray(new, dtype=np.float32), flat))
+            pulses = xp.where(over, n_verify, 0).astype(xp.int64)
+            stats += WriteStats(*dev._count_writes(slice(None), pulses, "program", written=over))
+            reads = over.sum() * n_verify  # verify reads of the refreshed cells
+            dev.counters.add("cell_reads", reads)
+            dev.counters.add("energy_j.program", reads * dev.spec.energy_per_read_j)
+        self.refreshes = self.refreshes + over.sum()
         return stats
 
     def _apply(self, op, dev, local, s, a, internal) -> WriteStats:

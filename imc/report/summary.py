@@ -127,6 +127,10 @@ def format_lines(summary: dict) -> list[str]:
             if summary.get("lifetime_worst_cell") else "unlimited (no device writes)"
         ),
     ]
+    if summary.get("evaluate"):
+        from ..evaluate import brief
+
+        lines.append("  " + brief(summary["evaluate"]))
     warning = warning_line(summary)
     if warning:
         lines.append(warning)

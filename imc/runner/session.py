@@ -65,6 +65,10 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
     finally:
         progress.close()
         log.close()
+    if cfg.evaluate.times_s:  # on drifted copies: the run's state and checkpoint stay as trained
+        from ..evaluate import write_evaluation
+
+        summary["evaluate"] = write_evaluation(run, cfg.evaluate, run_dir, plots=plots)
     atomic_write_text(run_dir / SUMMARY_FILE, json.dumps(summary, indent=1))
     if plots:
         write_report(run, run_dir, summary)

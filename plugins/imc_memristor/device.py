@@ -7,6 +7,13 @@ Two regimes share one class, chosen by the spec's capabilities:
 - pulsed: whole pulses move the cell along a NeuroSim-style nonlinear curve inside its own
   (device-to-device) window, each pulse adding cycle-to-cycle noise that accumulates
   (``write_noise_us * sqrt(pulses)``); cells may be stuck at a bound.
+
+Relaxation after programming (capability "drift", bounded regime): the conductance of a
+filamentary cell creeps down and spreads out logarithmically in the time since its last
+write (the CMO/HfOx law): between ages ``a`` and ``b`` (s, read as at least 1 s) the mean
+moves by ``-relax_mean_per_ln * range * (ln b - ln a)`` and an independent Gaussian step
+of variance ``(relax_std_per_ln * range)^2 * (ln^2 b - ln^2 a)`` is added, so relaxing for
+a then b is distributed as relaxing for a + b. Cells stay in their window; stuck cells stay.
 """
 
 from __future__ import annotations
@@ -17,7 +24,7 @@ import attrs
 import numpy as np
 
 from imc import curves
-from imc.spec import ANALOG_WRITE, BOUNDS, DeviceSpec
+from imc.spec import ANALOG_WRITE, BOUNDS, DeviceSpec, float_field, non_negative
 from imc.variation import VariedDevice
 
 # NeuRRAM write-verify error vs position in the window (Wan et al., Nature 2022; DEVICES.md
@@ -36,6 +43,12 @@ class MemristorSpec(DeviceSpec):
 
     program_noise_model: str = attrs.field(
         default="constant", validator=attrs.validators.in_(("constant", "neurram"))
+    )
+    relax_mean_per_ln: float = float_field(
+        0.0, non_negative, doc="mean conductance loss per e-fold of time since the write, fraction of the range"
+    )
+    relax_std_per_ln: float = float_field(
+        0.0, non_negative, doc="growth of the relaxation spread per e-fold of time since the write, fraction of the range"
     )
 
 
@@ -109,3 +122,15 @@ class MemristorDevice(VariedDevice):
         a_up, a_down = self._a
         u = (xp.asarray(g, dtype=np.float32) - s.g_min_us) / np.float32(s.range_us)
         return (base * curves.slope(u, a_up, a_down, direction)).astype(np.float32)
+
+    def _drift(self, g, age_s, seconds):
+        """CMO-style logarithmic relaxation from each cell's last write (see the module docstring)."""
+        s, xp = self.spec, self.xp
+        if not self._bounded:
+            raise NotImplementedError(f"{s.name}: relaxation is modelled for the bounded (pulsed) regime only")
+        ln_a = xp.log(xp.maximum(age_s, 1.0))
+        ln_b = xp.log(xp.maximum(age_s + seconds, 1.0))
+        shift = -np.float64(s.relax_mean_per_ln * s.range_us) * (ln_b - ln_a)
+        spread = np.float64(s.relax_std_per_ln * s.range_us) * xp.sqrt(xp.maximum(ln_b * ln_b - ln_a * ln_a, 0.0))
+        new = g + (shift + spread * self.compute.normal(g.shape)).astype(np.float32)
+        return self._pin(new, self.cell["g_lo"], self.cell["g_hi"], self.cell["stuck"])

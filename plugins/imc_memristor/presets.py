@@ -15,7 +15,10 @@
   per read; stuck-at 0.1 % low + 0.1 % high; endurance 1e7 pulses [assumed];
   1.41 pJ per 1.6 V / 50 ns pulse and 4.4 fJ per cell read (0.2 V, 10 ns), both at the
   window's mean 11 uS;
-  write-verify error with the NeuRRAM profile, ~1 uS at mid-window.
+  write-verify error with the NeuRRAM profile, ~1 uS at mid-window; relaxation after the
+  write with the CMO/HfOx law scaled to the range (IBM aihwkit's ReRamCMONoiseModel, after
+  Falcone et al. 2025 / Lombardo et al. 2024: mean -0.089 ln t uS and spread 0.042 ln t uS
+  on an 82 uS window, i.e. 0.11 % and 0.05 % of the range per e-fold of time).
 - "rram-stress": rram-realistic with Ag:a-Si nonlinearity (2.4 / 4.88) and the 4-Mb HfO2
   chip's fault rates (1.75 % stuck low, 9.04 % stuck high) to stress update rules.
 - "soft-bounds": aihwkit's SoftBoundsDevice (softbounds.py) with dw_min 0.005 at
@@ -27,7 +30,7 @@
   (docs/devices.md gives the mapping). Energy, timing and endurance are rram-realistic's.
 """
 
-from imc.spec import ANALOG_WRITE, BOUNDS, DEVICE_VARIATION, FAULTS, READ_NOISE
+from imc.spec import ANALOG_WRITE, BOUNDS, DEVICE_VARIATION, DRIFT, FAULTS, READ_NOISE
 
 from .device import MemristorSpec
 from .softbounds import SoftBoundsSpec
@@ -85,8 +88,10 @@ RRAM_REALISTIC = MemristorSpec(
     energy_per_read_j=_read_j(11.0),
     pulse_width_s=50e-9,
     read_time_s=10e-9,
-    capabilities={BOUNDS, FAULTS, READ_NOISE, DEVICE_VARIATION},
-    source="DEVICES.md RRAM defaults: Wu'18 (NeuroSim V3), aihwkit ReRAM presets, NeuRRAM (Wan 2022)",
+    relax_mean_per_ln=0.089 / 82,
+    relax_std_per_ln=0.042 / 82,
+    capabilities={BOUNDS, FAULTS, READ_NOISE, DEVICE_VARIATION, DRIFT},
+    source="RRAM defaults: Wu'18 (NeuroSim V3), aihwkit ReRAM presets, NeuRRAM (Wan 2022), CMO relaxation (Falcone 2025)",
 )
 
 RRAM_STRESS = RRAM_REALISTIC.evolve(

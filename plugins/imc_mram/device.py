@@ -27,6 +27,13 @@ Declared step and write noise are the population figures of one pulse on a cell 
 move: ``P_bar * L`` and ``L * sqrt(P_bar * (1 - P_bar))``, with ``L = G_P - G_AP``
 (one level). Read noise is the core's (0.5 % of G). Read disturb is not modelled: at
 I_read / Ic0 = 0.2 and Delta = 45 the per-read flip probability is ~1e-15.
+
+Retention (capability "drift"): with no current the same thermal law gives each junction
+a mean time to flip of ``tau0 * exp(Delta)`` (its own Delta), in either direction (at zero
+field both states see the same barrier). Over ``s`` seconds a junction flips with
+probability ``1 - exp(-s / (tau0 exp(Delta)))``; flips are memoryless, so the law does not
+depend on the time since the write and composes exactly. Delta = 45 gives ~1100 years
+per junction; the 5 % spread of Delta puts a tail of junctions at a few years.
 """
 
 from __future__ import annotations
@@ -248,6 +255,18 @@ class MramDevice(Device):
         bits = ((1 << k) - 1).astype(np.int16)
         self.cell["parallel"].reshape(-1)[idx] = bits
         return self._conductance(bits, g_p, g_ap)
+
+    def _drift(self, g, age_s, seconds):
+        """Thermal retention: each junction flips with probability 1 - exp(-s / (tau0 e^Delta))."""
+        xp, c, s = self.xp, self.compute, self.spec
+        bits = self.cell["parallel"]
+        shape = self.shape
+        for j in range(s.n_mtj):
+            rate = np.float64(seconds / s.tau0_s) * xp.exp(-self.cell[f"delta{j}"].astype(np.float64))
+            flips = c.uniform(shape) < -xp.expm1(-rate)
+            bits = bits ^ (flips.astype(np.int16) << j)
+        self.cell["parallel"] = bits.astype(np.int16)
+        return self._conductance(self.cell["parallel"], self.cell["g_p"], self.cell["g_ap"])
 
     def pulse_probabilistic(self, probabilities, signs, index=None) -> None:
         """One pulse per selected cell at the current whose population P_sw is the request."""

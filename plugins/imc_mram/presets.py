@@ -6,14 +6,15 @@
   Ic0(AP -> P) / Ic0(P -> AP) = 0.7 [assumed]; device-to-device spread 5 % of Ic0 and Delta,
   3 % of R_P and TMR; a plain pulse is set to P_sw = 0.5; read noise 0.5 % of G [assumed];
   endurance 1e12 (conservative, breakdown-limited); 1 pJ per STT pulse (1 V x ~100 uA x
-  10 ns); 30 fJ per cell read (0.1 V, 286 uS, 10 ns).
+  10 ns); 30 fJ per cell read (0.1 V, 286 uS, 10 ns). Retention from the same thermal law
+  at zero current: mean time to flip tau0 e^Delta per junction (~1100 years at Delta = 45).
 - "sot": the same junctions written by spin-orbit torque: 0.3 pJ per pulse [assumed],
   endurance 1e15 (the read path never carries write current; TDDB projection > 1e15).
 - "stt-binary": one junction per cell (2 levels), the stochastic binary synapse of
   Vincent et al.
 """
 
-from imc.spec import BOUNDS, DEVICE_VARIATION, NATIVE_PROBABILISTIC, READ_NOISE
+from imc.spec import BOUNDS, DEVICE_VARIATION, DRIFT, NATIVE_PROBABILISTIC, READ_NOISE
 
 from .device import MramSpec
 
@@ -39,7 +40,7 @@ STT = MramSpec(
     energy_per_read_j=30e-15,
     pulse_width_s=10e-9,
     read_time_s=10e-9,
-    capabilities={BOUNDS, READ_NOISE, DEVICE_VARIATION, NATIVE_PROBABILISTIC},
+    capabilities={BOUNDS, READ_NOISE, DEVICE_VARIATION, NATIVE_PROBABILISTIC, DRIFT},
     source="DEVICES.md MRAM defaults: NeuroSim V3 STT-MRAM (R_P, TMR), thermal law (Delta 45, tau0 1 ns)",
 )
 

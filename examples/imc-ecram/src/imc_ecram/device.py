@@ -57,12 +57,10 @@ class EcramDevice(Device):
         noise = self.compute.normal(g.shape) * np.float32(s.write_noise_us) * xp.sqrt(n)
         return xp.clip(g + signs * n * step + noise, np.float32(s.g_min_us), np.float32(s.g_max_us))
 
-    def drift(self, seconds: float) -> None:
-        """Relax towards ``g_rest_us`` for ``seconds`` (s); no pulses, no energy."""
-        if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
-            raise ValueError(f"seconds must be a finite number, got {seconds!r}")
-        if seconds < 0:
-            raise ValueError(f"seconds must be >= 0 (time does not run backwards), got {seconds}")
+    def _drift(self, g, age_s, seconds):
+        """Relax towards ``g_rest_us`` for ``seconds`` (s); the core validates the time and advances the clock.
+
+        Exponential relaxation forgets when the cell was written, so ``age_s`` is not needed."""
         keep = np.float32(math.exp(-seconds / self.spec.retention_tau_s))
         rest = np.float32(self.spec.g_rest_us)
-        self.g = (rest + (self.g - rest) * keep).astype(np.float32)
+        return (rest + (g - rest) * keep).astype(np.float32)
