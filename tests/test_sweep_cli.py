@@ -90,6 +90,7 @@ def test_dry_run_lists_points_without_running(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("sweep 'tiny' (product): 4 points")
     assert "rule.name='eapu', seed=1" in out[-1]
+    assert "  seed: 2 values: 0, 1" in out  # the inclusive range, spelled out before running
     assert not (tmp_path / "out").exists()
 
 
