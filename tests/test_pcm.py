@@ -170,3 +170,14 @@ def test_mram_retention_flips_at_the_thermal_rate():
     assert abs(flipped.mean() - p) < 5 * math.sqrt(p * (1 - p) / n)
     lo, hi = dev.window_at(np.arange(dev.g.size))
     assert ((dev.peek().ravel() >= lo - 1e-3) & (dev.peek().ravel() <= hi + 1e-3)).all()
+
+
+def test_cli_refuses_the_reference_mapping_on_pcm_in_one_line(tmp_path, capsys):
+    from imc.cli import main
+
+    out = tmp_path / "run"
+    code = main(["train", "--set", "backend.name=pcm", "--set", "backend.overrides={}", "--set", "backend.mapping=reference",
+                 "--set", "epochs=1", "--quiet", "--output", str(out)])
+    assert code == 2 and not out.exists()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "resets abruptly" in err[0] and "mapping = 'pair'" in err[0]
