@@ -255,3 +255,13 @@ def test_progress_off_a_terminal_is_one_line_per_epoch_and_quiet_silences_it(tmp
     assert lines[1].endswith(" s") and "\r" not in out
     assert main([*args, "--quiet", "--output", str(tmp_path / "b")]) == 0
     assert "epoch 1" not in capsys.readouterr().out
+
+
+def test_every_run_plot_names_its_run(tmp_path, capsys):
+    from PIL import Image
+
+    run = tmp_path / "run"
+    assert main(["train", "--quiet", "--set", "epochs=2", "--set", "rule.name=original", "--output", str(run)]) == 0
+    for name in PLOTS:
+        title = Image.open(run / "plots" / name).info.get("Title", "")
+        assert title == "digits-mlp-original: digits / mlp on memristor:eapu-paper, rule original, seed 0", name
