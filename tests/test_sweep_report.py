@@ -112,3 +112,19 @@ def test_cli_report_on_a_folder_that_is_not_a_sweep(tmp_path, capsys):
     assert "is not a sweep folder" in capsys.readouterr().err
     assert main(["sweep", "report"]) == 2
     assert "give the sweep folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "key, label",
+    [
+        (NOISE, NOISE + " (uS)"),
+        ("energy_system_j", "energy_system_j (J)"),
+        ("final.psnr", "final.psnr (dB)"),
+        ("rule.k", "rule.k"),
+        ("ledger.write_events", "ledger.write_events"),
+    ],
+)
+def test_plot_labels_carry_units_from_the_key(key, label):
+    from imc.sweep.report import axis_label
+
+    assert axis_label(key) == label

@@ -231,12 +231,13 @@ def _plot_axis(out: Path, plan, axis, group_axes, groups, metrics) -> Path:
             means = [s["mean"] for _, s in points]
             stds = [s["std"] for _, s in points]
             label = ", ".join(f"{a}={_fmt(v)}" for a, v in zip(others, key)) or None
-            panel.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
+            # a categorical axis (rule names, ...) has no order between its values: no lines
+            panel.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label, linestyle="-" if numeric_x else "none")
         if not numeric_x:
             panel.set_xticks(range(len(x_values)), [_fmt(v) for v in x_values])
         _maybe_log(panel)
-        panel.set_xlabel(axis)
-        panel.set_title(metric)
+        panel.set_xlabel(axis_label(axis))
+        panel.set_title(axis_label(metric))
         panel.grid(alpha=0.3)
     for panel in list(axes.flat)[len(metrics):]:
         panel.set_visible(False)
@@ -255,6 +256,18 @@ def _plot_axis(out: Path, plan, axis, group_axes, groups, metrics) -> Path:
         plt.close(fig)
         partial.unlink(missing_ok=True)
     return path
+
+
+UNITS = {"_us": "uS", "_j": "J", "_s": "s", "_db": "dB", "_ua": "uA", "_v": "V"}  # name suffix -> unit
+
+
+def axis_label(key: str) -> str:
+    """A config key or metric with its unit from the name's suffix: ``..._us`` -> ``... (uS)``."""
+    last = key.rsplit(".", 1)[-1].lower()
+    unit = next((u for suffix, u in UNITS.items() if last.endswith(suffix)), None)
+    if unit is None and last in ("psnr",):
+        unit = "dB"
+    return f"{key} ({unit})" if unit else key
 
 
 def _maybe_log(panel) -> None:
