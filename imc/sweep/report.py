@@ -222,12 +222,13 @@ def _plot_axis(out: Path, plan, axis, group_axes, groups, metrics) -> Path:
     nrows = math.ceil(len(metrics) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
     for panel, metric in zip(axes.flat, metrics):
-        for key, members in lines.items():
+        for line_no, (key, members) in enumerate(lines.items()):
+            dodge = 0.0 if numeric_x else 0.08 * (line_no - (len(lines) - 1) / 2)  # categories: side by side
             members = sorted(members, key=lambda g: x_values.index(g["params"][axis]))
             points = [(g["params"][axis], g["stats"][metric]) for g in members if g["stats"][metric]["n"]]
             if not points:
                 continue
-            xs = [x if numeric_x else x_values.index(x) for x, _ in points]
+            xs = [x if numeric_x else x_values.index(x) + dodge for x, _ in points]
             means = [s["mean"] for _, s in points]
             stds = [s["std"] for _, s in points]
             label = ", ".join(f"{a}={_fmt(v)}" for a, v in zip(others, key)) or None
