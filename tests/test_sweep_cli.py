@@ -148,7 +148,8 @@ def test_killed_sweep_resumes_to_the_same_results_as_a_clean_run(tmp_path, capsy
     assert main(["sweep", "report", str(killed)]) == 0  # the report reads the real summaries
     out = capsys.readouterr().out
     for metric in ("accuracy", "update_ratio_mean", "write_events", "energy_system_j"):
-        assert f"{metric} (mean ± std)" in out
+        assert f"  {metric}" in out
+    assert "metrics: mean ± std over seed" in out
     assert "vs_rule.name.png" in out and (killed / "report" / "vs_rule.name.png").is_file()
 
 
