@@ -10,7 +10,7 @@ covers linear (a -> infinity), saturating (a > 0: steps shrink towards the bound
 is heading to) and accelerating (a < 0) responses. Depression uses the mirror image
 (u -> 1 - u) with its own ``a``. Labels follow NeuroSim's nonlinearity numbers (0 =
 linear) with one sign convention for both directions: positive = saturating.
-Sources: NeuroSim V3 manual Eq. 1-3 and its A-vs-NL table (DEVICES.md 1.2).
+Sources: NeuroSim V3 manual Eq. 1-3 and its A-vs-NL table (docs/device-sources.md).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import numpy as np
 
 from .compute import namespace_of
 
-# NeuroSim nonlinearity label -> normalised A (DEVICES.md 1.2, from Nonlinearity-NormA.htm)
+# NeuroSim nonlinearity label -> normalised A (docs/device-sources.md, from Nonlinearity-NormA.htm)
 _NL_LABELS = np.array([0.04, 0.5, 0.63, 1.0, 1.46, 1.75, 2.4, 4.88])
 _A_NORM = np.array([31.6, 2.52, 2.00, 1.25, 0.85, 0.70, 0.50, 0.20])
 LINEAR_A = 1e3  # |a| above this is treated as exactly linear

@@ -9,7 +9,8 @@ the device exactly as it was. A backend subclasses it and fills in the physics h
 - ``_pulse(g, idx, counts, signs)``: new conductances of the selected cells after pulses
   (cells given 0 pulses may be among them: return anything finite for those, it is discarded);
 - ``_update(g, idx, delta_us)``: new conductances and pulse counts for a requested change
-  (default: translate into whole pulses with the declared step, then ``_pulse``);
+  (default: translate into whole pulses with the declared step, then ``_pulse``); the count
+  may be a Python int when every cell gets the same (an analog write: 1);
 - ``_program(g, idx, targets_us)``: closed-loop write-verify result;
 - ``declared_step_us`` / ``declared_write_noise_us``: what the spec promises, per state;
 - ``_drift(g, age_s, seconds)``: conductances after ``seconds`` more of relaxation, for
@@ -212,6 +213,18 @@ class Device:
             f"{self.spec.name} has no native probabilistic switching (capability 'native-probabilistic' absent)"
         )
 
+    def switching_probability(self, current_ua, direction: int):
+        """Population-averaged switching probability of one pulse at ``current_ua`` (uA).
+
+        Declared by devices with capability "switching-law" (e.g. MTJs); others raise."""
+        raise NotImplementedError(f"{self.spec.name} declares no switching law (capability 'switching-law' absent)")
+
+    def current_for_probability(self, probability, direction: int):
+        """Pulse current (uA) whose population-averaged switching probability is ``probability``.
+
+        Declared by devices with capability "switching-law"; others raise."""
+        raise NotImplementedError(f"{self.spec.name} declares no switching law (capability 'switching-law' absent)")
+
     def _drift(self, g, age_s, seconds: float):
         """Conductances (all cells, device shape) after ``seconds`` more of relaxation.
 
@@ -399,7 +412,7 @@ class Device:
         flat = self.g.reshape(-1)
         new, n = self._update(flat[idx], idx, d)
         self._commit(idx, new)
-        n = n.astype(self.xp.int64)
+        n = self.xp.full(idx.shape, n, dtype=self.xp.int64) if isinstance(n, int) else n.astype(self.xp.int64)
         signs = self.xp.where(d > 0, UP, DOWN).astype(self.xp.int8)
         self._count_writes(idx, n, "write", written=n > 0, signs=signs)
 
@@ -448,8 +461,11 @@ class Device:
         return self.g.copy()
 
     # ------------------------------------------------------------------ products
-    def _product(self, x, transposed: bool, checked: bool = False):
-        """The product; ``checked=True`` (the library's own callers) skips the input checks."""
+    def _product(self, x, transposed: bool, checked: bool = False, offset_us=None):
+        """The product; ``checked=True`` (the library's own callers) skips the input checks.
+
+        ``offset_us`` (internal path): the product of ``G - offset_us`` (a reference column's
+        current folded in, from a copy cached between writes); read noise is still that of G."""
         xp = self.xp
         if not checked:
             x = self._as_array("input", x)
@@ -459,13 +475,17 @@ class Device:
             self._check_finite("input", x)
         x2 = x.reshape(1, -1) if x.ndim == 1 else x
         g = self.g.T if transposed else self.g
-        y = x2 @ g
+        if offset_us is None:
+            y = x2 @ g
+        else:
+            shifted = self._cached(f"shift{float(offset_us)!r}", None, lambda: self.g - np.float32(offset_us))
+            y = x2 @ (shifted.T if transposed else shifted)
         rel = self._read_noise_rel()
         if np.ndim(rel) != 0 or rel > 0:
             # i.i.d. cell noise N(0, (rel*G)^2) per product, summed over the inputs:
             # the output-referred std is sqrt(x^2 @ (rel*G)^2), drawn per vector.
             # ``rel`` may be per cell (state- or age-dependent read noise).
-            if self.internal_path:
+            if checked and self.internal_path:  # cached between writes (internal path only)
                 var = self._read_var()
                 var = var.T if transposed else var
             else:
@@ -552,7 +572,11 @@ class Device:
             where, cells, g = idx, idx, flat[idx]
         if op == "update":
             new, n = self._update(g, cells, values)
-            n = n.astype(xp.int64)
+            if isinstance(n, int) and idx is not None:  # one pulse (write event) for every cell
+                self._store(where, new)
+                signs = xp.where(values > 0, UP, DOWN).astype(xp.int8) if self.spec.declares_set_reset else None
+                return self._count_writes(where, n, "write", signs=signs)
+            n = xp.zeros(values.shape, dtype=xp.int64) + n if isinstance(n, int) else n.astype(xp.int64)
             if idx is None:
                 n = xp.where(values != 0, n, 0)
             signs = xp.where(values > 0, UP, DOWN).astype(xp.int8) if self.spec.declares_set_reset else None
@@ -598,13 +622,18 @@ class Device:
             clock[idx] = self.xp.where(written, np.float64(self.time_s), clock[idx])
         c = self.counters
         c.pulses.reshape(-1)[idx] += pulses
-        if written is None:
+        if isinstance(pulses, int):  # the same count for every cell of a sparse idx
+            c.writes.reshape(-1)[idx] += 1
+            events = int(idx.size)
+            n = pulses * events
+        elif written is None:
             c.writes.reshape(-1)[idx] += 1
             events = int(pulses.size)
+            n = pulses.sum()
         else:
             c.writes.reshape(-1)[idx] += written
             events = written.sum()
-        n = pulses.sum()
+            n = pulses.sum()
         c.add("events", events)
         c.add("pulse_total", n)
         spec = self.spec

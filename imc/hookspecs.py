@@ -45,3 +45,24 @@ def imc_update_rules() -> Iterable[imc.rules.RuleInfo]:  # noqa: F821
     proposed weight change into writes on the tile's devices). Select it with
     ``imc.rules.make_rule("my-rule", **params)``.
     """
+
+
+# -- the rest of the catalogue -------------------------------------------------------
+@hookspec
+def imc_optimizers() -> Iterable[imc.records.OptimizerInfo]:  # noqa: F821
+    """Return digital optimisers, as :class:`imc.records.OptimizerInfo` records (``[optimizer] name``)."""
+
+
+@hookspec
+def imc_models() -> Iterable[imc.records.ModelInfo]:  # noqa: F821
+    """Return models, as :class:`imc.records.ModelInfo` records (``[model] name``)."""
+
+
+@hookspec
+def imc_tasks() -> Iterable[imc.records.TaskInfo]:  # noqa: F821
+    """Return tasks, as :class:`imc.records.TaskInfo` records (``[task] name``)."""
+
+
+@hookspec
+def imc_subcommands() -> Iterable[imc.records.SubcommandInfo]:  # noqa: F821
+    """Return ``imc`` subcommands, as :class:`imc.records.SubcommandInfo` records."""

@@ -12,6 +12,9 @@ import math
 import numpy as np
 
 from .compute import namespace_of, to_host
+from .errors import ConfigValueError, UnknownNameError
+from .hookspecs import hookimpl
+from .records import OptimizerInfo
 from .spec import unknown_name_message
 
 
@@ -143,17 +146,32 @@ def _decayed(grad, weight, weight_decay):
 OPTIMIZERS = {"sgd": SGD, "adam": Adam}
 
 
+@hookimpl
+def imc_optimizers():
+    """imc's own optimisers, registered like a plugin's."""
+    return [
+        OptimizerInfo(name="sgd", factory=SGD, description="SGD with momentum and weight decay"),
+        OptimizerInfo(name="adam", factory=Adam, description="Adam (Kingma and Ba 2015)"),
+    ]
+
+
+def optimizers(pm=None) -> dict[str, OptimizerInfo]:
+    """Every available optimiser by name: imc's own and those plugins register."""
+    from .registry import Registry, get_registry
+
+    return (get_registry() if pm is None else Registry(pm)).optimizers()
+
+
 def available_optimizers() -> list[str]:
-    return sorted(OPTIMIZERS)
+    return sorted(optimizers())
 
 
-def make_optimizer(name: str, **params) -> Optimizer:
+def make_optimizer(name: str, pm=None, **params) -> Optimizer:
     """Build an optimiser by name ("sgd", "adam"); an unknown name lists the available ones."""
+    table = optimizers(pm)
+    if not isinstance(name, str) or name not in table:
+        raise UnknownNameError(unknown_name_message("optimizer", name, table))
     try:
-        cls = OPTIMIZERS[name]
-    except (KeyError, TypeError):
-        raise KeyError(unknown_name_message("optimizer", name, OPTIMIZERS)) from None
-    try:
-        return cls(**params)
+        return table[name].factory(**params)
     except TypeError as exc:
-        raise ValueError(f"optimizer {name!r}: {exc}") from None
+        raise ConfigValueError(f"optimizer {name!r}: {exc}") from None

@@ -144,12 +144,32 @@ class BackendInfo:
 
 
 @attrs.frozen
-class RegisteredBackend:
-    """A backend together with the distribution that provided it."""
+class Registered:
+    """A catalogue record (backend, rule, ...) together with the distribution that provided it."""
 
-    info: BackendInfo
+    info: object
     distribution: str
     version: str
+
+
+RegisteredBackend = Registered  # the name it had when only backends were registered
+
+# kind -> (hook, record type as "module:name", how the type is named in messages)
+CATALOGUE = {
+    "backend": ("imc_backends", "imc.registry:BackendInfo", "imc.BackendInfo"),
+    "update rule": ("imc_update_rules", "imc.records:RuleInfo", "imc.records.RuleInfo"),
+    "optimizer": ("imc_optimizers", "imc.records:OptimizerInfo", "imc.records.OptimizerInfo"),
+    "model": ("imc_models", "imc.records:ModelInfo", "imc.records.ModelInfo"),
+    "task": ("imc_tasks", "imc.records:TaskInfo", "imc.records.TaskInfo"),
+    "subcommand": ("imc_subcommands", "imc.records:SubcommandInfo", "imc.records.SubcommandInfo"),
+}
+
+
+def _record_type(path: str) -> type:
+    import importlib
+
+    module, _, name = path.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def make_plugin_manager(autoload: bool | None = None, plugins=()) -> pluggy.PluginManager:
@@ -164,12 +184,28 @@ def make_plugin_manager(autoload: bool | None = None, plugins=()) -> pluggy.Plug
         autoload = not os.environ.get("IMC_DISABLE_PLUGIN_AUTOLOAD")
     pm.imc_distributions = {}  # plugin name -> (distribution, version)
     pm.imc_problems = []  # PluginProblem records, in the order found
+    _register_builtins(pm)
     if autoload:
         _load_entry_points(pm)
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()
     return pm
+
+
+# imc's own parts, registered through the same hooks as a third party's (as pytest and tox
+# do with their built-in plugins). First-party backends come through entry points.
+BUILTIN_PLUGINS = ("imc.rules", "imc.optim", "imc.models", "imc.tasks", "imc.cli.commands")
+
+
+def _register_builtins(pm: pluggy.PluginManager) -> None:
+    import importlib
+
+    from . import __version__
+
+    for module_name in BUILTIN_PLUGINS:
+        pm.register(importlib.import_module(module_name), name=module_name)
+        pm.imc_distributions[module_name] = (FIRST_PARTY, __version__)
 
 
 def _origin_of(ep) -> tuple[str, str]:
@@ -240,7 +276,7 @@ def collect_hook(pm: pluggy.PluginManager, hook_name: str, record_type: type, wh
     if not hasattr(pm, "imc_problems"):  # a manager not made by make_plugin_manager
         pm.imc_problems, pm.imc_distributions = [], {}
     out = []
-    for impl in reversed(hook.get_hookimpls()):  # pluggy lists the last registered first
+    for impl in hook.get_hookimpls():  # in registration order: imc's own, then entry points, then in-process
         dist, version = pm.imc_distributions.get(impl.plugin_name) or _in_process(impl.plugin)
         try:
             records = _records(impl.function(), record_type, what)
@@ -280,29 +316,83 @@ class Registry:
 
     def __init__(self, pm: pluggy.PluginManager):
         self.pm = pm
+        self._cache: dict[str, dict[str, Registered]] = {}
 
-    @functools.cached_property
-    def _backends(self) -> dict[str, RegisteredBackend]:
-        claims: dict[str, list[tuple[str, RegisteredBackend]]] = {}
-        for plugin, dist, version, records in collect_hook(self.pm, "imc_backends", BackendInfo, "imc.BackendInfo"):
+    def _catalogue(self, kind: str) -> dict[str, Registered]:
+        """name -> Registered record of one kind, from every plugin, each name checked for clashes.
+
+        The one collector for every kind: a name claimed by imc itself and by a plugin keeps
+        imc's own; a name claimed by two other plugins is used from neither. Each clash is
+        recorded as a :class:`PluginProblem` and warned about once.
+        """
+        if kind in self._cache:
+            return self._cache[kind]
+        hook_name, record_type, label = CATALOGUE[kind]
+        claims: dict[str, list[tuple[str, Registered]]] = {}
+        for plugin, dist, version, records in collect_hook(self.pm, hook_name, _record_type(record_type), label):
             for info in records:
-                claims.setdefault(info.name, []).append((plugin, RegisteredBackend(info, dist, version)))
-        found: dict[str, RegisteredBackend] = {}
+                claims.setdefault(info.name, []).append((plugin, Registered(info, dist, version)))
+        found: dict[str, Registered] = {}
         for name, claimants in claims.items():
             if len(claimants) == 1:
                 found[name] = claimants[0][1]
                 continue
+            claimants.sort(key=lambda c: _normalise(c[1].distribution) != FIRST_PARTY)  # imc's own first
             first_party = [c for c in claimants if _normalise(c[1].distribution) == FIRST_PARTY]
             keep = first_party[0] if len(first_party) == 1 else None
-            listed = " and ".join(f"{r.distribution} {r.version}" for _, r in claimants)
+            listed = " and ".join(f"{r.distribution} {r.version}".strip() for _, r in claimants)
             outcome = f"imc's own {name!r} is kept" if keep else "neither is used"
             for plugin, reg in claimants:
                 if keep is None or reg is not keep[1]:
+                    removed = (name,) if kind == "backend" else ()
                     record_problem(self.pm, PluginProblem(plugin, reg.distribution, reg.version, "clash",
-                                                   f"backend name {name!r} is claimed by {listed}; {outcome}", (name,)))
+                                                          f"{kind} name {name!r} is claimed by {listed}; {outcome}", removed))
             if keep is not None:
                 found[name] = keep[1]
+        self._cache[kind] = found
         return found
+
+    @property
+    def _backends(self) -> dict[str, Registered]:
+        return self._catalogue("backend")
+
+    def registered(self, kind: str) -> dict[str, Registered]:
+        """name -> :class:`Registered` (record, distribution, version) of one kind, imc's own first."""
+        table = self._catalogue(kind)
+        return dict(sorted(table.items(), key=lambda item: _normalise(item[1].distribution) != FIRST_PARTY))
+
+    def records(self, kind: str) -> dict:
+        """name -> record (BackendInfo, RuleInfo, ...) of one kind of :data:`CATALOGUE`."""
+        return {name: reg.info for name, reg in self.registered(kind).items()}
+
+    def lookup(self, kind: str, name: str):
+        """One record by kind and name; an unknown name lists the known ones and the closest."""
+        if kind == "backend":
+            return self.get(name).info
+        table = self._catalogue(kind)
+        if isinstance(name, str) and name in table:
+            return table[name].info
+        raise UnknownNameError(unknown_name_message(kind, name, table))
+
+    def rules(self) -> dict:
+        """Update rules by name (:class:`imc.records.RuleInfo`)."""
+        return self.records("update rule")
+
+    def optimizers(self) -> dict:
+        """Digital optimisers by name (:class:`imc.records.OptimizerInfo`)."""
+        return self.records("optimizer")
+
+    def models(self) -> dict:
+        """Models by name (:class:`imc.records.ModelInfo`)."""
+        return self.records("model")
+
+    def tasks(self) -> dict:
+        """Tasks by name (:class:`imc.records.TaskInfo`)."""
+        return self.records("task")
+
+    def subcommands(self) -> dict:
+        """``imc`` subcommands by name (:class:`imc.records.SubcommandInfo`)."""
+        return self.records("subcommand")
 
     def backends(self) -> dict[str, RegisteredBackend]:
         """Every usable installed backend by name."""
@@ -310,13 +400,8 @@ class Registry:
 
     def failed_plugins(self) -> list[PluginProblem]:
         """Installed plugins that could not be used, with the reason (import, duplicate, hook, clash)."""
-        self._backends  # noqa: B018  (calling the hooks records their failures)
-        from .rules import rules
-
-        try:
-            rules(self.pm)
-        except (KeyError, ValueError, TypeError):  # a rule-name clash is reported where rules are used
-            pass
+        for kind in CATALOGUE:  # calling the hooks records their failures
+            self._catalogue(kind)
         return list(self.pm.imc_problems)
 
     def get(self, name: str) -> RegisteredBackend:

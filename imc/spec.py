@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import difflib
 import math
+from collections.abc import Mapping
+from typing import ClassVar
 
 import attrs
 
@@ -24,11 +26,13 @@ READ_NOISE = "read-noise"  # reads and products see fresh noise each time
 DEVICE_VARIATION = "device-variation"  # device-to-device spread of step and bounds
 ANALOG_WRITE = "analog-write"  # any requested change is written in one event
 NATIVE_PROBABILISTIC = "native-probabilistic"  # the cell itself switches with a set probability
+# the device states its switching law: Device.switching_probability / current_for_probability
+SWITCHING_LAW = "switching-law"
 # a down pulse is a RESET that takes the cell near its low state whatever the count (PCM):
 # decreases need RESET + re-SET, so the pair mapping only raises conductances and refreshes
 ABRUPT_RESET = "abrupt-reset"
 KNOWN_CAPABILITIES = frozenset(
-    {BOUNDS, FAULTS, DRIFT, READ_NOISE, DEVICE_VARIATION, ANALOG_WRITE, NATIVE_PROBABILISTIC, ABRUPT_RESET}
+    {BOUNDS, FAULTS, DRIFT, READ_NOISE, DEVICE_VARIATION, ANALOG_WRITE, NATIVE_PROBABILISTIC, ABRUPT_RESET, SWITCHING_LAW}
 )
 
 
@@ -75,9 +79,25 @@ def _to_float(value):
     return float(value)
 
 
+_NOT_SETTABLE = frozenset({"name", "capabilities", "source"})
+
+
+def _same_value(a, b) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
+    return a == b
+
+
 @attrs.frozen(kw_only=True)
 class DeviceSpec:
-    """What a backend declares about one kind of cell (see the field docs for units)."""
+    """What a backend declares about one kind of cell (see the field docs for units).
+
+    A subclass that computes some fields from others lists them in ``derived_fields``
+    (field name -> how it is derived); :meth:`evolve` refuses a different value for them.
+    """
+
+    #: fields this spec computes from its other fields (name -> how), not settable
+    derived_fields: ClassVar[Mapping[str, str]] = {}
 
     name: str = attrs.field(validator=attrs.validators.instance_of(str))
     g_min_us: float = float_field(0.0, doc="lower end of the conductance window, uS")
@@ -140,13 +160,52 @@ class DeviceSpec:
     def has(self, capability: str) -> bool:
         return capability in self.capabilities
 
+    # -- optional declarations: None when a technology has nothing to declare -----------
+    @property
+    def levels(self) -> int | None:
+        """Distinct conductance levels a cell is written through, if the technology has a
+        natural count (MRAM: junctions + 1; FeFET, fitted tables: pulses across the window);
+        None for a continuous cell (then ``range_us / step_us`` is the nominal count)."""
+        return None
+
+    @property
+    def level_us(self) -> float | None:
+        """Conductance change of one discrete switch (MRAM: one junction flip, uS), for
+        native-probabilistic cells whose switch is not the nominal pulse step; None otherwise."""
+        return None
+
     def evolve(self, **overrides) -> DeviceSpec:
-        """A copy with some fields changed; an unknown field is a KeyError naming the closest."""
-        names = [a.name for a in attrs.fields(type(self))]
+        """A copy with some fields changed.
+
+        An unknown field is an :class:`~imc.errors.UnknownNameError` naming the closest. A
+        field the spec derives from others (:attr:`derived_fields`) cannot be set to a value
+        other than the one it derives, and no override may be silently replaced: either the
+        copy holds every value given, or this raises :class:`~imc.errors.SpecError` naming
+        the field.
+        """
+        cls = type(self)
+        fields = attrs.fields_dict(cls)
         for key in overrides:
-            if key not in names:
-                raise UnknownNameError(unknown_name_message("spec field", key, names, f"{type(self).__name__}"))
-        return attrs.evolve(self, **overrides)
+            if key not in fields:
+                raise UnknownNameError(unknown_name_message("spec field", key, fields, cls.__name__))
+        new = attrs.evolve(self, **overrides)
+        for key, value in overrides.items():
+            converter = fields[key].converter
+            wanted = converter(value) if converter is not None else value
+            if not _same_value(getattr(new, key), wanted):
+                how = self.derived_fields.get(key)
+                reason = (f"it is derived: {how}" if how else
+                          "the spec replaced it (declare it in derived_fields)")
+                raise SpecError(
+                    f"{key} cannot be set to {value!r} on {cls.__name__} (the result holds "
+                    f"{getattr(new, key)!r}): {reason}"
+                )
+        return new
+
+    @classmethod
+    def settable_fields(cls) -> list[str]:
+        """Fields a user may override: all but name, capabilities, source and derived ones."""
+        return [a.name for a in attrs.fields(cls) if a.name not in _NOT_SETTABLE and a.name not in cls.derived_fields]
 
     def to_dict(self) -> dict:
         """Plain JSON-able dict of the fields."""

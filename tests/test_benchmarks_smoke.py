@@ -24,12 +24,13 @@ def test_benchmark_script_runs_at_tiny_sizes(tmp_path):
     assert "| B2 |" in (tmp_path / "smoke.md").read_text()
 
 
-def test_gpu_script_parses_and_passes_only_known_flags():
+def test_gpu_script_parses_and_passes_only_known_flags(monkeypatch):
     """benchmarks/gpu.sh is the prepared GPU session: its shell parses and every flag it gives benchmarks.run exists.
 
     (``COMPUTE=standin SMALL=1 benchmarks/gpu.sh`` runs all of it on the stand-in; see docs/performance.md.)"""
     import re
 
+    monkeypatch.syspath_prepend(str(ROOT))  # benchmarks/ is a folder of the checkout, not an installed package
     from benchmarks import run
 
     path = ROOT / "benchmarks" / "gpu.sh"

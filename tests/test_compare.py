@@ -26,7 +26,10 @@ def test_compare_rules_writes_tables_plot_and_run_folders(tmp_path, capsys):
     cfg.write_text(CONFIG)
     out = tmp_path / "cmp"
     assert main(["compare", str(cfg), "--rules", "ideal,original,eapu", "--quiet", "--output", str(out)]) == 0
-    assert {"ideal", "original", "eapu", "compare.md", "compare.csv", "compare.png", "compare.json"} <= set(os.listdir(out))
+    # a sweep folder: the plan, one row per run, one run folder per point, and the comparison
+    assert {"sweep.json", "results.jsonl", "results.csv", "runs", "compare.md", "compare.csv", "compare.png",
+            "compare.json"} <= set(os.listdir(out))
+    assert len(os.listdir(out / "runs")) == 3
     with open(out / "compare.csv") as handle:
         rows = {r["rule"]: r for r in csv.DictReader(handle)}
     assert set(rows) == {"ideal", "original", "eapu"}
@@ -45,7 +48,8 @@ def test_compare_rules_writes_tables_plot_and_run_folders(tmp_path, capsys):
     assert "fewer" in table and "memristor (eapu-paper)" in table and "EaPU against each baseline" in table
     assert "| eapu |" in capsys.readouterr().out  # the table is printed too
     assert (out / "compare_energy.png").is_file()
-    eapu_summary = json.loads((out / "eapu" / "summary.json").read_text())
+    eapu_row = next(r for r in json.loads((out / "compare.json").read_text()) if r["rule"] == "eapu")
+    eapu_summary = json.loads((out / eapu_row["run_dir"] / "summary.json").read_text())
     assert eapu_summary["rule"] == "eapu" and eapu_summary["write_events"] == int(eapu["write_events"])
     assert eapu_summary["device"]["mapping"] == "reference" and eapu_summary["device"]["r_wg_per_us"] == 1 / 80
     assert eapu_summary["device"]["spec"]["name"] == "eapu-paper"
@@ -131,3 +135,18 @@ def test_no_ratio_against_or_for_a_run_that_did_not_train():
     # EaPU itself flagged: no ratio for it either
     rows = comparison_rows([_summary("analog-sgd", 5000, 2.0, 100.0), _summary("eapu", 0, 0.5, None, warnings=["x"])])
     assert eapu_versus_baselines(rows)[0]["status"] == "EaPU did not train"
+
+
+def test_compare_again_on_the_same_folder_runs_nothing_new(tmp_path, capsys):
+    """imc compare is a sweep: the same command on the same --output continues, it does not repeat."""
+    cfg = tmp_path / "cfg.toml"
+    cfg.write_text(CONFIG)
+    out = tmp_path / "cmp"
+    args = ["compare", str(cfg), "--rules", "original,eapu", "--quiet", "--output", str(out)]
+    assert main(args) == 0
+    first = (out / "results.jsonl").read_text()
+    assert main(args) == 0
+    assert (out / "results.jsonl").read_text() == first  # both points were recorded: nothing ran again
+    another = ["compare", str(cfg), "--rules", "eapu", "--set", "seed=1", "--quiet", "--output", str(out)]
+    assert main(another) == 2  # another base config: refused, nothing written
+    assert (out / "results.jsonl").read_text() == first

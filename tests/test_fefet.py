@@ -42,7 +42,7 @@ def test_presets_are_registered_with_the_documented_numbers():
 
 def test_noiseless_train_crosses_the_window_in_32_pulses_with_the_neurosim_shape():
     # NL 1.75 up: saturating, last / first step = exp(-31 / (32 A)) with A = 0.70 (0.24 in the
-    # continuous limit); NL 1.46 down with NL_LTD > 0 (DEVICES.md): steps GROW toward G_min,
+    # continuous limit); NL 1.46 down with NL_LTD > 0 (the NeuroSim manual): steps GROW toward G_min,
     # i.e. -1.46 in imc.curves' convention, last / first = exp(+31 / (32 * 0.85)).
     dev, up = noiseless_train(direction=1)
     steps = np.diff(up)

@@ -7,10 +7,11 @@ import math
 
 import numpy as np
 import pytest
+from imc_table.fit import CsvError, fit_csv, fit_table, read_sweeps_csv
 
 import imc
 from imc import curves
-from imc.characterize import CsvError, characterize, fit_csv, fit_table, read_sweeps_csv, records
+from imc.characterize import characterize, records
 from imc.cli import main
 from imc.config import default_config, from_dict, to_dict
 from imc.registry import get_registry
@@ -349,7 +350,7 @@ def test_fit_measures_the_drift_of_ramp_ends(sample_fit):
 def spread_from(dev, start_us, direction, n_max):
     """Std of the change after n = 1 ... n_max pulses among cells all starting at one state
     (write-verified one mean pulse before it and pulsed once, so the start has its offset)."""
-    from imc.characterize.ramps import mean_curve
+    from imc_table.ramps import mean_curve
 
     xp = dev.xp
     dev.program(xp.full(dev.shape, float(mean_curve(dev.spec, np.array([start_us]), -1, direction)[0]), dtype=np.float32))

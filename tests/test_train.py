@@ -198,7 +198,7 @@ def test_models_build_by_name():
     assert models.build("mlp", analog=PAPER, compute=c).forward(x.reshape(2, 64)).shape == (2, 10)
     assert models.build("dncnn", analog=None, compute=c).forward(x).shape == x.shape
     assert models.build("srnet", analog=None, compute=c).forward(x).shape == (2, 1, 16, 16)
-    with pytest.raises(KeyError, match="known: cnn, dncnn, mlp, srnet"):
+    with pytest.raises(KeyError, match="known: cnn, dncnn, layers, mlp, srnet"):
         models.build("resnet", analog=None, compute=c)
     with pytest.raises(ValueError, match="unexpected keyword"):
         models.build("mlp", analog=None, compute=c, widht=3)

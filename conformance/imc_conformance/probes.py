@@ -100,7 +100,7 @@ def randomness_declared(spec) -> bool:
 def switch_us(device: Device, g: np.ndarray, direction: int) -> np.ndarray:
     """Size of one native probabilistic switch, uS: ``spec.level_us`` when the spec has it
     (e.g. one MTJ flip), else the declared step (the convention of imc's EaPU rule)."""
-    level = getattr(device.spec, "level_us", None)
+    level = device.spec.level_us
     if level:
         return np.full(g.shape, float(level))
     return declared(device, g, direction)[0]

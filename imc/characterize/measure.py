@@ -15,7 +15,6 @@ from mid-window and the switched fraction is compared with the declared P_sw.
 
 from __future__ import annotations
 
-import inspect
 import math
 
 import attrs
@@ -24,7 +23,7 @@ import numpy as np
 from imc.device import DOWN, UP
 from imc.errors import UsageError
 from imc.registry import get_registry
-from imc.spec import NATIVE_PROBABILISTIC, READ_NOISE, DeviceSpec
+from imc.spec import NATIVE_PROBABILISTIC, READ_NOISE, SWITCHING_LAW, DeviceSpec
 
 from .analysis import (
     Sweep,
@@ -53,16 +52,13 @@ class Characterisation:
 
 def declared_levels(spec: DeviceSpec) -> float:
     """Levels a spec declares going up: its own ``levels`` if it has one, else range / up step."""
-    levels = getattr(spec, "levels", None)
+    levels = spec.levels
     return float(levels) if levels is not None else float(round(spec.range_us / (spec.step_us * (1 + spec.asymmetry))))
 
 
 def declared_noise(device, g, direction: int):
-    """``declared_write_noise_us(g, direction)``, also for backends without the direction."""
-    params = inspect.signature(device.declared_write_noise_us).parameters
-    if "direction" in params:
-        return device.declared_write_noise_us(g, direction)
-    return device.declared_write_noise_us(g)
+    """``declared_write_noise_us(g, direction)``: every backend takes the direction (the Device protocol)."""
+    return device.declared_write_noise_us(g, direction)
 
 
 def default_pulses(spec: DeviceSpec) -> int:
@@ -129,7 +125,7 @@ def characterize(
 def _bin_edges(spec: DeviceSpec, bins: int | None):
     """``bins`` equal bins over the window; by default 10, or one per level for cells
     with discrete levels (a spec with ``level_us``, e.g. MRAM)."""
-    level = getattr(spec, "level_us", None)
+    level = spec.level_us
     if bins is None and level:
         count = round(spec.range_us / level) + 1
         return spec.g_min_us - level / 2 + level * np.arange(count + 1)
@@ -173,7 +169,7 @@ def _switching(device) -> list[dict]:
             switched = float(to_np((device.peek() != before).mean()))
             row = {"direction": direction, "requested_p": p, "measured_p": switched,
                    "se": math.sqrt(p * (1 - p) / n), "cells": n}
-            if hasattr(device, "current_for_probability"):
+            if spec.has(SWITCHING_LAW):
                 current = device.current_for_probability(xp.asarray([p], dtype=np.float32), direction)
                 row["current_ua"] = float(to_np(current)[0])
                 row["declared_p"] = float(to_np(device.switching_probability(current, direction))[0])

@@ -1,7 +1,8 @@
 """The ``imc`` command line. Each subcommand lives in its own module of this package.
 
-A subcommand module defines ``register(subparsers)``, which adds its parser and sets
-``func`` (taking the parsed args, returning an exit code). Errors a user can fix are
+Subcommands come from the catalogue (hook ``imc_subcommands``; imc's own are listed in
+:mod:`imc.cli.commands`). Each defines ``register(subparsers)``, which adds its parser and
+sets ``func`` (taking the parsed args, returning an exit code). Errors a user can fix are
 raised as :class:`imc.errors.UserError` (``UsageError`` for arguments) and printed as one
 line on stderr with exit code 2. Any other exception is a bug and keeps its traceback;
 ``IMC_DEBUG=1`` shows the traceback of user errors too.
@@ -10,14 +11,11 @@ line on stderr with exit code 2. Any other exception is a bug and keeps its trac
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 import traceback
 
 from imc.errors import UsageError, UserError
-
-SUBCOMMANDS = ("backends", "characterize", "fit", "conformance", "config", "train", "compare", "sweep")
 
 __all__ = ["UsageError", "build_parser", "main"]
 
@@ -30,8 +28,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"imc {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in SUBCOMMANDS:
-        importlib.import_module(f"imc.cli.{name}").register(sub)
+    from imc.registry import get_registry
+
+    for info in get_registry().subcommands().values():  # imc's own and plugins', one catalogue
+        info.register(sub)
     return parser
 
 

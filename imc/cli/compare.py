@@ -2,12 +2,14 @@
 
     imc compare [CONFIG.toml] --rules ideal,original,eapu [--backends memristor,fefet:PRESET]
 
-Every combination becomes a run folder under the output folder (``<rule>`` or
-``<rule>-<backend>``); then ``compare.md``, ``compare.csv``, ``compare.png`` and
-``compare_energy.png`` put them side by side: accuracy or PSNR, warnings, wear three ways,
-energy per accounting boundary and lifetime, with ratios against "original" and EaPU
-against each baseline (none against a run that did not train), and a stacked energy
-breakdown per rule.
+A front end over the sweep planner (:mod:`imc.sweep`): the rules (and backends) become the
+axes of a sweep over the config, run in this process one point after another, recorded in
+the sweep folder (``results.jsonl``, ``results.csv``, ``runs/<point id>/``); running the same
+command again on the same ``--output`` continues where it stopped. ``compare.md``,
+``compare.csv``, ``compare.json``, ``compare.png`` and ``compare_energy.png`` then put the
+runs side by side: accuracy or PSNR, warnings, wear three ways, energy per accounting
+boundary and lifetime, with ratios against "original" and EaPU against each baseline (none
+against a run that did not train), and a stacked energy breakdown per rule.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--rules", default=ALL_RULES, metavar="A,B", help=f"update rules (default: {ALL_RULES})")
     p.add_argument("--backends", metavar="NAME[:PRESET],...", help="backends (default: the config's)")
     p.add_argument("--output", "-o", metavar="DIR", help="output folder (default: <output_dir>/compare-<name>-<time>)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress output (bar on a terminal, a line per epoch elsewhere)")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output (a bar on a terminal, a line per finished run elsewhere)")
     p.set_defaults(func=main)
 
 
@@ -51,49 +53,63 @@ def _names(text: str, what: str) -> list[str]:
     return names
 
 
-def plan(cfg, rules: list[str], backends: list[str] | None) -> list[tuple[str, object]]:
-    """(folder name, config) per combination; every config is validated before any run."""
-    from imc.config import apply_overrides
+def plan(cfg, rules: list[str], backends: list[str] | None):
+    """The comparison as a sweep (every point validated before any run): one point per
+    (backend, rule), backends outermost, in the order given."""
+    from imc.config import resolved_dict
+    from imc.sweep import sweep_from_dict
 
-    runs = []
-    for backend in backends or [None]:
-        for rule in rules:
-            overrides = {"rule.name": rule}
-            folder = rule
-            if backend is not None:
-                name, _, preset = backend.partition(":")
-                overrides.update({"backend.name": name, "backend.preset": preset})
-                folder = f"{rule}-{name}" + (f"-{preset}" if preset else "")
-            runs.append((folder, apply_overrides(cfg, overrides)))
-    return runs
+    combos = [(None, rule) for rule in rules] if backends is None else [
+        (backend, rule) for backend in backends for rule in rules
+    ]
+    axes = {"rule.name": [rule for _, rule in combos]}
+    if backends is not None:
+        axes["backend.name"] = [backend.partition(":")[0] for backend, _ in combos]
+        axes["backend.preset"] = [backend.partition(":")[2] for backend, _ in combos]
+    return sweep_from_dict({"name": "compare", "mode": "zip", "base": resolved_dict(cfg), "axes": axes},
+                           source="imc compare")
+
+
+def _label(point) -> str:
+    """``rule`` or ``rule-backend[-preset]``: how a point is named in tables over time."""
+    params = point.params
+    if "backend.name" not in params:
+        return params["rule.name"]
+    preset = params.get("backend.preset", "")
+    return f"{params['rule.name']}-{params['backend.name']}" + (f"-{preset}" if preset else "")
 
 
 def main(args) -> int:
-    from imc.checkpoint import atomic_write_text
+    from imc.files import atomic_write_text
     from imc.report.tables import comparison_plot, comparison_rows, energy_plot, markdown, write_csv
-    from imc.runner import create_run_dir, format_summary, train_run
-    from imc.train import TrainingDiverged
+    from imc.runner import format_summary
+    from imc.sweep import SweepStore, run_sweep
 
     cfg = resolve_config(args)
-    runs = plan(cfg, _names(args.rules, "rules"), _names(args.backends, "backends") if args.backends else None)
+    sweep = plan(cfg, _names(args.rules, "rules"), _names(args.backends, "backends") if args.backends else None)
     if args.output:
         out = Path(args.output)
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path(cfg.output_dir).expanduser() / f"compare-{cfg.run_name}-{stamp}"
-    create_run_dir(out)
     quiet = args.quiet
+    failures = []
+    outcome = run_sweep(sweep, out, inline=True, progress=not quiet, on_failure=failures.append)
+    for message in failures:
+        print(f"imc compare: {message}", file=sys.stderr)
+    if outcome.failed or outcome.skipped_failed:
+        print(f"imc compare: {outcome.failed + outcome.skipped_failed} run(s) failed; see {out / 'results.csv'}", file=sys.stderr)
+        return 1
+    rows_by_id = SweepStore(out).rows()
     summaries = []
-    for folder, run_cfg in runs:
-        print(f"[{len(summaries) + 1}/{len(runs)}] {folder}", flush=True)
-        try:
-            summary = train_run(run_cfg, out / folder, quiet=quiet)
-        except TrainingDiverged as exc:
-            print(f"imc compare: {folder}: training diverged: {exc}", file=sys.stderr)
-            return 1
+    for point in sweep.points:
+        row = rows_by_id[point.point_id]
+        summary = dict(row["summary"], run_dir=str(out / row["run_dir"]))
         print(format_summary(summary), flush=True)
         summaries.append(summary)
     rows = comparison_rows(summaries)
+    for row, summary in zip(rows, summaries):
+        row["run_dir"] = summary["run_dir"]
     title = f"{cfg.task.name} / {cfg.model.name}, {cfg.epochs} epochs, seed {cfg.seed}"
     table = markdown(rows, title)
     atomic_write_text(out / "compare.md", table)
@@ -107,11 +123,11 @@ def main(args) -> int:
     if cfg.evaluate.times_s:  # [evaluate]: every run's metric over time, side by side
         from imc.evaluate import combined_table, plot
 
-        series = {folder: s["evaluate"] for (folder, _), s in zip(runs, summaries)}
+        series = {_label(point): s["evaluate"] for point, s in zip(sweep.points, summaries)}
         over_time = combined_table(series, title)
         atomic_write_text(out / "compare_time.md", over_time)
         plot(series, out / "compare_time.png", title=f"{title}: after programming")
         print(over_time)
         files += ", compare_time.md, compare_time.png"
-    print(f"comparison written to {out} ({files})")
+    print(f"comparison written to {out} ({files}; runs in {out / 'runs'})")
     return 0

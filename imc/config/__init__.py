@@ -20,14 +20,14 @@ Model, optimiser and rule tables hold a ``name`` plus that component's own param
 component's signature. Backend spec overrides live in ``[backend.overrides]`` and are
 checked against the backend's spec (``write_noise_us`` etc., units in the names).
 
-Modules: ``checks`` (field validators, the unknown-key message), ``tasks`` (task tables),
+Modules: ``tasks`` (the [task] table: each task's class lives with its loader in imc.tasks),
 ``schema`` (TrainConfig and its tables, the default), ``components`` (component parameters
 from signatures), ``convert`` (dict <-> config, cross-checks, TOML text), ``files``
 (load_config), ``overrides`` (dotted ``--set`` keys).
 """
 
 from ..errors import ConfigKeyError, ConfigValueError
-from .components import DATA_PARAMS, component_defaults, resolved_params
+from .components import component_defaults, resolved_params
 from .convert import from_dict, resolved_dict, to_dict, to_toml
 from .files import load_config
 from .overrides import apply_overrides, parse_override
@@ -45,7 +45,6 @@ from .schema import (
 from .tasks import TASKS, DenoiseTask, DigitsTask, ImageFolderTask, NpzTask, SuperResTask, TaskConfig
 
 __all__ = [
-    "DATA_PARAMS",
     "LR_SCHEDULES",
     "TASKS",
     "BackendConfig",

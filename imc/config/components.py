@@ -6,55 +6,48 @@ import inspect
 from typing import Any
 
 from ..errors import ConfigKeyError, ConfigValueError
+from ..fields import tomlable, unknown_key_message
 from ..spec import unknown_name_message
-from .checks import tomlable, unknown_key_message
 from .schema import Component
 
-
-def _component_factories(kind: str) -> dict[str, Any] | None:
-    """name -> callable whose signature lists the component's parameters; None if unknown yet."""
-    try:
-        if kind == "rule":
-            from ..rules import rules
-
-            return {name: info.factory for name, info in rules().items()}
-        if kind == "optimizer":
-            from ..optim import OPTIMIZERS
-
-            return dict(OPTIMIZERS)
-        if kind == "model":
-            from ..models import MODELS
-
-            return dict(MODELS)
-    except ImportError:
-        return None
-    return None
+KINDS = {"model": "model", "optimizer": "optimizer", "rule": "update rule"}  # config table -> catalogue kind
 
 
-# Arguments the engine or the runner supplies (the runner derives model sizes from the data).
+def _records(kind: str) -> dict:
+    from ..registry import get_registry
+
+    return get_registry().records(KINDS[kind])
+
+
+def _component_factories(kind: str) -> dict[str, Any]:
+    """name -> callable whose signature lists the component's parameters, from the catalogue."""
+    return {name: info.factory for name, info in _records(kind).items()}
+
+
+# Arguments the engine supplies (a model's layer factory, the compute); a model's ModelInfo
+# names the parameters its ``needs`` fills in from the task's data.
 _ENGINE_ARGS = {"analog", "compute", "self", "f", "pm"}
-DATA_PARAMS = {"inputs", "classes", "size", "in_channels", "image_channels", "factor"}
 
 
 def component_defaults(kind: str, name: str) -> dict[str, Any] | None:
     """Parameter name -> default (``inspect.Parameter.empty`` if required) of one component.
 
-    None when the component's module cannot tell (not installed, or takes ``**kwargs``).
+    None when the component cannot tell (not installed, or takes ``**kwargs``).
     """
-    factories = _component_factories(kind)
-    if factories is None or name not in factories:
+    records = _records(kind)
+    if name not in records:
         return None
+    info = records[name]
     try:
-        sig = inspect.signature(factories[name])
+        sig = inspect.signature(info.factory)
     except (TypeError, ValueError):
         return None
+    skip = _ENGINE_ARGS | set(getattr(info, "data_params", ()))
     out = {}
     for p in sig.parameters.values():
         if p.kind is p.VAR_KEYWORD:
             return None
-        if p.kind is p.VAR_POSITIONAL or p.kind is p.POSITIONAL_ONLY or p.name in _ENGINE_ARGS:
-            continue
-        if kind == "model" and p.name in DATA_PARAMS:
+        if p.kind is p.VAR_POSITIONAL or p.kind is p.POSITIONAL_ONLY or p.name in skip:
             continue
         out[p.name] = p.default
     return out
@@ -63,8 +56,6 @@ def component_defaults(kind: str, name: str) -> dict[str, Any] | None:
 def check_component(kind: str, comp: Component) -> None:
     """Refuse an unknown component name or parameter; let optimisers and rules check values."""
     factories = _component_factories(kind)
-    if factories is None:
-        return
     if comp.name not in factories:
         raise ConfigValueError(f"{kind}.name: " + unknown_name_message(kind, comp.name, factories))
     accepted = component_defaults(kind, comp.name)

@@ -11,8 +11,8 @@ from cattrs.errors import (
 )
 
 from ..errors import ConfigKeyError, ConfigValueError
+from ..fields import tomlable, unknown_key_message
 from ..spec import unknown_name_message
-from .checks import tomlable, unknown_key_message
 from .components import check_component, resolved_params
 from .schema import ModelConfig, OptimizerConfig, RuleConfig, TrainConfig
 from .tasks import TASKS, TaskConfig
@@ -37,7 +37,7 @@ def _component_hook(cls):
         name = data.pop("name", attrs.fields(cls).name.default)
         for key, value in data.items():
             if not tomlable(value):
-                raise ConfigValueError(f"{key} must be a number, string, boolean or list, got {value!r}")
+                raise ConfigValueError(f"{key} must be a number, string, boolean, list or table, got {value!r}")
         return cls(name=name, params=data)
 
     return structure
@@ -72,6 +72,7 @@ def _strict_float(value, _type):
 
 
 _converter.register_structure_hook(TaskConfig, _structure_task)
+_converter.register_unstructure_hook(TaskConfig, lambda task: _converter.unstructure(task, type(task)))
 for _cls in (ModelConfig, OptimizerConfig, RuleConfig):
     _converter.register_structure_hook(_cls, _component_hook(_cls))
     _converter.register_unstructure_hook(_cls, _unstructure_component)
@@ -142,10 +143,16 @@ def _validate_cross(cfg: TrainConfig) -> None:
         raise ConfigValueError("backend.preset: " + str(exc.args[0])) from None
     except ValueError as exc:
         raise ConfigValueError(f"backend.preset: {exc}") from None
-    spec_fields = [a.name for a in attrs.fields(type(preset_spec))]
+    spec_cls = type(preset_spec)
+    settable = spec_cls.settable_fields()
     for key in cfg.backend.overrides:
-        if key not in spec_fields or key in ("name", "capabilities", "source"):
-            valid = [f"backend.overrides.{f}" for f in spec_fields if f not in ("name", "capabilities", "source")]
+        if key in spec_cls.derived_fields:
+            raise ConfigValueError(
+                f"backend.overrides.{key}: {spec_cls.__name__} derives {key} ({spec_cls.derived_fields[key]}); "
+                "it cannot be set"
+            )
+        if key not in settable:
+            valid = [f"backend.overrides.{f}" for f in settable]
             raise ConfigKeyError(unknown_key_message(f"backend.overrides.{key}", key, valid))
     try:
         info.spec(preset, **cfg.backend.overrides)

@@ -10,7 +10,7 @@ except ModuleNotFoundError:  # Python 3.10
     import tomli as tomllib
 
 from ..errors import ConfigKeyError, ConfigValueError
-from .checks import unknown_key_message
+from ..fields import unknown_key_message
 from .components import component_defaults
 from .convert import from_dict, to_dict
 from .schema import TrainConfig

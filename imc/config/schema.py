@@ -7,8 +7,8 @@ from typing import Any
 
 import attrs
 
+from ..fields import bad, bits, int_at_least, number_in, one_of, string, to_float
 from ..ledger import EnergyConstants
-from .checks import bad, bits, int_at_least, number_in, one_of, string, to_float
 from .tasks import DigitsTask, TaskConfig
 
 
@@ -45,6 +45,9 @@ class RuleConfig(Component):
 class BackendConfig:
     """The device backend, its preset and spec overrides, and how weights map onto it.
 
+    This is the TOML face of the engine's :class:`imc.nn.AnalogConfig`: the backend is named
+    here and resolved once by :meth:`device`; :meth:`to_analog` gives the engine's object.
+
     TOML has no null, so 0 or "" mean "automatic"/"off": ``r_wg_per_us = 0`` picks 1/80 per
     uS for unbounded devices (the paper) and fills the window for bounded ones; ``mapping =
     ""`` picks a differential pair for bounded devices; tile sizes 0 = one array; converter
@@ -65,6 +68,28 @@ class BackendConfig:
     max_tile_cols: int = attrs.field(default=0, validator=int_at_least(0, " cells (0 = one array)"))
     dac_bits: int = attrs.field(default=0, validator=bits)
     adc_bits: int = attrs.field(default=0, validator=bits)
+
+    def device(self):
+        """The cells this table names, resolved once: an :class:`imc.nn.DeviceSource`."""
+        from ..nn.analog import DeviceSource
+
+        return DeviceSource.from_registry(self.name, self.preset or None, **self.overrides)
+
+    def to_analog(self, device=None):
+        """The engine's :class:`imc.nn.AnalogConfig` for this table: the one place where the
+        TOML conventions (0 and "" = automatic/off) become the engine's (None)."""
+        from ..nn.analog import AnalogConfig
+
+        return AnalogConfig(
+            device=device if device is not None else self.device(),
+            r_wg_per_us=self.r_wg_per_us or None,
+            w_max=self.w_max,
+            mapping=self.mapping or None,
+            max_tile_rows=self.max_tile_rows or None,
+            max_tile_cols=self.max_tile_cols or None,
+            dac_bits=self.dac_bits or None,
+            adc_bits=self.adc_bits or None,
+        )
 
 
 def _times(value):

@@ -34,13 +34,14 @@ with digital products and exact updates: the noiseless upper bound, with no devi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import attrs
 import numpy as np
 
 from ..compute import Compute
-from ..device import settle
-from ..spec import ABRUPT_RESET, BOUNDS, NATIVE_PROBABILISTIC
+from ..device import Device, settle
+from ..spec import ABRUPT_RESET, BOUNDS, NATIVE_PROBABILISTIC, DeviceSpec
 from .quant import levels, quantize_rows
 
 MAPPINGS = ("reference", "pair")
@@ -72,10 +73,40 @@ def _optional_positive_float(instance, attribute, value):
 
 
 @attrs.frozen(kw_only=True)
-class AnalogConfig:
-    """How analog layers put their weights on devices.
+class DeviceSource:
+    """The cells a layer's weights live on: a resolved spec and the factory that builds arrays.
 
-    backend/preset/overrides: which device (``imc.backend(backend, preset=..., **overrides)``).
+    ``factory(spec=..., shape=..., compute=...)`` returns an :class:`imc.Device`; it need not
+    be registered anywhere (a backend under development, a conformance target).
+    :meth:`from_registry` resolves an installed backend by name, once.
+    """
+
+    spec: DeviceSpec = attrs.field(validator=attrs.validators.instance_of(DeviceSpec))
+    factory: Callable[..., Device] = attrs.field(validator=attrs.validators.is_callable())
+    backend: str = ""  # where it came from, for records only ("" = not from the registry)
+    preset: str = ""
+
+    @classmethod
+    def from_registry(cls, backend: str = "memristor", preset: str | None = None, **overrides) -> DeviceSource:
+        """Resolve an installed backend, preset and spec overrides (unknown names raise a UserError)."""
+        from ..registry import get_registry
+
+        info = get_registry().get(backend).info
+        spec = info.spec(preset, **overrides)
+        return cls(spec=spec, factory=info.factory, backend=backend, preset=preset or info.default_preset)
+
+    def create(self, shape, compute: Compute) -> Device:
+        """A device array of ``shape`` cells on ``compute``."""
+        return self.factory(spec=self.spec, shape=tuple(shape), compute=compute)
+
+
+@attrs.frozen(kw_only=True)
+class AnalogConfig:
+    """How analog layers put their weights on devices: which cells, and the mapping onto them.
+
+    device: a :class:`DeviceSource` (resolved spec + factory, registered or not). When it is
+    not given, backend/preset/overrides name an installed backend and are resolved here,
+    once (``AnalogConfig(preset="eapu-paper")``); layers never look a backend up by name.
     r_wg_per_us: weight per uS; None = 1/80 for unbounded devices (the paper), and for
     bounded ones ``w_max / window`` (pair; ``2 w_max / window`` with a reference column)
     so the window maps to ``|w| <= w_max``.
@@ -84,6 +115,7 @@ class AnalogConfig:
     dac_bits / adc_bits: converter resolution (None = ideal, no quantisation).
     """
 
+    device: DeviceSource | None = attrs.field(default=None)
     backend: str = attrs.field(default="memristor", validator=attrs.validators.instance_of(str))
     preset: str | None = attrs.field(default=None)
     overrides: dict = attrs.field(factory=dict, converter=dict, hash=False)
@@ -95,11 +127,15 @@ class AnalogConfig:
     dac_bits: int | None = attrs.field(default=None, validator=_optional_bits)
     adc_bits: int | None = attrs.field(default=None, validator=_optional_bits)
 
-    def spec(self):
-        """The resolved device spec (unknown backend/preset/override names raise KeyError)."""
-        from ..registry import get_registry
+    def __attrs_post_init__(self):
+        if self.device is None:
+            object.__setattr__(self, "device", DeviceSource.from_registry(self.backend, self.preset, **self.overrides))
+        elif not isinstance(self.device, DeviceSource):
+            raise TypeError(f"device must be an imc.nn.DeviceSource, got {type(self.device).__name__}")
 
-        return get_registry().spec(self.backend, self.preset, **self.overrides)
+    def spec(self) -> DeviceSpec:
+        """The resolved device spec."""
+        return self.device.spec
 
     def resolved_mapping(self, spec) -> str:
         if self.mapping is not None:
@@ -139,8 +175,6 @@ class AnalogMatrix:
     """A (inputs, outputs) weight matrix on device tiles; see the module docstring."""
 
     def __init__(self, weights, config: AnalogConfig, compute: Compute):
-        from ..registry import get_registry
-
         xp = compute.xp
         w = xp.asarray(weights, dtype=np.float32)
         if w.ndim != 2:
@@ -150,9 +184,7 @@ class AnalogMatrix:
         self.xp = xp
         self.shape = tuple(int(s) for s in w.shape)
         self.size = self.shape[0] * self.shape[1]
-        registry = get_registry()
-        info = registry.get(config.backend).info
-        self.spec = info.spec(config.preset, **config.overrides)
+        self.spec = config.device.spec
         self.mapping = config.resolved_mapping(self.spec)
         self.r_wg_per_us = config.resolved_r_wg(self.spec)
         self.g_ref_us = np.float32((self.spec.g_min_us + self.spec.g_max_us) / 2)
@@ -182,7 +214,7 @@ class AnalogMatrix:
                 tshape = (rows.stop - rows.start, cols.stop - cols.start)
                 devices = []
                 for _ in range(2 if self.mapping == "pair" else 1):
-                    devices.append(info.factory(spec=self.spec, shape=tshape, compute=compute.spawn(key)))
+                    devices.append(config.device.create(tshape, compute.spawn(key)))
                     key += 1
                 self.tiles.append(_Tile(rows, cols, devices))
         self._tile_rows, self._tile_cols = tr, tc
@@ -317,9 +349,9 @@ class AnalogMatrix:
         y = None if single else xp.zeros((batch, self.shape[0] if transposed else self.shape[1]), dtype=np.float32)
         internal = checked and self._internal
 
-        def product(dev, xs):
+        def product(dev, xs, offset=None):
             if internal:
-                return dev._product(xs, transposed, checked=True)
+                return dev._product(xs, transposed, checked=True, offset_us=offset)
             return dev.backward(xs) if transposed else dev.forward(xs)
 
         for tile in self.tiles:
@@ -327,12 +359,14 @@ class AnalogMatrix:
             xs = x if single else x[:, src]
             if self.mapping == "pair" and internal:  # one product of G+ - G-, noise of both
                 part = tile.devices[0]._pair_product(tile.devices[1], xs, transposed)
+            elif internal:  # the reference column folded into one product of G - G_ref
+                part = product(tile.devices[0], xs, self.g_ref_us)
             else:
                 part = product(tile.devices[0], xs)
             if self.mapping == "pair":
                 if not internal:
                     part -= product(tile.devices[1], xs)
-            else:
+            elif not internal:
                 part -= self.g_ref_us * xs.sum(axis=1, keepdims=True)
             part = quantize_rows(xp, part, cfg.adc_bits)
             n_src, n_dst = xs.shape[1], part.shape[1]
@@ -374,7 +408,7 @@ class AnalogMatrix:
         A native-probabilistic backend declares it as ``spec.level_us`` (MRAM: one junction
         flip, G_P - G_AP); otherwise the declared step is used.
         """
-        level = getattr(self.spec, "level_us", None)
+        level = self.spec.level_us
         return float(level) if level else self.step_us()
 
     # ------------------------------------------------------------------ writes

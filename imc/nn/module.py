@@ -304,3 +304,50 @@ class Upsample(Module):
             return grad_out.reshape(n, c, h, r, w, r).sum(axis=(3, 5))
         self.flops += self._interp_flops()
         return self._ah.T @ grad_out @ self._aw
+
+
+class _Pool2d(Module):
+    """Non-overlapping k x k pooling (stride k) over (N, C, H, W); H and W must be multiples of k."""
+
+    def __init__(self, kernel: int):
+        super().__init__()
+        if isinstance(kernel, bool) or not isinstance(kernel, int) or kernel < 1:
+            raise ValueError(f"pooling kernel must be a positive integer, got {kernel!r}")
+        self.k = kernel
+
+    def _blocks(self, x):
+        n, c, h, w = x.shape
+        k = self.k
+        if h % k or w % k:
+            raise ValueError(f"{type(self).__name__}({k}) needs height and width divisible by {k}, got {h}x{w}")
+        self._shape = x.shape
+        return x.reshape(n, c, h // k, k, w // k, k)
+
+    def _spread(self, grad_out, weights):
+        n, c, h, w = self._shape
+        k = self.k
+        block = namespace_of(grad_out).broadcast_to(grad_out[:, :, :, None, :, None], (n, c, h // k, k, w // k, k))
+        return (weights * block).reshape(self._shape)
+
+
+class AvgPool2d(_Pool2d):
+    """Mean of each k x k block."""
+
+    def forward(self, x):
+        return self._blocks(x).mean(axis=(3, 5))
+
+    def backward(self, grad_out):
+        return self._spread(grad_out, grad_out.dtype.type(1.0 / (self.k * self.k)))
+
+
+class MaxPool2d(_Pool2d):
+    """Largest value of each k x k block (tied maxima share the gradient equally)."""
+
+    def forward(self, x):
+        blocks = self._blocks(x)
+        mask = (blocks == blocks.max(axis=(3, 5), keepdims=True)).astype(x.dtype)
+        self._weights = mask / mask.sum(axis=(3, 5), keepdims=True)
+        return blocks.max(axis=(3, 5))
+
+    def backward(self, grad_out):
+        return self._spread(grad_out, self._weights)

@@ -12,6 +12,7 @@ rules by returning :class:`RuleInfo` records from ``imc_update_rules()``::
 from __future__ import annotations
 
 from ..errors import ConfigValueError, UnknownNameError
+from ..hookspecs import hookimpl
 from ..spec import unknown_name_message
 from .analog_sgd import AnalogSGDRule
 from .base import RuleInfo, UpdateRule
@@ -43,28 +44,17 @@ BUILTIN_RULES = {
 }
 
 
+@hookimpl
+def imc_update_rules():
+    """imc's own rules, registered like a plugin's."""
+    return list(BUILTIN_RULES.values())
+
+
 def rules(pm=None) -> dict[str, RuleInfo]:
-    """Every available rule: built-ins, then those plugins register.
+    """Every available rule by name: imc's own and those plugins register (one catalogue)."""
+    from ..registry import Registry, get_registry
 
-    Each plugin's hook is called on its own (a hook that raises or returns the wrong type
-    is reported and skipped); a plugin rule that reuses a name is reported and ignored.
-    """
-    from ..registry import PluginProblem, collect_hook, get_plugin_manager, record_problem
-
-    pm = pm or get_plugin_manager()
-    found = dict(BUILTIN_RULES)
-    origin = {}
-    for plugin, dist, version, records in collect_hook(pm, "imc_update_rules", RuleInfo, "imc.rules.RuleInfo"):
-        for info in records:
-            if info.name in found:
-                first = origin.get(info.name, "imc (built in)")
-                record_problem(pm, PluginProblem(plugin, dist, version, "clash",
-                                                 f"update rule name {info.name!r} is already provided by {first}; "
-                                                 "the first one is kept"))
-                continue
-            found[info.name] = info
-            origin[info.name] = f"{dist} {version}"
-    return found
+    return (get_registry() if pm is None else Registry(pm)).rules()
 
 
 def available_rules(pm=None) -> list[str]:

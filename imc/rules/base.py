@@ -9,21 +9,10 @@ reach a rule: the trainer updates them exactly in digital periphery.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import attrs
 import numpy as np
 
 from ..compute import Compute
-
-
-@attrs.frozen(kw_only=True)
-class RuleInfo:
-    """A registered update rule: ``factory(**params)`` builds it."""
-
-    name: str = attrs.field(validator=attrs.validators.instance_of(str))
-    factory: Callable[..., UpdateRule] = attrs.field(validator=attrs.validators.is_callable())
-    description: str = ""
+from ..records import RuleInfo  # noqa: F401  (re-exported: imc.rules.RuleInfo)
 
 
 class UpdateRule:

@@ -19,17 +19,11 @@ def build_summary(cfg: TrainConfig, run: Run, result: dict) -> dict:
     from ..report.summary import headline
 
     return json_safe({
-        **headline(cfg, run, result, cfg.backend.preset or default_preset(cfg)),
+        **headline(cfg, run, result, run.device.preset),
         "final": result["final"],
         "history": result["history"],
         "ledger": result["ledger"],
     })
-
-
-def default_preset(cfg: TrainConfig) -> str:
-    from ..registry import get_registry
-
-    return get_registry().get(cfg.backend.name).info.default_preset
 
 
 def write_report(run: Run, run_dir: Path, summary: dict) -> None:

@@ -94,8 +94,12 @@ def run_sweep(
     retry_failed: bool = False,
     progress: bool = True,
     on_failure: Callable[[str], None] | None = None,
+    inline: bool = False,
 ) -> SweepOutcome:
     """Run every point of ``sweep`` not yet recorded in ``out_dir``; see the module doc.
+
+    ``inline=True`` runs the points in this process, one after another, with no Dask
+    cluster (``imc compare`` does); the folder, rows and resumption are the same.
 
     Raises ValueError for an unusable folder and :class:`SchedulerUnreachable` when the
     scheduler does not answer within ``connect_timeout`` seconds.
@@ -114,7 +118,8 @@ def run_sweep(
         return SweepOutcome(len(sweep.points), len(sweep.points), 0, 0, store.root, _failed_count(sweep.points, rows))
 
     n_workers = workers or min(len(todo), os.cpu_count() or 1)
-    with _client(scheduler, n_workers, connect_timeout) as client, store.locked():
+    executor = _InlineClient() if inline else _client(scheduler, n_workers, connect_timeout)
+    with executor as client, store.locked():
         store.check_plan(plan)  # again, now that no other sweep can write here
         rows = store.rows()
         todo = _pending(sweep, rows, retry_failed)
@@ -136,8 +141,12 @@ def _pending(sweep: Sweep, rows: dict, retry_failed: bool) -> list:
 
 
 def _run(client, sweep, todo, rows, store, point_fn, progress, on_failure) -> SweepOutcome:
-    from distributed import as_completed
     from tqdm import tqdm
+
+    if isinstance(client, _InlineClient):
+        as_completed = _InlineClient.as_completed
+    else:
+        from distributed import as_completed
 
     token = uuid.uuid4().hex[:6]
     futures = {
@@ -198,6 +207,34 @@ def _row(point, outcome: dict, store: SweepStore) -> dict:
         "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "run_dir": str(store.run_dir(point.point_id).relative_to(store.root)),
     }
+
+
+class _InlineClient:
+    """The in-process executor: each point runs here when its result is asked for, in order."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        return False
+
+    def submit(self, fn, *args, key=None, pure=None):
+        return _InlineFuture(fn, args)
+
+    @staticmethod
+    def as_completed(futures):
+        return list(futures)
+
+
+class _InlineFuture:
+    def __init__(self, fn, args):
+        self.fn, self.args = fn, args
+
+    def result(self):
+        return self.fn(*self.args)
+
+    def release(self) -> None:
+        pass
 
 
 class _client:

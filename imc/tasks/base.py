@@ -6,6 +6,7 @@ import attrs
 import numpy as np
 
 from ..errors import DataError
+from ..records import TaskInfo  # noqa: F401  (re-exported for task modules)
 
 CLASSIFICATION = "classification"
 IMAGE = "image"  # image-to-image regression (denoising, super-resolution)

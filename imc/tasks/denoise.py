@@ -2,10 +2,35 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
-from .base import IMAGE, TaskData, psnr_db
+from ..fields import int_at_least, number_in, one_of, string, to_float
+from .base import IMAGE, TaskData, TaskInfo, psnr_db
 from .images import random_patches, source_images, tiles
+
+
+@attrs.frozen(kw_only=True)
+class DenoiseTask:
+    """Gaussian denoising on gray patches of natural images; PSNR on held-out images.
+
+    ``image_dir`` (a folder of images) replaces scikit-image's bundled pictures; then the
+    last ``test_images`` files (sorted by name) are held out.
+    """
+
+    name: str = attrs.field(default="denoise", validator=one_of("denoise"))
+    noise_sigma: float = attrs.field(
+        default=0.1, converter=to_float, validator=number_in(0.0, 1.0, " (fraction of the [0, 1] intensity range)", True)
+    )
+    patch_size: int = attrs.field(default=16, validator=int_at_least(4, " pixels"))
+    patches: int = attrs.field(default=768, validator=int_at_least(1, " training patches"))
+    test_size: int = attrs.field(default=64, validator=int_at_least(8, " pixels (side of each test crop)"))
+    image_scale: float = attrs.field(
+        default=0.5, converter=to_float, validator=number_in(0.05, 1.0, " (resize factor of the source images)")
+    )
+    image_dir: str = attrs.field(default="", validator=string)
+    test_images: int = attrs.field(default=2, validator=int_at_least(1, " held-out images"))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
 
 
 def load(task) -> TaskData:
@@ -22,3 +47,6 @@ def load(task) -> TaskData:
         x_test=noisy_test, y_test=clean_test,
         baseline={"noisy_psnr_db": psnr_db(noisy_test, clean_test)},
     )
+
+
+INFO = TaskInfo(name="denoise", config=DenoiseTask, load=load, description="Gaussian denoising on gray patches of natural images; PSNR on held-out images.")

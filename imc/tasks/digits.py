@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
-from .base import CLASSIFICATION, TaskData, split_indices
+from ..fields import int_at_least, number_in, one_of, to_float
+from .base import CLASSIFICATION, TaskData, TaskInfo, split_indices
+
+
+@attrs.frozen(kw_only=True)
+class DigitsTask:
+    """scikit-learn's 8x8 digits (1797 images, 10 classes); inputs scaled to [0, 1]."""
+
+    name: str = attrs.field(default="digits", validator=one_of("digits"))
+    test_fraction: float = attrs.field(default=0.25, converter=to_float, validator=number_in(0.05, 0.9))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
 
 
 def load(task) -> TaskData:
@@ -19,3 +30,6 @@ def load(task) -> TaskData:
         name="digits", kind=CLASSIFICATION, x_train=x[train], y_train=y[train],
         x_test=x[test], y_test=y[test], n_classes=10,
     )
+
+
+INFO = TaskInfo(name="digits", config=DigitsTask, load=load, description="scikit-learn's 8x8 digits (1797 images, 10 classes); inputs scaled to [0, 1].")

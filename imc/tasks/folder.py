@@ -4,11 +4,24 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 from ..errors import DataError, InputFileError
-from .base import CLASSIFICATION, TaskData, split_indices
+from ..fields import int_at_least, number_in, one_of, string, to_float
+from .base import CLASSIFICATION, TaskData, TaskInfo, split_indices
 from .images import image_files, read_gray
+
+
+@attrs.frozen(kw_only=True)
+class ImageFolderTask:
+    """Classification from a folder with one sub-folder of images per class."""
+
+    name: str = attrs.field(default="images", validator=one_of("images"))
+    path: str = attrs.field(default="", validator=string)
+    size: int = attrs.field(default=16, validator=int_at_least(4, " pixels (images are resized to size x size)"))
+    test_fraction: float = attrs.field(default=0.2, converter=to_float, validator=number_in(0.05, 0.9))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
 
 
 def load(task) -> TaskData:
@@ -37,3 +50,6 @@ def load(task) -> TaskData:
         x_test=x[test], y_test=y[test], n_classes=len(classes),
         baseline={"classes": [c.name for c in classes]},
     )
+
+
+INFO = TaskInfo(name="images", config=ImageFolderTask, load=load, description="Classification from a folder with one sub-folder of images per class.")

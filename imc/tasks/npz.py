@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import numpy as np
 
 from ..errors import DataError, InputFileError
-from .base import CLASSIFICATION, IMAGE, TaskData, split_indices
+from ..fields import int_at_least, number_in, one_of, string, to_float
+from .base import CLASSIFICATION, IMAGE, TaskData, TaskInfo, split_indices
 
 
 def _as_inputs(x: np.ndarray, key: str, path) -> np.ndarray:
@@ -30,6 +32,20 @@ def _read(path: Path) -> dict[str, np.ndarray]:
             return {key: archive[key] for key in archive.files}
     except (OSError, ValueError) as exc:  # not a zip / object arrays (which need pickle)
         raise DataError(f"{path}: not a readable .npz of numeric arrays ({exc})") from None
+
+
+@attrs.frozen(kw_only=True)
+class NpzTask:
+    """The user's own arrays: a .npz with ``x`` and ``y`` (and optionally ``x_test``, ``y_test``).
+
+    Integer ``y`` means classification (accuracy); float ``y`` shaped like an image means
+    image-to-image regression (PSNR, values in [0, 1]).
+    """
+
+    name: str = attrs.field(default="npz", validator=one_of("npz"))
+    path: str = attrs.field(default="", validator=string)
+    test_fraction: float = attrs.field(default=0.2, converter=to_float, validator=number_in(0.05, 0.9))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
 
 
 def load(task) -> TaskData:
@@ -73,3 +89,6 @@ def load(task) -> TaskData:
         name="npz", kind=CLASSIFICATION if classification else IMAGE,
         x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test, n_classes=n_classes,
     )
+
+
+INFO = TaskInfo(name="npz", config=NpzTask, load=load, description="The user's own arrays: a .npz with ``x`` and ``y`` (and optionally ``x_test``, ``y_test``).")

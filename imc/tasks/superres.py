@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
 
-from .base import IMAGE, TaskData, psnr_db
+from ..errors import ConfigValueError
+from ..fields import int_at_least, number_in, one_of, string, to_float
+from .base import IMAGE, TaskData, TaskInfo, psnr_db
 from .images import random_patches, source_images, tiles
 
 
@@ -26,6 +29,29 @@ def upsample(images: np.ndarray, scale: int) -> np.ndarray:
     return np.stack([resize(im, (h * scale, w * scale), order=3) for im in images]).astype(np.float32)
 
 
+@attrs.frozen(kw_only=True)
+class SuperResTask:
+    """2x super-resolution: bicubic-downsampled gray patches in, the originals out."""
+
+    name: str = attrs.field(default="superres", validator=one_of("superres"))
+    scale: int = attrs.field(default=2, validator=int_at_least(2, " (upscaling factor)"))
+    patch_size: int = attrs.field(default=16, validator=int_at_least(4, " pixels (high-resolution side)"))
+    patches: int = attrs.field(default=768, validator=int_at_least(1, " training patches"))
+    test_size: int = attrs.field(default=64, validator=int_at_least(8, " pixels (high-resolution test crop side)"))
+    image_scale: float = attrs.field(
+        default=0.5, converter=to_float, validator=number_in(0.05, 1.0, " (resize factor of the source images)")
+    )
+    image_dir: str = attrs.field(default="", validator=string)
+    test_images: int = attrs.field(default=2, validator=int_at_least(1, " held-out images"))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+
+    def __attrs_post_init__(self):
+        if self.patch_size % self.scale or self.test_size % self.scale:
+            raise ConfigValueError(
+                f"patch_size ({self.patch_size}) and test_size ({self.test_size}) must be multiples of scale ({self.scale})"
+            )
+
+
 def load(task) -> TaskData:
     """Inputs (N, 1, s/scale, s/scale), targets (N, 1, s, s); test on held-out image tiles."""
     train_images, test_images = source_images(task)
@@ -40,3 +66,6 @@ def load(task) -> TaskData:
         x_test=lr_test[:, None], y_test=hr_test[:, None],
         baseline={"bicubic_psnr_db": psnr_db(bicubic, hr_test)},
     )
+
+
+INFO = TaskInfo(name="superres", config=SuperResTask, load=load, description="2x super-resolution: bicubic-downsampled gray patches in, the originals out.")

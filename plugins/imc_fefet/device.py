@@ -2,7 +2,7 @@
 
 Each pulse moves a cell along a NeuroSim-style nonlinear curve (:mod:`imc.curves`) inside
 its own window, ``pmax = range / step_us`` pulses crossing it (32 by default). Potentiation
-saturates toward G_max; depression *accelerates* toward G_min (DEVICES.md 3: Jerry'17's
+saturates toward G_max; depression *accelerates* toward G_min (docs/device-sources.md: Jerry'17's
 NeuroSim labels 1.75 / 1.46, where NL_LTD > 0 means depression steps grow as G falls).
 In imc.curves' convention (positive = saturating in the direction of motion) that is
 ``nonlinearity_up = 1.75`` and ``nonlinearity_down = -1.46``: the first up step is
@@ -14,7 +14,7 @@ Noise, per pulse and accumulating in the stored state:
 - few-domain devices (``domains > 0``, the "fefet-scaled" preset): each pulse switches a
   Binomial(domains, domain_switch_prob) number of domains, so its effect is
   ``K / (domains * p)`` nominal pulses, K ~ Binomial(n * domains, p). Relative step spread
-  sqrt((1 - p) / (domains * p)) (DEVICES.md 1.5).
+  sqrt((1 - p) / (domains * p)) (docs/device-sources.md).
 
 Device-to-device: lognormal step scale (``step_d2d``), window bounds (``bounds_d2d``),
 optional stuck cells. Read noise (1 % of G) is the core's.

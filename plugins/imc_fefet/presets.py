@@ -1,4 +1,4 @@
-"""FeFET presets, with the sources of their numbers (see shared/design/DEVICES.md 3).
+"""FeFET presets, with the sources of their numbers (see docs/device-sources.md).
 
 - "fefet": a Si-channel HZO FeFET (Jerry et al., IEDM 2017, as benchmarked in NeuroSim V3):
   window 0.04-1.8 uS (R_on 559 kOhm, on/off 45); 32 pulses across it (32 levels);
@@ -11,7 +11,7 @@
 - "fefet-highk": the same cell with a high-k interlayer: endurance 1e10 (Tan'21, > 1e10).
 - "fefet-scaled": a scaled device with N_d = 20 ferroelectric domains, each switching with
   probability 0.5 per pulse: every pulse's effect is binomially random, relative spread
-  sqrt((1 - p) / (N_d p)) = 22 % of the step [assumed, DEVICES.md 1.5].
+  sqrt((1 - p) / (N_d p)) = 22 % of the step [assumed, docs/device-sources.md].
 """
 
 from imc.spec import BOUNDS, DEVICE_VARIATION, READ_NOISE
@@ -40,7 +40,7 @@ FEFET = FefetSpec(
     pulse_width_s=75e-9,
     read_time_s=10e-9,
     capabilities={BOUNDS, READ_NOISE, DEVICE_VARIATION},
-    source="DEVICES.md FeFET defaults: Jerry IEDM'17 via NeuroSim V3 (window, 32 levels, NL 1.75/1.46, c2c 0.5 %)",
+    source="Jerry IEDM'17 via NeuroSim V3 (window, 32 levels, NL 1.75/1.46, c2c 0.5 %)",
 )
 
 FEFET_HIGHK = FEFET.evolve(
@@ -53,7 +53,7 @@ FEFET_SCALED = FEFET.evolve(
     name="fefet-scaled",
     domains=20,
     domain_switch_prob=0.5,
-    source="fefet scaled to N_d = 20 domains, binomial pulse response (DEVICES.md 1.5) [assumed N_d]",
+    source="fefet scaled to N_d = 20 domains, binomial pulse response [assumed N_d]",
 )
 
 PRESETS = {p.name: p for p in (FEFET, FEFET_HIGHK, FEFET_SCALED)}

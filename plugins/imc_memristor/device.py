@@ -27,7 +27,7 @@ from imc import curves
 from imc.spec import ANALOG_WRITE, BOUNDS, DeviceSpec, float_field, non_negative
 from imc.variation import VariedDevice
 
-# NeuRRAM write-verify error vs position in the window (Wan et al., Nature 2022; DEVICES.md
+# NeuRRAM write-verify error vs position in the window (Wan et al., Nature 2022; docs/device-sources.md
 # RRAM table), normalised to its mid-window value so program_noise_us sets the scale.
 _NEURRAM_U = np.array([0.0, 0.25, 0.5, 0.75, 1.0])
 _NEURRAM_SIGMA = np.array([0.35, 2.26, 2.02, 1.53, 1.10]) / 2.02
@@ -96,7 +96,7 @@ class MemristorDevice(VariedDevice):
         if not self.spec.has(ANALOG_WRITE):
             return super()._update(g, idx, delta_us)
         noise = self.compute.normal(g.shape) * np.float32(self.spec.write_noise_us)
-        return self._finish(g + delta_us + noise, idx), self.xp.ones(g.shape, dtype=self.xp.int64)
+        return self._finish(g + delta_us + noise, idx), 1  # one write event per cell
 
     def _program(self, g, idx, targets_us):
         s, xp = self.spec, self.xp

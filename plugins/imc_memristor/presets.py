@@ -1,4 +1,4 @@
-"""Memristor presets, with the sources of their numbers (see shared/design/DEVICES.md).
+"""Memristor presets, with the sources of their numbers (see docs/device-sources.md).
 
 - "eapu-paper": the device the EaPU authors simulate (Liu et al., Nat. Commun. 2025,
   EAPU.md): every actual write lands with additive Gaussian error sigma = 2 uS; no bounds,
@@ -8,7 +8,7 @@
   Energy for this window: one write pulse ``V_w^2 * G * t_p`` at the window's mean 80 uS with
   the Wu'18 pulse (1.6 V, 50 ns; the paper does not give its array's pulse) = 10.2 pJ; one
   read ``V_r^2 * G * t_r`` at 0.2 V, 10 ns = 32 fJ (docs/energy.md).
-- "rram-realistic": a TaOx/HfOx 1T1R cell with DEVICES.md's suggested defaults:
+- "rram-realistic": a TaOx/HfOx 1T1R cell with the defaults in docs/device-sources.md:
   2-20 uS window (Wu'18 on/off 10); 128 pulses across it; NeuroSim nonlinearity 0.04 up and
   0.63 (saturating) down (Wu'18); cycle-to-cycle 3.7 % of range per pulse (Wu'18);
   device-to-device step and window spread 0.3 (aihwkit ReRAM presets); read noise 1 % of G
@@ -91,7 +91,7 @@ RRAM_REALISTIC = MemristorSpec(
     relax_mean_per_ln=0.089 / 82,
     relax_std_per_ln=0.042 / 82,
     capabilities={BOUNDS, FAULTS, READ_NOISE, DEVICE_VARIATION, DRIFT},
-    source="RRAM defaults: Wu'18 (NeuroSim V3), aihwkit ReRAM presets, NeuRRAM (Wan 2022), CMO relaxation (Falcone 2025)",
+    source="Wu'18 (NeuroSim V3), aihwkit ReRAM presets, NeuRRAM (Wan 2022), CMO relaxation (Falcone 2025)",
 )
 
 RRAM_STRESS = RRAM_REALISTIC.evolve(
@@ -100,7 +100,7 @@ RRAM_STRESS = RRAM_REALISTIC.evolve(
     nonlinearity_down=4.88,
     stuck_low_prob=0.0175,
     stuck_high_prob=0.0904,
-    source="DEVICES.md: Ag:a-Si nonlinearity (NeuroSim), 4-Mb HfO2 chip fault rates (Chen 2015)",
+    source="Ag:a-Si nonlinearity (NeuroSim), 4-Mb HfO2 chip fault rates (Chen 2015)",
 )
 
 # aihwkit SoftBoundsDevice: dw_min 0.005 at w_max 0.6 -> 20 uS half-window / 120 steps

@@ -4,7 +4,7 @@ Conductance of a cell with k of its N junctions in the parallel (P) state:
 ``G = k * G_P + (N - k) * G_AP`` (N + 1 levels), with ``G_P = 1 / R_P`` and
 ``G_AP = G_P / (1 + TMR)`` drawn per cell (device-to-device spread of R_P and TMR).
 
-Switching (DEVICES.md 1.4, thermal-activation regime, b = 1): a pulse of current I and
+Switching (docs/device-sources.md, thermal-activation regime, b = 1): a pulse of current I and
 width t_p flips its targeted junction with
 
     P_sw = 1 - exp(-t_p / tau),   tau = tau0 * exp(Delta * (1 - I / Ic0))
@@ -39,6 +39,8 @@ per junction; the 5 % spread of Delta puts a tail of junctions at a few years.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from typing import ClassVar
 
 import attrs
 import numpy as np
@@ -69,9 +71,16 @@ def _field(default, validator, doc):
 class MramSpec(DeviceSpec):
     """DeviceSpec plus the MTJ physics.
 
-    ``g_min_us``, ``g_max_us`` and ``step_us`` are derived (any value given is replaced):
-    ``N * G_AP``, ``N * G_P`` and ``pulse_switch_prob * (G_P - G_AP)``.
+    ``g_min_us``, ``g_max_us`` and ``step_us`` are derived from the junction physics (see
+    ``derived_fields``) and cannot be set: change ``r_p_kohm``, ``tmr``, ``n_mtj`` or
+    ``pulse_switch_prob`` instead.
     """
+
+    derived_fields: ClassVar[Mapping[str, str]] = {
+        "g_min_us": "n_mtj * G_AP, with G_AP = 1e3 / (r_p_kohm * (1 + tmr)); set r_p_kohm, tmr or n_mtj",
+        "g_max_us": "n_mtj * G_P, with G_P = 1e3 / r_p_kohm; set r_p_kohm or n_mtj",
+        "step_us": "pulse_switch_prob * (G_P - G_AP); set pulse_switch_prob, r_p_kohm or tmr",
+    }
 
     n_mtj: int = attrs.field(default=4, validator=_whole, metadata={"doc": "junctions per weight cell (N + 1 levels)"})
     r_p_kohm: float = _field(3.5, positive, "resistance of one junction in the parallel state, kOhm")

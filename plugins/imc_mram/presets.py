@@ -1,4 +1,4 @@
-"""MRAM presets, with the sources of their numbers (see shared/design/DEVICES.md 1.4 and 4).
+"""MRAM presets, with the sources of their numbers (see docs/device-sources.md).
 
 - "stt" (default): STT-MTJ weight cells of N = 4 junctions (5 levels); R_P 3.5 kOhm and
   TMR 130 % (NeuroSim V3 STT-MRAM: G_P 286 uS, G_AP 124 uS per junction); thermal switching
@@ -14,7 +14,7 @@
   Vincent et al.
 """
 
-from imc.spec import BOUNDS, DEVICE_VARIATION, DRIFT, NATIVE_PROBABILISTIC, READ_NOISE
+from imc.spec import BOUNDS, DEVICE_VARIATION, DRIFT, NATIVE_PROBABILISTIC, READ_NOISE, SWITCHING_LAW
 
 from .device import MramSpec
 
@@ -40,8 +40,8 @@ STT = MramSpec(
     energy_per_read_j=30e-15,
     pulse_width_s=10e-9,
     read_time_s=10e-9,
-    capabilities={BOUNDS, READ_NOISE, DEVICE_VARIATION, NATIVE_PROBABILISTIC, DRIFT},
-    source="DEVICES.md MRAM defaults: NeuroSim V3 STT-MRAM (R_P, TMR), thermal law (Delta 45, tau0 1 ns)",
+    capabilities={BOUNDS, READ_NOISE, DEVICE_VARIATION, NATIVE_PROBABILISTIC, DRIFT, SWITCHING_LAW},
+    source="NeuroSim V3 STT-MRAM (R_P, TMR), thermal law (Delta 45, tau0 1 ns)",
 )
 
 SOT = STT.evolve(

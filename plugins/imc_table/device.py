@@ -2,7 +2,7 @@
 
 The spec holds, per direction, a grid of conductances (uS) with the mean step and the
 write-noise std of one pulse at each grid point (usually fitted from measured pulse
-trains, :mod:`imc.characterize.fit`). Between grid points the tables are interpolated
+trains, :mod:`imc_table.fit`). Between grid points the tables are interpolated
 linearly; beyond the ends they are held constant.
 
 Physics: the step table defines a pulse coordinate x(G) = integral dG / step(G) per
@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Mapping
+from typing import ClassVar
 
 import attrs
 import numpy as np
@@ -69,6 +71,9 @@ def _table_field(doc):
 @attrs.frozen(kw_only=True)
 class TableSpec(DeviceSpec):
     """DeviceSpec plus the per-direction step and noise tables (all in uS)."""
+
+    #: the scalar fields the tables decide (DeviceSpec.settable_fields leaves them out)
+    derived_fields: ClassVar[Mapping[str, str]] = {key: f"taken from {source}" for key, source in DERIVED.items()}
 
     grid_up_us: tuple = _table_field("conductances where the up tables are given, increasing, uS")
     step_up_us: tuple = _table_field("mean |dG| of one up pulse at each grid point, uS (> 0)")

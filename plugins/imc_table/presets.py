@@ -1,6 +1,6 @@
 """Built-in table presets.
 
-- "example-rram": a table sampled from a TaOx/HfOx-like curve (DEVICES.md RRAM defaults:
+- "example-rram": a table sampled from a TaOx/HfOx-like curve (docs/device-sources.md, memristor
   2-20 uS, 128 pulses across, NeuroSim nonlinearity 1.0 up / 0.63 down, both saturating,
   write noise 1 % of range per pulse). It shows the format and is what ``imc fit`` produces
   from measured data; fitted presets are added by ``imc fit`` (see store.py).

@@ -128,7 +128,7 @@ def ramp_drift(sweeps) -> dict:
 
 def mean_curve(spec, g_us, pulses, direction: int):
     """Where the table's mean curve takes states ``g_us`` after ``pulses`` pulses (numpy, uS)."""
-    from imc_table.device import _pulse_coordinate
+    from .device import _pulse_coordinate
 
     grid, x = _pulse_coordinate(spec, direction)  # grid increasing; x decreasing going down
     at = np.interp(g_us, grid, x) + pulses
@@ -158,9 +158,9 @@ def spread_table(sweeps, spec, direction: int, n_max: int = 100, seed: int = 0, 
     pulsed once, so its start carries the device's own non-accumulating offset as a measured
     one does, then pulsed ``n_max`` times. Returns arrays ``n``, ``data_us``, ``fitted_us``,
     ``starts`` (uS; NaN where fewer than 3 starts)."""
-    from imc_table import TableDevice
-
     from imc.compute import Compute
+
+    from .device import TableDevice
 
     paths = _starts(sweeps, direction, n_max)
     if paths.shape[0] > max_starts:

@@ -1,12 +1,12 @@
-"""attrs validators for config fields, and the one "unknown key" message every part uses."""
+"""attrs validators for user-facing fields (configs, tasks, models), and the one "unknown key" message."""
 
 from __future__ import annotations
 
 import difflib
 import math
 
-from ..errors import ConfigValueError
-from ..spec import unknown_name_message
+from .errors import ConfigValueError
+from .spec import unknown_name_message
 
 
 def bad(attribute, message: str) -> ConfigValueError:
@@ -60,11 +60,13 @@ def to_float(value):
 
 
 def tomlable(value) -> bool:
-    """Whether ``value`` is a TOML scalar or a list of them."""
+    """Whether ``value`` is a TOML scalar, or a list or table of them (nested)."""
     if isinstance(value, (bool, int, float, str)):
         return True
     if isinstance(value, (list, tuple)):
         return all(tomlable(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and tomlable(v) for k, v in value.items())
     return False
 
 

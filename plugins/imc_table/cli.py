@@ -37,10 +37,9 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from imc_table import store
-
-    from imc.characterize.fit import fit_csv
-    from imc.characterize.ramps import spread_table
+    from . import store
+    from .fit import fit_csv
+    from .ramps import spread_table
 
     store.check_name(args.name)
     target = args.out or store.preset_dir() / f"{args.name}.json"

@@ -20,7 +20,7 @@ the conductance they start from (``bins`` equal bins over the data's whole range
 tabulates, per direction, the mean step and the accumulating write noise per pulse with the
 estimators of :mod:`imc.characterize.analysis`; the non-accumulating noise (read /
 measurement noise, relaxation) is one std pooled over everything (``offset_noise_us``).
-Each window end is found from the data (:mod:`imc.characterize.ramps`): a plateau where the
+Each window end is found from the data (:mod:`imc_table.ramps`): a plateau where the
 device saturates, else the data's extreme extended along the step trend. Bins with too few
 steps are dropped; steps below 2 % of the largest are raised to it (a table step must be > 0).
 The drift of ramp ends over cycles is measured and reported (not modelled).
@@ -35,10 +35,10 @@ from pathlib import Path
 import attrs
 import numpy as np
 
+from imc.characterize.analysis import Sweep, bin_statistics, records, residual_products, split_noise
 from imc.errors import DataError, InputFileError, UnknownNameError, UsageError
 from imc.spec import unknown_name_message
 
-from .analysis import Sweep, bin_statistics, records, residual_products, split_noise
 from .ramps import extend_table, ramp_drift, window_end
 
 REQUIRED = ("direction", "pulse", "conductance_us")
@@ -224,9 +224,8 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
     ``spec_fields`` set the fields the pulse data cannot tell (energy, read noise, ...);
     fields the tables fix (``step_us``, ``write_noise_us``, ...) are refused. ``extend``: at
     most this fraction of the data's span is added at an end that does not saturate."""
-    from imc_table import TableSpec
-    from imc_table.device import DERIVED
-    from imc_table.store import check_name
+    from .device import DERIVED, TableSpec
+    from .store import check_name
 
     check_name(name)
     if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
