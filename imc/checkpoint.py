@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,14 @@ from .files import atomic_write, atomic_write_bytes, atomic_write_text  # noqa: 
 INDEX = "checkpoint.json"
 FORMAT = 1
 _SEP = "/"
+
+
+class CheckpointError(DataError):
+    """A checkpoint that is damaged, from another format, or does not match its run."""
+
+
+class CheckpointMissing(InputFileError):
+    """No checkpoint (or its arrays) where one was expected."""
 
 
 def _is_scalar(value) -> bool:
@@ -73,6 +82,10 @@ def unflatten(arrays: dict, scalars: dict) -> dict:
     return out
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -86,7 +99,8 @@ def save(folder, state: dict, step: int, meta: dict | None = None) -> Path:
     folder = Path(folder)
     arrays, scalars = flatten(state)
     npz_path = folder / f"checkpoint-{int(step):08d}.npz"
-    atomic_write(npz_path, lambda handle: np.savez(handle, **arrays))
+    size = sum(a.nbytes for a in arrays.values()) + 1024 * (len(arrays) + 1)  # data + zip headers
+    atomic_write(npz_path, lambda handle: np.savez(handle, **arrays), size_hint=size)
     index = {
         "format": FORMAT,
         "step": int(step),
@@ -119,19 +133,28 @@ def load(folder) -> tuple[dict, int, dict]:
     folder = Path(folder)
     index_path = folder / INDEX
     if not index_path.is_file():
-        raise InputFileError(f"no checkpoint in {folder} ({INDEX} is missing)")
+        raise CheckpointMissing(f"no checkpoint in {folder} ({INDEX} is missing)")
     try:
         index = json.loads(index_path.read_text(encoding="utf-8"))
         npz_path = folder / index["npz"]
         expected = index["sha256"]
     except (ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"{index_path} is damaged ({exc}); the checkpoint cannot be used") from None
-    if index.get("format") != FORMAT:
-        raise DataError(f"{index_path}: checkpoint format {index.get('format')!r} is not {FORMAT}")
+        raise CheckpointError(f"{index_path} is damaged ({_one_line(exc)}); the checkpoint cannot be used") from None
+    if not isinstance(index, dict) or index.get("format") != FORMAT:
+        found = index.get("format") if isinstance(index, dict) else None
+        raise CheckpointError(f"{index_path}: checkpoint format {found!r} is not {FORMAT}")
+    if not isinstance(index.get("scalars"), dict) or Path(str(index["npz"])).name != index["npz"]:
+        raise CheckpointError(f"{index_path} is damaged (bad 'scalars' or 'npz' entry); the checkpoint cannot be used")
     if not npz_path.is_file():
-        raise InputFileError(f"checkpoint arrays {npz_path} are missing")
+        raise CheckpointMissing(f"checkpoint arrays {npz_path} are missing")
     if _sha256(npz_path) != expected:
-        raise DataError(f"{npz_path} does not match the checksum in {index_path}; the checkpoint is damaged")
-    with np.load(npz_path, allow_pickle=False) as archive:
-        arrays = {key: archive[key] for key in archive.files}
-    return unflatten(arrays, index["scalars"]), int(index["step"]), index.get("meta", {})
+        raise CheckpointError(f"{npz_path} does not match the checksum in {index_path}; the checkpoint is damaged")
+    try:
+        with np.load(npz_path, allow_pickle=False) as archive:
+            arrays = {key: archive[key] for key in archive.files}
+        step, meta = int(index["step"]), index.get("meta", {})
+        if not isinstance(meta, dict):
+            raise TypeError("'meta' is not a table")
+        return unflatten(arrays, index["scalars"]), step, meta
+    except (ValueError, TypeError, KeyError, OSError, zipfile.BadZipFile) as exc:
+        raise CheckpointError(f"checkpoint in {folder} cannot be read ({_one_line(exc)}); it is damaged") from None

@@ -679,7 +679,10 @@ class Device:
         return out
 
     def load_state(self, state: dict) -> None:
-        """Restore a :meth:`state` export; checks everything before changing anything."""
+        """Restore a :meth:`state` export; checks everything before changing anything.
+
+        A state of another spec, shape or dtype is refused with ValueError (a missing key
+        with KeyError) and the device is left exactly as it was."""
         xp = self.xp
         needed = ["g_us", "pulses", "writes", "totals", "energy_j", "energy_keys"]
         needed += [f"cell.{n}" for n in self.cell_fields]
@@ -689,14 +692,26 @@ class Device:
         timed = [k for k in ("time_s", "written_at_s") if k in state]
         if len(timed) == 1:
             raise KeyError(f"device state has {timed[0]!r} without its partner ('time_s' and 'written_at_s' go together)")
+        arrays = {k: np.asarray(state[k]) for k in needed}
         for key in ["g_us", "pulses", "writes"] + timed[1:] + [f"cell.{n}" for n in self.cell_fields]:
             if tuple(np.shape(state[key])) != self.shape:
                 raise ValueError(f"state[{key!r}] has shape {np.shape(state[key])}, the device has {self.shape}")
+        kinds = {"g_us": np.dtype(np.float32), "pulses": np.dtype(np.int64), "writes": np.dtype(np.int64)}
+        kinds.update({f"cell.{n}": np.dtype(self.cell[n].dtype) for n in self.cell_fields})
+        for key, dtype in kinds.items():
+            if arrays[key].dtype != dtype:
+                raise ValueError(f"state[{key!r}] has dtype {arrays[key].dtype}, the device stores {dtype}")
+        if arrays["totals"].shape != (2,) or arrays["totals"].dtype.kind not in "iu":
+            raise ValueError(f"state['totals'] must be 2 integers (cell reads, products), got {arrays['totals']!r}")
+        keys = [str(k) for k in arrays["energy_keys"].reshape(-1).tolist()]
+        energy = arrays["energy_j"].reshape(-1)
+        if energy.shape != (len(keys),) or energy.dtype.kind != "f" or not np.isfinite(energy).all():
+            raise ValueError("state['energy_j'] must hold one finite float per name in state['energy_keys']")
         if "spec_json" in state:
             saved = json.loads(str(state["spec_json"]))
             if saved != json.loads(json.dumps(self.spec.to_dict(), sort_keys=True)):
                 raise ValueError("state was saved from a device with a different spec")
-        g = xp.asarray(state["g_us"], dtype=np.float32)
+        g = xp.asarray(arrays["g_us"], dtype=np.float32)
         self._check_finite("state['g_us']", g)
         time_s, written_at = 0.0, xp.zeros(self.shape, dtype=np.float64)  # states from before the clock
         if timed:
@@ -712,25 +727,25 @@ class Device:
         rng_state = str(state["rng_state"]) if "rng_state" in state else None
         if rng_state is not None:
             json.loads(rng_state)  # malformed text fails here, before anything changes
-        self.g = g.copy()
-        self.time_s, self.written_at_s = time_s, written_at.copy()
-        self.cell = {n: xp.asarray(state[f"cell.{n}"]).copy() for n in self.cell_fields}
-        keys = [str(k) for k in np.asarray(state["energy_keys"]).tolist()]
-        totals = np.asarray(state["totals"]).tolist()
-        self._all_cells = None
-        pulses = xp.asarray(state["pulses"], dtype=xp.int64).copy()
-        writes = xp.asarray(state["writes"], dtype=xp.int64).copy()
-        self.counters = Counters(
+        new_g = g.copy()
+        new_cell = {n: xp.asarray(arrays[f"cell.{n}"]).copy() for n in self.cell_fields}
+        totals = [int(v) for v in arrays["totals"].tolist()]
+        pulses = xp.asarray(arrays["pulses"], dtype=xp.int64).copy()
+        writes = xp.asarray(arrays["writes"], dtype=xp.int64).copy()
+        counters = Counters(
             pulses,
             writes,
-            int(totals[0]),
-            int(totals[1]),
-            dict(zip(keys, (float(v) for v in np.asarray(state["energy_j"]).tolist()))),
+            totals[0],
+            totals[1],
+            dict(zip(keys, (float(v) for v in energy.tolist()))),
             events=int(writes.sum()),  # the running totals are the per-cell sums
             pulse_total=int(pulses.sum()),
         )
         if rng_state is not None and not self.compute.is_gpu:
-            self.compute.set_rng_state(rng_state)
+            self.compute.set_rng_state(rng_state)  # the last step that can fail
+        self.g, self.cell, self.counters = new_g, new_cell, counters
+        self.time_s, self.written_at_s = time_s, written_at.copy()
+        self._all_cells = None
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec.name} {self.shape[0]}x{self.shape[1]} on {self.compute.device}>"

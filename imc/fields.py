@@ -6,7 +6,12 @@ import difflib
 import math
 
 from .errors import ConfigValueError
+from .limits import FLOAT32_MAX, INT_MAX
 from .spec import unknown_name_message
+
+MAX_BITS = 24  # converter bits: float32 has a 24-bit significand
+MAX_EPOCHS = 1_000_000  # more would not finish; a cap that catches typos like 10**9
+MAX_SPLIT_SEED = 2**32 - 1  # scikit-learn's splitters take 32-bit seeds
 
 
 def bad(attribute, message: str) -> ConfigValueError:
@@ -14,24 +19,30 @@ def bad(attribute, message: str) -> ConfigValueError:
     return ConfigValueError(message, key=attribute.name)
 
 
-def int_at_least(low: int, unit: str = ""):
+def int_at_least(low: int, unit: str = "", high: int = INT_MAX):
+    """An integer >= ``low`` and at most ``high`` (by default what an int64 holds: seeds,
+    sizes and counters end up in int64 arrays and checkpoints)."""
+
     def check(instance, attribute, value):
         if isinstance(value, bool) or not isinstance(value, int):
             raise bad(attribute, f"must be an integer{unit}, got {value!r}")
         if value < low:
             raise bad(attribute, f"must be an integer >= {low}{unit}, got {value!r}")
+        if value > high:
+            raise bad(attribute, f"must be an integer <= {high}{unit}, got {value!r}")
 
     return check
 
 
-def number_in(low: float, high: float = math.inf, unit: str = "", open_low: bool = False):
+def number_in(low: float, high: float = FLOAT32_MAX, unit: str = "", open_low: bool = False):
     def check(instance, attribute, value):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise bad(attribute, f"must be a finite number{unit}, got {value!r}")
         if value < low or (open_low and value == low) or value > high:
             lo = "(" if open_low else "["
             hi = "]" if math.isfinite(high) else ")"
-            raise bad(attribute, f"must lie in {lo}{low}, {high}{hi}{unit}, got {value!r}")
+            shown = f"{high:g}" if high == FLOAT32_MAX else high
+            raise bad(attribute, f"must lie in {lo}{low}, {shown}{hi}{unit}, got {value!r}")
 
     return check
 
@@ -50,8 +61,9 @@ def string(instance, attribute, value):
 
 
 def bits(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, int) or (value != 0 and value < 2):
-        raise bad(attribute, f"must be 0 (no quantisation) or an integer >= 2 (bits), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or (value != 0 and not 2 <= value <= MAX_BITS):
+        raise bad(attribute, f"must be 0 (no quantisation) or an integer in [2, {MAX_BITS}] (bits; float32 "
+                             f"holds {MAX_BITS}), got {value!r}")
 
 
 def to_float(value):

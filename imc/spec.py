@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import ClassVar
 
 import attrs
+import numpy as np
 
 from .errors import SpecError, SpecTypeError, UnknownNameError
 
@@ -36,12 +37,17 @@ KNOWN_CAPABILITIES = frozenset(
 )
 
 
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
 def finite(instance, attribute, value):
     """attrs validator: a finite number (public: backends use it for their own spec fields)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecTypeError(f"{attribute.name} must be a number, got {value!r}")
     if not math.isfinite(value):
         raise SpecError(f"{attribute.name} must be finite, got {value!r}")
+    if abs(value) > FLOAT32_MAX:  # conductances and their changes are float32 arrays
+        raise SpecError(f"{attribute.name} must lie within +-{FLOAT32_MAX:.4g} (what float32 holds), got {value!r}")
 
 
 def non_negative(instance, attribute, value):

@@ -21,6 +21,7 @@ import math
 import numpy as np
 
 from .compute import Compute
+from .errors import UserError
 from .ledger import EnergyConstants, Ledger
 from .nn.analog import WriteStats
 from .nn.module import Module
@@ -29,8 +30,17 @@ METRICS = ("accuracy", "psnr")
 RULE_STREAM = 7919  # key of the rule's random stream, spawned from the trainer's compute
 
 
-class TrainingDiverged(FloatingPointError):
-    """The loss became NaN or infinite."""
+class TrainingDiverged(UserError, FloatingPointError):
+    """The loss (or a proposed update) became NaN or infinite: a training outcome, exit code 3.
+
+    ``step`` and ``epoch`` say where; the runner records them in summary.json.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, step: int = -1, epoch: int = -1):
+        super().__init__(message)
+        self.step, self.epoch = int(step), int(epoch)
 
 
 class Trainer:
@@ -146,7 +156,7 @@ class Trainer:
         if not math.isfinite(loss):
             raise TrainingDiverged(
                 f"loss is {loss} at step {self.step} (epoch {epoch}); training stopped. "
-                "Lower the learning rate or check the inputs for NaN/inf."
+                "Lower the learning rate or check the inputs for NaN/inf.", self.step, epoch,
             )
         model.backward(self.loss.backward())
         stats = WriteStats()
@@ -155,7 +165,15 @@ class Trainer:
         for name, p in self._params:
             delta = propose(name, p.grad, p.value() if decay else None)
             if p.tile is not None:
-                stats += apply(name, p.tile, delta)
+                try:
+                    stats += apply(name, p.tile, delta)
+                except ValueError:  # checked only on failure: no extra host sync per step
+                    if bool(self.xp.isfinite(delta).all()):
+                        raise
+                    raise TrainingDiverged(  # an overflowing update: divergence, not bad input
+                        f"the update of {name} is not finite at step {self.step} (epoch {epoch}, loss {loss:.4g}); "
+                        "training stopped. Lower the learning rate.", self.step, epoch,
+                    ) from None
             else:
                 p.data += delta.astype(p.data.dtype, copy=False)
         self.step += 1

@@ -96,7 +96,7 @@ def test_unknown_keys_name_path_and_closest(tmp_path, text, fragment):
         ("epochs = 0", "epochs: must be an integer >= 1"),
         ("epochs = 'many'", "epochs: must be an integer"),
         ("batch_size = 2.5", "batch_size: must be an integer"),
-        ("[backend]\nr_wg_per_us = -0.1", "backend.r_wg_per_us: must lie in [0.0, inf) (weight per uS"),
+        ("[backend]\nr_wg_per_us = -0.1", "backend.r_wg_per_us: must lie in [0.0, 3.40282e+38] (weight per uS"),
         ("[backend.overrides]\nwrite_noise_us = -2.0", "write_noise_us must be >= 0"),
         ("[task]\nname = 'denoise'\nnoise_sigma = 3.0", "task.noise_sigma: must lie in (0.0, 1.0]"),
         ("[task]\nname = 'denosie'", "did you mean 'denoise'"),

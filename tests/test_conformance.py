@@ -9,6 +9,7 @@ import sys
 import warnings
 
 import imc_conformance
+import numpy as np
 import pytest
 from imc_conformance import (
     BackendTests,
@@ -54,6 +55,12 @@ def test_every_check_has_a_summary_and_the_issue_list_is_covered():
         "deterministic_under_seed", "state_round_trip", "inputs_not_mutated", "bad_input_rejected",
         "numpy_cupy_agree", "eapu_training_lowers_loss", "stays_in_window", "faults_match_declaration",
         "native_probabilistic_switching", "drift_keeps_state_valid",
+        # derived from the protocol (issue 11): state, write forms, statistics, reads, seeds, declarations, sequences
+        "state_export_is_a_copy", "state_restores_every_operation", "load_state_refuses_foreign_states",
+        "sparse_matches_dense", "counters_on_every_form", "update_rounding_rule", "steps_across_window",
+        "nonlinearity_as_declared", "pulse_trains_match_single_pulses", "long_trains_reach_bounds",
+        "probabilistic_at_many_p", "device_variation_as_declared", "reads_leave_state_unchanged",
+        "read_noise_independent", "outputs_are_float32", "spec_plausible", "random_sequences_keep_invariants",
     ):
         assert required in names
     assert all(imc_conformance.get_check(n).summary for n in names)
@@ -240,12 +247,13 @@ def test_example_backend_passes_when_installed():
     assert not failed
 
 
-# -- never flaky: twenty base seeds on every first-party backend -------------------------------
+# -- never flaky: base seeds on every first-party backend (the 200-seed run over every preset is a
+# measurement, see docs/writing-a-backend.md; this guard keeps CI time near a minute) --------------
 @pytest.mark.slow
-def test_twenty_base_seeds_never_fail():
+def test_ten_base_seeds_never_fail():
     from imc_conformance.flakiness import flakiness
 
-    report = flakiness(["memristor", "fefet", "mram"], seeds=20)
+    report = flakiness(["memristor", "fefet", "mram"], seeds=10)
     failures = [(b, p, f) for b, presets in report.items() for p, r in presets.items() for f in r["failures"]]
     assert not failures
 
@@ -288,3 +296,27 @@ def test_pyargs_expected_failure_from_the_command_line_warns_when_stale(tmp_path
     assert result.returncode == 0, result.stdout[-3000:]
     assert "StaleExpectedFailure" in result.stdout
     assert "1 passed" in result.stdout
+
+
+def test_tolerances_come_from_a_family_wise_false_alarm_budget():
+    from imc_conformance.stats import Z, clustered_fraction, sigmas, z_for
+
+    assert z_for(1) == max(Z, z_for(1)) and z_for(1) >= Z
+    assert 5.9 < z_for(48) < 6.2 and z_for(1000) > z_for(48)
+    assert sigmas(3.0, 1.5) == "2.0 standard errors"
+    assert sigmas(1.0, 0.0) == sigmas(1e9, 1e-6) == "far beyond the sampling error"
+    rng = np.random.default_rng(0)
+    own = rng.uniform(0, 1, 200)  # every cell has its own probability: samples of one cell are correlated
+    cells = np.repeat(np.arange(200), 20)
+    hits = rng.random(cells.size) < own[cells]
+    frac, se = clustered_fraction(hits, cells, 0.5)
+    assert abs(frac - 0.5) < 5 * se
+    assert se > 2 * np.sqrt(0.25 / cells.size)  # the binomial SE would understate it
+
+
+@pytest.mark.parametrize("preset", ["rram-realistic", "rram-stress"])
+def test_program_check_handles_a_cell_window_below_the_spec_window(preset):
+    # base seed 49 gives a cell whose varied window lies below g_min_us: the check once asked
+    # program() for a target outside the spec window and raised ValueError (a false alarm)
+    outcome = run_check(Target.from_registry("memristor", preset, seed=49), "program_reaches_targets")
+    assert outcome.status == PASS, outcome.message

@@ -68,8 +68,8 @@ class LeavesWindow(MemristorDevice):
 class MiscountsPulses(MemristorDevice):
     """Counts one pulse per write event, whatever the number of pulses."""
 
-    def _count_writes(self, idx, pulses, category):
-        super()._count_writes(idx, self.xp.ones_like(pulses), category)
+    def _count_writes(self, idx, pulses, category, *args, **kwargs):
+        return super()._count_writes(idx, self.xp.ones_like(pulses), category, *args, **kwargs)
 
 
 class EnergyNotCounted(MemristorDevice):

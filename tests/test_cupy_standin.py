@@ -32,7 +32,10 @@ def digits():
 
 def every_preset():
     reg = imc.get_registry()
-    return [(name, preset) for name, entry in sorted(reg.backends().items()) for preset in sorted(entry.info.presets)]
+    # the sync budget is the internal path's promise; an installed third-party backend (e.g. the example
+    # plugin) keeps the validating public API
+    return [(name, preset) for name, entry in sorted(reg.backends().items()) for preset in sorted(entry.info.presets)
+            if getattr(entry.info.factory, "internal_path", False)]
 
 
 # ---------------------------------------------------------------------------- the stand-in itself

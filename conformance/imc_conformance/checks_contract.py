@@ -9,6 +9,7 @@ import numpy as np
 
 from imc.spec import NATIVE_PROBABILISTIC
 
+from .ops import first_difference, operations, run_all
 from .probes import (
     differences,
     host,
@@ -16,6 +17,7 @@ from .probes import (
     on_device,
     randomness_declared,
     snapshot,
+    windows,
 )
 from .registry import check, fail
 
@@ -86,7 +88,8 @@ def counters_and_energy(target):
     # pulses: exact counts per cell, one write per pulsed cell
     p0, w0, _, _, e0 = totals()
     counts = rng.integers(0, 4, SHAPE)
-    dev.pulse(on_device(dev, counts, np.int64), on_device(dev, rng.choice([-1, 1], SHAPE), np.int8))
+    pulse_signs = rng.choice([-1, 1], SHAPE)
+    dev.pulse(on_device(dev, counts, np.int64), on_device(dev, pulse_signs, np.int8))
     p1, w1, _, _, e1 = totals()
     if not np.array_equal(p1 - p0, counts):
         wrong = int((p1 - p0 != counts).sum())
@@ -94,7 +97,9 @@ def counters_and_energy(target):
              f"for {int(counts.sum())} applied)")
     if not np.array_equal(w1 - w0, (counts > 0).astype(w1.dtype)):
         fail("pulse(): writes must go up by exactly 1 on each pulsed cell and 0 elsewhere")
-    if not close(e1.get("write", 0) - e0.get("write", 0), counts.sum() * spec.energy_per_pulse_j):
+    up_j, down_j = (spec.pulse_energy_j(1), spec.pulse_energy_j(-1)) if hasattr(spec, "pulse_energy_j") else (
+        spec.energy_per_pulse_j, spec.energy_per_pulse_j)
+    if not close(e1.get("write", 0) - e0.get("write", 0), float(np.where(pulse_signs > 0, counts * up_j, counts * down_j).sum())):
         fail(f"pulse(): write energy rose by {e1.get('write', 0) - e0.get('write', 0):.6g} J for "
              f"{int(counts.sum())} pulses x {spec.energy_per_pulse_j:g} J")
     energy_invariant("pulse()")
@@ -143,16 +148,30 @@ def counters_and_energy(target):
 
 @check("deterministic_under_seed")
 def deterministic_under_seed(target):
-    """The same seed gives bit-identical behaviour; different seeds give different noise."""
-    a = exercise(target.make(key=81, shape=SHAPE), seed=5)
-    b = exercise(target.make(key=81, shape=SHAPE), seed=5)
-    for (name, x), (_, y) in zip(a, b):
-        if x.shape != y.shape or not np.array_equal(x, y, equal_nan=True):
-            fail(f"two devices built with the same seed differ after {name}: the backend draws from a "
-                 "generator other than its Compute's")
+    """The same seed gives bit-identical behaviour of every method (construction, every write form,
+    probabilistic pulses, drift, reads); different seeds give different noise and different
+    device-to-device draws."""
+    ops = operations(target.spec, SHAPE, target.device_seed(81))
+    a = run_all(target.make(key=81, shape=SHAPE), ops)
+    b = run_all(target.make(key=81, shape=SHAPE), ops)
+    where = first_difference(a, b)
+    if where:
+        fail(f"two devices built with the same seed differ after {where[0]} ({where[1]}): the backend draws "
+             "from a generator other than its Compute's (np.random.*, a global or fixed-seed generator)")
     if not randomness_declared(target.spec):
         return "the spec declares no randomness; only same-seed equality checked"
-    c = exercise(target.make(key=82, shape=SHAPE), seed=5)
+    first, other = target.make(key=81, shape=SHAPE), target.make(key=82, shape=SHAPE)
+    spec = target.spec
+    if spec.step_d2d > 0 or spec.bounds_d2d > 0 or spec.stuck_low_prob + spec.stuck_high_prob > 0:
+        sa, sb = first.state(), other.state()
+        keys = [k for k in sa if k.startswith("cell.") or k == "g_us"]
+        lo_a, hi_a = windows(first)
+        lo_b, hi_b = windows(other)
+        same = all(np.array_equal(sa[k], sb[k]) for k in keys) and np.array_equal(lo_a, lo_b) and np.array_equal(hi_a, hi_b)
+        if same:
+            fail("devices built with different seeds have identical device-to-device draws (cell fields, windows, "
+                 "initial state) although the spec declares a spread: draw them from self.compute in _init_cells")
+    c = run_all(other, ops)
     if all(np.array_equal(x, y) for (_, x), (_, y) in zip(a, c)):
         fail("devices built with different seeds behave identically although the spec declares noise: "
              "the backend ignores its Compute's seeded generator")
@@ -288,7 +307,61 @@ def _bad_calls(dev, rng):
         ("forward: a NaN input", lambda: dev.forward(d(np.full((1, rows), np.nan)))),
         ("backward: an input of the wrong width", lambda: dev.backward(d(np.ones((2, rows))))),
         ("load_state: a missing key", lambda: dev.load_state({"g_us": np.ones(dev.shape, np.float32)})),
-    )
+    ) + _mixed_bad_calls(dev, rng)
+
+
+def _mixed_bad_calls(dev, rng):
+    """Calls where most entries are valid and one is not: nothing may be applied, not even the valid ones."""
+    rows, cols = dev.shape
+    spec = dev.spec
+    size = rows * cols
+    d = lambda a, dt=np.float32: on_device(dev, a, dt)  # noqa: E731
+    idx = rng.permutation(size)[:12]
+    good = np.full(idx.size, 2 * spec.step_us)
+    nan_last = good.copy()
+    nan_last[-1] = np.nan
+    out_of_range = idx.copy()
+    out_of_range[-1] = size
+    counts = np.full(idx.size, 2)
+    negative_last = counts.copy()
+    negative_last[-1] = -1
+    targets = np.full(dev.shape, (spec.g_min_us + spec.g_max_us) / 2)
+    low_one = targets.copy()
+    low_one[-1, -1] = spec.g_min_us - 0.5 * spec.range_us
+    signs = np.ones(idx.size)
+    calls = [
+        ("update (sparse): the last request NaN", lambda: dev.update(d(nan_last), index=d(idx, np.int64))),
+        ("update (sparse, unsorted): the last index out of range",
+         lambda: dev.update(d(good), index=d(out_of_range, np.int64))),
+        ("pulse (sparse): the last count negative",
+         lambda: dev.pulse(d(negative_last, np.int64), d(signs, np.int8), index=d(idx, np.int64))),
+        ("pulse (sparse): signs of another length",
+         lambda: dev.pulse(d(counts, np.int64), d(np.ones(idx.size + 1), np.int8), index=d(idx, np.int64))),
+        ("pulse (sparse): the last index repeated",
+         lambda: dev.pulse(d(counts, np.int64), d(signs, np.int8), index=d(np.append(idx[:-1], idx[0]), np.int64))),
+        ("program: one target below g_min_us among valid ones", lambda: dev.program(d(low_one))),
+        ("pulse (sparse): a sign of +2", lambda: dev.pulse(d(counts, np.int64), d(np.append(signs[:-1], 2), np.int8),
+                                                          index=d(idx, np.int64))),
+        ("program: a mask of another shape",
+         lambda: dev.program(d(targets), mask=d(np.ones((rows, cols + 1), bool), bool))),
+    ]
+    if spec.has(NATIVE_PROBABILISTIC):
+        probs = np.full(dev.shape, 0.5)
+        for what, bad in (("above 1", 1.2), ("below 0", -0.1), ("NaN", np.nan)):
+            p = probs.copy()
+            p[-1, -1] = bad
+            calls.append((f"pulse_probabilistic: one probability {what} among valid ones",
+                          lambda p=p: dev.pulse_probabilistic(d(p), d(np.ones(dev.shape), np.int8))))
+        calls += [
+            ("pulse_probabilistic: sign 0 on a selected cell",
+             lambda: dev.pulse_probabilistic(d(probs), d(np.zeros(dev.shape), np.int8))),
+            ("pulse_probabilistic: probabilities of the wrong shape",
+             lambda: dev.pulse_probabilistic(d(np.full((rows, cols + 1), 0.5)), 1)),
+            ("pulse_probabilistic (sparse): the last probability above 1",
+             lambda: dev.pulse_probabilistic(d(np.append(np.full(idx.size - 1, 0.5), 1.5)), d(signs, np.int8),
+                                             index=d(idx, np.int64))),
+        ]
+    return tuple(calls)
 
 
 @check("bad_input_rejected")
@@ -313,4 +386,5 @@ def bad_input_rejected(target):
         if changed:
             problems.append(f"{what}: the rejected call changed {changed}")
     if problems:
-        fail(f"{len(problems)} bad inputs mishandled: " + "; ".join(problems[:4]) + (" ..." if len(problems) > 4 else ""))
+        fail(f"{len(problems)} bad inputs mishandled (each must raise ValueError/TypeError/KeyError before "
+             "changing anything): " + "; ".join(problems[:4]) + (" ..." if len(problems) > 4 else ""))

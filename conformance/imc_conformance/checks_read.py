@@ -10,7 +10,7 @@ from imc.spec import BOUNDS, READ_NOISE
 
 from .probes import host, mid_targets, on_device
 from .registry import check, fail
-from .stats import Z, float32_tolerance, mean_and_se
+from .stats import Z, float32_tolerance, mean_and_se, sigmas, z_for
 
 SHAPE = (24, 40)  # non-square: forward and transposed products have different widths
 REPEATS = 8
@@ -20,9 +20,15 @@ def _rng(target, key):
     return np.random.default_rng(target.device_seed(2000 + key))
 
 
-def _programmed(target, key, shape):
+def _programmed(target, key, shape, spread: bool = False):
+    """A device programmed to mid-window, or (``spread``) to random states across the window."""
     dev = target.make(key=key, shape=shape)
-    dev.program(on_device(dev, mid_targets(dev)))
+    if not spread:
+        dev.program(on_device(dev, mid_targets(dev)))
+        return dev
+    s = target.spec
+    rng = _rng(target, 900 + key)
+    dev.program(on_device(dev, rng.uniform(s.g_min_us + 0.05 * s.range_us, s.g_max_us - 0.05 * s.range_us, shape)))
     return dev
 
 
@@ -35,12 +41,12 @@ def _judge_z(z, what):
     """z should be standard normal: mean 0 and mean square 1 within Z standard errors."""
     mean, se = mean_and_se(z)
     if abs(mean) > Z * se:
-        fail(f"{what} is biased: mean {mean:+.3f} declared standard deviations ({abs(mean) / se:.1f} SE; allowed {Z:g})")
+        fail(f"{what} is biased: mean {mean:+.3f} declared standard deviations ({sigmas(mean, se)}; allowed {Z:g})")
     ms, se2 = mean_and_se(z * z)
     if abs(ms - 1) > Z * se2:
         fail(
             f"{what} scatters by {math.sqrt(ms):.3f} x its declared standard deviation "
-            f"(variance ratio {ms:.3f}, {abs(ms - 1) / se2:.1f} SE over {z.size} values; allowed {Z:g})"
+            f"(variance ratio {ms:.3f}, {sigmas(ms - 1, se2)} over {z.size} values; allowed {Z:g})"
         )
     return math.sqrt(ms)
 
@@ -49,7 +55,7 @@ def _judge_z(z, what):
 def read_noise_as_declared(target):
     """read() and products scatter by exactly the declared read noise (none if 'read-noise' is absent)."""
     spec = target.spec
-    dev = _programmed(target, 70, (64, 64))
+    dev = _programmed(target, 70, (64, 64), spread=True)  # relative noise differs from absolute noise
     rng = _rng(target, 70)
     g = host(dev, dev.peek()).astype(np.float64)
     reads = np.stack([host(dev, dev.read()).astype(np.float64) for _ in range(REPEATS)])
@@ -76,32 +82,39 @@ def read_noise_as_declared(target):
 def products_match_conductances(target):
     """forward(x) = x @ G and backward(d) = d @ G.T with the right shapes, for batches and single vectors."""
     spec = target.spec
-    dev = _programmed(target, 71, SHAPE)
+    dev = _programmed(target, 71, SHAPE, spread=True)  # non-uniform, so a transposition shows
     rng = _rng(target, 71)
     rows, cols = SHAPE
     g = host(dev, dev.peek()).astype(np.float64)
     noisy = spec.has(READ_NOISE) and spec.read_noise_rel > 0
-    for name, op, width, mat in (("forward", dev.forward, rows, g), ("backward", dev.backward, cols, g.T)):
-        out_width = mat.shape[1]
-        for shape in ((5, width), (1, width), (width,)):
-            x = rng.standard_normal(shape)
-            y = host(dev, op(on_device(dev, x)))
-            want_shape = shape[:-1] + (out_width,)
-            if y.shape != want_shape:
-                fail(f"{name} of an input of shape {shape} returned shape {y.shape}, expected {want_shape}")
-            expected = x @ mat
-            scale = np.abs(x) @ np.abs(mat)
-            tol = float32_tolerance(1.0) * 4 * scale
-            if noisy:
-                tol = tol + (Z + 1.5) * spec.read_noise_rel * np.sqrt((x * x) @ (mat * mat))
-            bad = np.abs(y - expected) > tol
-            if bad.any():
-                worst = float((np.abs(y - expected) / np.maximum(scale, 1e-30)).max())
-                fail(
-                    f"{name} disagrees with the stored conductances for input shape {shape}: {int(bad.sum())} "
-                    f"outputs off (worst by {worst:.3g} of |x| @ |G|)"
-                    + (" beyond the declared read noise" if noisy else "")
-                )
+    for when in ("after programming", "after a write"):
+        if when == "after a write":  # a product must see the conductances as they are now (no stale cache)
+            delta = rng.choice([-1, 1], SHAPE) * rng.integers(1, 4, SHAPE) * spec.step_us
+            dev.update(on_device(dev, delta.astype(np.float32)))
+            g = host(dev, dev.peek()).astype(np.float64)
+        for name, op, width, mat in (("forward", dev.forward, rows, g), ("backward", dev.backward, cols, g.T)):
+            out_width = mat.shape[1]
+            for shape in ((5, width), (1, width), (width,)):
+                x = rng.standard_normal(shape)
+                y = host(dev, op(on_device(dev, x)))
+                want_shape = shape[:-1] + (out_width,)
+                if y.shape != want_shape:
+                    fail(f"{name} of an input of shape {shape} returned shape {y.shape}, expected {want_shape}")
+                expected = x @ mat
+                scale = np.abs(x) @ np.abs(mat)
+                tol = float32_tolerance(1.0) * 4 * scale
+                if noisy:
+                    tol = tol + (Z + 1.5) * spec.read_noise_rel * np.sqrt((x * x) @ (mat * mat))
+                bad = np.abs(y - expected) > tol
+                if bad.any():
+                    worst = float((np.abs(y - expected) / np.maximum(scale, 1e-30)).max())
+                    fail(
+                        f"{name} {when} disagrees with the stored conductances for input shape {shape}: "
+                        f"{int(bad.sum())} outputs off (worst by {worst:.3g} of |x| @ |G|)"
+                        + (" beyond the declared read noise" if noisy else "")
+                        + f": {name} must compute with the current conductances"
+                        + (" transposed (d @ G.T)" if name == "backward" else " (x @ G)")
+                    )
 
 
 @check("edge_cases_stay_finite")
@@ -144,3 +157,92 @@ def edge_cases_stay_finite(target):
     if spec.has(BOUNDS):
         return "finite at the window edges"
     return "finite (unbounded device)"
+
+
+@check("reads_leave_state_unchanged")
+def reads_leave_state_unchanged(target):
+    """read(), peek(), forward and backward change nothing stored: conductances, per-cell parameters and
+    write counters stay bit-identical (no read disturb is part of the protocol)."""
+    dev = _programmed(target, 73, SHAPE, spread=True)
+    rng = _rng(target, 73)
+    rows, cols = SHAPE
+
+    def stored():
+        state = dev.state()
+        return {k: np.array(v, copy=True) for k, v in state.items() if k not in ("totals", "energy_j", "rng_state")}
+
+    before = stored()
+    for name, op in (
+        ("read()", dev.read),
+        ("peek()", dev.peek),
+        ("forward", lambda: dev.forward(on_device(dev, rng.standard_normal((4, rows)) * 3))),
+        ("backward", lambda: dev.backward(on_device(dev, rng.standard_normal((4, cols)) * 3))),
+        ("forward of one vector", lambda: dev.forward(on_device(dev, rng.standard_normal(rows)))),
+    ):
+        for _ in range(3):
+            op()
+        after = stored()
+        changed = [k for k in before if not np.array_equal(before[k], after[k])]
+        if changed:
+            g0, g1 = before["g_us"].astype(np.float64), after["g_us"].astype(np.float64)
+            fail(f"{name} changed the stored {', '.join(changed)} (largest conductance change "
+                 f"{float(np.abs(g1 - g0).max()):.3g} uS): reads and products must not write; draw read noise "
+                 "into the returned copy only")
+
+
+def _common_mode(z):
+    """N x mean over groups of (mean of z over the N members)^2: ~1 for independent noise, ~N for shared."""
+    m = z.mean(axis=-1)
+    return float(z.shape[-1] * np.mean(m * m))
+
+
+@check("read_noise_independent", requires=READ_NOISE)
+def read_noise_independent(target):
+    """Declared read noise is fresh on every read and product and independent across cells and outputs."""
+    spec = target.spec
+    if spec.read_noise_rel == 0:
+        return "read_noise_rel is 0"
+    dev = _programmed(target, 74, (64, 64), spread=True)
+    rng = _rng(target, 74)
+    g = host(dev, dev.peek()).astype(np.float64)
+    rel = spec.read_noise_rel
+    reads = np.stack([host(dev, dev.read()).astype(np.float64) for _ in range(REPEATS)])
+    keep = np.abs(g) > 0
+    z = ((reads - g) / np.where(keep, rel * np.abs(g), 1.0))[:, keep]
+    x = rng.standard_normal(g.shape[0])
+    xs = np.repeat(x[None], REPEATS, axis=0)
+    y = host(dev, dev.forward(on_device(dev, xs))).astype(np.float64)
+    zy = (y - x @ g) / (rel * np.sqrt((x * x) @ (g * g)))
+    z_lim = z_for(4)
+    for what, values in (("read()", z), ("forward of one repeated vector", zy)):
+        k = values.shape[1]
+        repeat = float(np.var(values, axis=0, ddof=1).mean())
+        # the mean of (REPEATS - 1) chi-square/(REPEATS - 1) over k cells: sd sqrt(2 / ((REPEATS - 1) k))
+        if repeat < 1 - z_lim * math.sqrt(2 / ((REPEATS - 1) * k)) - 0.05:
+            fail(f"repeating {what} gives the same noise again (variance between repeats {repeat:.3f} of the declared): "
+                 "draw fresh read noise on every call")
+        shared = _common_mode(values)
+        allowed = 1 + z_lim * math.sqrt(2 / REPEATS) + 0.5
+        if shared > allowed:
+            fail(f"the read noise of {what} is shared across {k} cells/outputs (common-mode statistic {shared:.1f}, "
+                 f"independent noise gives ~1, allowed {allowed:.1f}): draw independent noise per cell")
+
+
+@check("outputs_are_float32")
+def outputs_are_float32(target):
+    """read(), peek(), forward and backward return float32 arrays (the compute dtype) on the device's namespace."""
+    dev = _programmed(target, 75, SHAPE)
+    rows, cols = SHAPE
+    for name, out, shape in (
+        ("read()", dev.read(), SHAPE),
+        ("peek()", dev.peek(), SHAPE),
+        ("forward", dev.forward(on_device(dev, np.ones((2, rows)))), (2, cols)),
+        ("backward", dev.backward(on_device(dev, np.ones((2, cols)))), (2, rows)),
+        ("forward of one vector", dev.forward(on_device(dev, np.ones(rows))), (cols,)),
+    ):
+        if not isinstance(out, dev.xp.ndarray):
+            fail(f"{name} returned a {type(out).__name__}, not an array of the device's namespace ({dev.xp.__name__})")
+        if out.dtype != np.float32:
+            fail(f"{name} returned dtype {out.dtype}; return float32, the compute dtype (cast with .astype(np.float32))")
+        if tuple(out.shape) != shape:
+            fail(f"{name} returned shape {tuple(out.shape)}, expected {shape}")

@@ -131,3 +131,50 @@ def device_well_formed(target):
         noise = host(dev, dev.declared_write_noise_us(dev.xp.asarray(g_test)))
         if not np.isfinite(noise).all() or (noise < 0).any():
             fail("declared_write_noise_us(g) must give finite, >= 0 values")
+
+
+# (field, low, high, what a value below / above usually means); the ranges are generous bounds
+# of published cells, so only a unit mistake (or a typo of several orders of magnitude) lands outside
+_PLAUSIBLE = (
+    ("g_max_us", 1e-3, 1e5, "conductances in siemens instead of microsiemens (multiply by 1e6)",
+     "conductances in nanosiemens or ohms instead of microsiemens"),
+    ("energy_per_pulse_j", 1e-19, 1e-7, "an energy far below any write pulse",
+     "picojoules or femtojoules written as joules (1.5 means 1.5 J; write 1.5e-12)"),
+    ("energy_per_read_j", 1e-21, 1e-9, "an energy far below any cell read",
+     "picojoules or femtojoules written as joules (write e.g. 4e-15)"),
+    ("pulse_width_s", 1e-12, 1e-1, "a pulse shorter than a picosecond",
+     "nanoseconds written as seconds (50 means 50 s; write 50e-9)"),
+    ("read_time_s", 1e-12, 1e-1, "a read shorter than a picosecond",
+     "nanoseconds written as seconds (write e.g. 10e-9)"),
+)
+
+
+@check("spec_plausible")
+def spec_plausible(target):
+    """The declared magnitudes make sense in their units (uS, J, s, fractions); a likely unit mistake
+    is named (siemens for microsiemens, pJ written as J, ns written as s, percent as a fraction)."""
+    spec = target.spec
+    problems = []
+    for field, low, high, below, above in _PLAUSIBLE:
+        value = getattr(spec, field)
+        if field.startswith("energy") and value == 0:
+            continue
+        if value < low:
+            problems.append(f"{field} = {value:g} is below {low:g}: {below}")
+        elif value > high:
+            problems.append(f"{field} = {value:g} is above {high:g}: {above}")
+    span = spec.range_us
+    for field in ("step_us", "write_noise_us", "program_noise_us"):
+        value = getattr(spec, field)
+        if value > span:
+            problems.append(f"{field} = {value:g} uS is larger than the whole window ({span:g} uS): a unit or "
+                            "scale mistake (uS vs S, or the step of the whole window)")
+    for field in ("read_noise_rel", "step_d2d", "bounds_d2d"):
+        value = getattr(spec, field)
+        if value >= 1:
+            problems.append(f"{field} = {value:g} is a fraction: {value:g} means {value * 100:g} % "
+                            f"(a percentage written as a fraction? write {value / 100:g} for {value:g} %)")
+    if spec.program_pulses > 1e4:
+        problems.append(f"program_pulses = {spec.program_pulses:g} verify pulses per cell is implausible")
+    if problems:
+        fail("; ".join(problems))

@@ -19,7 +19,7 @@ from .probes import (
     windows,
 )
 from .registry import check, fail
-from .stats import Z, binomial_bound, float32_tolerance, mean_and_se
+from .stats import Z, binomial_bound, float32_tolerance, mean_and_se, sigmas, z_for
 from .writes import judge_single_steps, measure_single_steps
 
 SMALL_SHAPE = (24, 40)  # non-square, so a transposition or row/column mix-up shows
@@ -30,7 +30,8 @@ def _rng(target, key):
     return np.random.default_rng(target.device_seed(1000 + key))
 
 
-LADDER = 9  # program targets evenly spread over the window interior
+LADDER = 11  # program targets evenly spread over the window, both edges included
+EDGE = 0.02  # the outermost rungs sit this fraction of the window inside its ends
 
 
 @check("program_reaches_targets")
@@ -73,7 +74,7 @@ def program_reaches_targets(target):
                 f"{allowed:.2%} (declared stuck cells)"
             )
 
-    rungs = np.linspace(spec.g_min_us + 0.1 * span, spec.g_max_us - 0.1 * span, LADDER)
+    rungs = np.linspace(spec.g_min_us + EDGE * span, spec.g_max_us - EDGE * span, LADDER)
     held = np.stack([program(np.full(dev.shape, t), f"to {t:.4g} uS") for t in rungs])
     # (2) the ladder spreads over the window
     reach_lo, reach_hi = np.clip(rungs[0], lo, hi), np.clip(rungs[-1], lo, hi)
@@ -91,7 +92,10 @@ def program_reaches_targets(target):
     choice = np.where(inside, rng.random(held.shape), -1.0).argmax(axis=0)
     usable = inside.any(axis=0)
     again = np.take_along_axis(held, choice[None], axis=0)[0]
-    again = np.where(usable, again, reach)
+    # a cell whose own window lies outside the spec window held no usable state: it is programmed to
+    # the spec-window point nearest its window (programming accepts only spec-window targets) and
+    # is not judged
+    again = np.where(usable, again, np.clip(reach, spec.g_min_us, spec.g_max_us))
     got = program(again, "to states the cells held before")
     err = got - again
     miss = (np.abs(err) > tol) & usable
@@ -103,7 +107,7 @@ def program_reaches_targets(target):
         return f"held states all on the bounds; ~{levels:.0f} distinct states over {LADDER} rungs"
     bias, se = mean_and_se(err[interior])
     if abs(bias) > Z * se + ftol:
-        fail(f"programming is biased by {bias:+.4g} uS ({abs(bias) / se:.1f} standard errors; allowed {Z:g})")
+        fail(f"programming is biased by {bias:+.4g} uS ({sigmas(bias, se)}; allowed {Z:g})")
     rms = float(np.sqrt(np.mean(err[interior] ** 2)))
     allowed_rms = sigma * (1 + Z / math.sqrt(2 * max(int(interior.sum()), 1))) + ftol
     if rms > allowed_rms:
@@ -111,6 +115,18 @@ def program_reaches_targets(target):
             f"programming error RMS {rms:.4g} uS exceeds the declared program_noise_us {sigma:.4g} uS "
             f"(allowed {allowed_rms:.4g} uS for {int(interior.sum())} cells)"
         )
+    if levels >= LADDER - 1:  # an analog cell: the edge rungs themselves must be reached without bias
+        for k, word in ((0, "low"), (-1, "high")):
+            margin = 3 * sigma + ftol  # clipping at the cell's bound biases the mean by < 1e-3 sigma
+            inside = (rungs[k] - lo > margin) & (hi - rungs[k] > margin) & (np.abs(held[k] - rungs[k]) <= tol)
+            if inside.sum() < 30:
+                continue
+            edge_err = held[k][inside] - rungs[k]
+            bias, se = mean_and_se(edge_err)
+            if abs(bias) > z_for(2) * se + ftol + 0.1 * sigma:
+                fail(f"programming to {rungs[k]:.4g} uS near the {word} end of the window is biased by {bias:+.4g} uS "
+                     f"({sigmas(bias, se)} over {int(inside.sum())} cells; "
+                     f"program_noise_us is {sigma:.4g} uS): fix _program near the window's {word} end")
     return f"RMS error {rms:.3g} uS vs declared {sigma:.3g} uS; ~{levels:.0f} distinct states over {LADDER} rungs"
 
 
@@ -295,7 +311,7 @@ def native_probabilistic_switching(target):
         if abs(bias) > Z * se + ftol:
             fail(
                 f"at p = {p:g} cells moved {float(moved[cells].mean()):.4g} uS on average, expected p x one "
-                f"switch = {float(expected.mean()):.4g} uS ({abs(bias) / se:.1f} standard errors; allowed {Z:g})"
+                f"switch = {float(expected.mean()):.4g} uS ({sigmas(bias, se)}; allowed {Z:g})"
             )
         notes.append(f"p={p:g}: {float(moved[cells].mean()):.3g} vs {float(expected.mean()):.3g} uS")
     return "; ".join(notes)
@@ -330,3 +346,22 @@ def drift_keeps_state_valid(target):
             fail(f"drift({seconds:g} s) took cells outside their window")
     if (host(dev, dev.counters.pulses) != pulses).any():
         fail("drift counted write pulses; relaxation is not a write")
+    # from any state: both ends of every cell's window, then a long relaxation
+    for word, ends in (("low", lo), ("high", hi)):
+        edge = np.clip(np.where(np.isfinite(ends), ends, spec.g_min_us if word == "low" else spec.g_max_us),
+                       spec.g_min_us, spec.g_max_us).astype(np.float32)
+        dev.program(on_device(dev, edge))
+        before = dev.state()
+        counters = (dev.counters.cell_reads, dev.counters.products, dict(dev.counters.energy_j))
+        for seconds in (10.0, 1e6):
+            dev.drift(seconds)
+        g = host(dev, dev.peek()).astype(np.float64)
+        if spec.has(BOUNDS) and ((g < lo - ftol) | (g > hi + ftol)).any():
+            fail(f"drift from the {word} end of the window took {int(((g < lo - ftol) | (g > hi + ftol)).sum())} "
+                 "cells outside their window (window_at)")
+        after = dev.state()
+        for key in ("pulses", "writes"):
+            if not np.array_equal(before[key], after[key]):
+                fail(f"drift changed the {key} counters; relaxation is not a write")
+        if counters != (dev.counters.cell_reads, dev.counters.products, dict(dev.counters.energy_j)):
+            fail("drift counted reads, products or energy; relaxation is free")

@@ -104,3 +104,19 @@ def switch_us(device: Device, g: np.ndarray, direction: int) -> np.ndarray:
     if level:
         return np.full(g.shape, float(level))
     return declared(device, g, direction)[0]
+
+
+def pulse_energy_range(spec) -> tuple[float, float]:
+    """(lowest, highest) energy of one write pulse, J: SET and RESET may be costed apart."""
+    per = getattr(spec, "pulse_energy_j", None)
+    energies = [per(1), per(-1)] if callable(per) else [spec.energy_per_pulse_j]
+    return min(energies), max(energies)
+
+
+def energy_agrees(got_j: float, pulses: float, cell_reads: float, spec) -> tuple[bool, float, float]:
+    """Whether ``got_j`` is pulses x (SET or RESET) J + cell reads x J/read; also the allowed (low, high)."""
+    lo, hi = pulse_energy_range(spec)
+    low = pulses * lo + cell_reads * spec.energy_per_read_j
+    high = pulses * hi + cell_reads * spec.energy_per_read_j
+    slack = 1e-9 * max(abs(low), abs(high)) + 1e-30
+    return low - slack <= got_j <= high + slack, low, high

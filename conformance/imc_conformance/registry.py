@@ -41,7 +41,8 @@ def check(name: str, requires: str | None = None):
     def register(func):
         if name in CHECKS:
             raise ValueError(f"check {name!r} is registered twice")
-        summary = (func.__doc__ or "").strip().splitlines()[0] if func.__doc__ else name
+        # the docstring's first paragraph, on one line
+        summary = " ".join((func.__doc__ or name).strip().split("\n\n")[0].split())
         CHECKS[name] = Check(name, func, requires, summary)
         return func
 
@@ -75,8 +76,12 @@ def _load_checks() -> None:
         checks_compute,
         checks_contract,
         checks_drift,
+        checks_forms,
         checks_read,
+        checks_sequences,
         checks_spec,
+        checks_state,
+        checks_statistics,
         checks_training,
         checks_write,
     )

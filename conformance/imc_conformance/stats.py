@@ -30,3 +30,40 @@ def binomial_bound(p: float, n: int) -> float:
 def float32_tolerance(scale) -> float:
     """Rounding allowance for float32 arithmetic on values of magnitude ``scale``."""
     return 64 * float(np.finfo(np.float32).eps) * max(float(scale), 1e-30)
+
+
+#: false-alarm budget of one check on one preset and base seed, shared by all its comparisons
+FAMILY_ALPHA = 1e-7
+
+
+def z_for(comparisons: int, alpha: float = FAMILY_ALPHA) -> float:
+    """Two-sided z allowed per comparison so ``comparisons`` of them together raise a false alarm
+    with probability below ``alpha`` (Bonferroni); never below :data:`Z`."""
+    from statistics import NormalDist
+
+    return max(Z, NormalDist().inv_cdf(1 - alpha / (2 * max(int(comparisons), 1))))
+
+
+def clustered_fraction(hits, cells, p: float) -> tuple[float, float]:
+    """Fraction of ``hits`` (bool samples) and its standard error when samples come in clusters
+    (``cells``: the cell each sample is from), so a cell's own probability counts once.
+
+    The sandwich estimate: per cluster the summed residual (hit - p); SE = sqrt(sum of their
+    squares) / samples, never below the binomial SE of independent samples."""
+    hits = np.asarray(hits, dtype=np.float64).ravel()
+    cells = np.asarray(cells).ravel()
+    n = hits.size
+    if n == 0:
+        return math.nan, math.inf
+    _, inverse = np.unique(cells, return_inverse=True)
+    residual = np.bincount(inverse, weights=hits - p)
+    se = math.sqrt(float((residual**2).sum())) / n
+    return float(hits.mean()), max(se, math.sqrt(max(p * (1 - p), 1 / n) / n))
+
+
+def sigmas(deviation: float, se: float) -> str:
+    """A deviation in plain terms: "12.3 standard errors", or "far beyond the sampling error"
+    when the sample has (almost) no spread, so no meaningless huge numbers reach a message."""
+    if not (se > 0 and math.isfinite(se)) or abs(deviation) / se > 1000:
+        return "far beyond the sampling error"
+    return f"{abs(deviation) / se:.1f} standard errors"

@@ -33,7 +33,7 @@ import numpy as np
 from imc.spec import FAULTS
 
 from .probes import declared, host, mid_targets, on_device, windows
-from .stats import Z, binomial_bound, float32_tolerance
+from .stats import Z, binomial_bound, float32_tolerance, sigmas
 
 ROUNDS = 8
 NOISE_MARGIN = 4.0  # noise standard deviations between a measured cell and its bounds
@@ -131,10 +131,11 @@ def judge_single_steps(samples: WriteSamples, spec, what: str) -> str:
         if abs(bias) > Z * se + ftol:
             fail(
                 f"{what}: the mean {word} step is {step_mean + bias:.4g} uS but the device declares "
-                f"{step_mean:.4g} uS (bias {bias / step_mean:+.1%}, {abs(bias) / max(se, 1e-300):.1f} standard errors "
-                f"over {int(cells.sum())} cells; allowed {Z:g} SE)"
+                f"{step_mean:.4g} uS (bias {bias / step_mean:+.1%}, {sigmas(bias, se)} "
+                f"over {int(cells.sum())} cells; allowed {Z:g} SE): make declared_step_us (spec step_us, "
+                "asymmetry) match what _pulse/_update do"
             )
-        notes.append(f"{word} step {step_mean + bias:.4g} uS vs declared {step_mean:.4g} ({bias / max(se, 1e-300):+.1f} SE)")
+        notes.append(f"{word} step {step_mean + bias:.4g} uS vs declared {step_mean:.4g} ({sigmas(bias, se)})")
         notes.append(_judge_noise(s, mask, k, word, what, ftol))
     return "; ".join(notes)
 
@@ -173,15 +174,15 @@ def _judge_noise(s: WriteSamples, mask, k, word: str, what: str, ftol: float) ->
         fail(
             f"{what}: repeated {word} writes of one cell scatter by {math.sqrt(low):.3f} x the declared write noise "
             f"(cycle-to-cycle {c2c:.4g} uS vs declared {declared_std:.4g} uS; variance ratio {low:.3f}, "
-            f"{(low - 1) / se_low:.1f} standard errors over {int(cells.sum())} cells; allowed {Z:g} SE): "
-            "the write noise is understated"
+            f"{sigmas(low - 1, se_low)} over {int(cells.sum())} cells; allowed {Z:g} SE): "
+            "the write noise is understated (raise write_noise_us / declared_write_noise_us)"
         )
     high, se_high = _cluster_mean(total[has] / declared_var[has])
     if 1 - high > Z * se_high:
         fail(
             f"{what}: {word} writes scatter around the declared step by only {math.sqrt(max(high, 0)):.3f} x the "
-            f"declared write noise (variance ratio {high:.3f}, {(1 - high) / se_high:.1f} standard errors over "
-            f"{int(cells.sum())} cells; allowed {Z:g} SE): the write noise is overstated"
+            f"declared write noise (variance ratio {high:.3f}, {sigmas(1 - high, se_high)} over "
+            f"{int(cells.sum())} cells; allowed {Z:g} SE): the write noise is overstated (lower write_noise_us / declared_write_noise_us)"
         )
     return (
         f"{word} noise: cycle-to-cycle {math.sqrt(low):.3f} ({(low - 1) / se_low:+.1f} SE), "

@@ -92,6 +92,7 @@ def characterize(
         pulses = default_pulses(spec)
     if isinstance(pulses, bool) or not isinstance(pulses, int) or pulses < 2:
         raise UsageError(f"pulses must be a whole number >= 2, got {pulses!r}")
+    check_measurement(cells, pulses, cycles, bins)
     device = registry.create(backend, (1, cells), preset=preset_name, compute=compute, seed=seed, **overrides)
     xp, to_np = device.xp, device.compute.to_numpy
 
@@ -120,6 +121,20 @@ def characterize(
     }
     summary = _summary(device, spec, sweeps, rows, applied)
     return Characterisation(backend, preset_name, spec, sweeps, rows, switching, summary)
+
+
+MAX_BINS = 10_000  # conductance bins: each is a pass over the records; more resolve nothing
+
+
+def check_measurement(cells: int, pulses: int, cycles: int, bins: int | None) -> None:
+    """Refuse a protocol whose records would not fit in memory, or absurd bin counts."""
+    from imc.limits import check_memory
+
+    if bins is not None and bins > MAX_BINS:
+        raise UsageError(f"bins must be at most {MAX_BINS}, got {bins}")
+    samples = cells * pulses * cycles * 2  # one record per cell, pulse, direction and cycle
+    check_memory(samples * 48, f"characterizing {cells} cells x {pulses} pulses x {cycles} cycles",
+                 "lower --cells, --pulses or --cycles")
 
 
 def _bin_edges(spec: DeviceSpec, bins: int | None):

@@ -54,7 +54,9 @@ def run(args) -> int:
     from imc.characterize import characterize
     from imc.characterize.report import format_table, write_report
     from imc.compute import Compute
+    from imc.limits import check_int
 
+    check_int("--seed", args.seed)  # seeds are int64 in numpy's generators
     overrides = parse_settings(args.set)
     try:
         compute = Compute.create(args.compute, seed=args.seed)

@@ -21,6 +21,7 @@ BUILTIN_SUBCOMMANDS = {
     "train": "train a network on a simulated device",
     "compare": "train a config once per update rule / backend and tabulate",
     "sweep": "run a grid of trainings on Dask, or report on one",
+    "report": "redraw the plots of a finished run folder",
 }
 
 

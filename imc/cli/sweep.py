@@ -4,7 +4,8 @@
     imc sweep report SWEEP_DIR [--metrics a,b]
 
 Exit codes: 0 every point ok, 1 some point failed (recorded in the table), 2 bad input,
-130 interrupted (finished points are kept; run the same command again to continue).
+75 the Dask scheduler was lost mid-sweep, 130 interrupted (in both of the last two the
+finished points are kept; run the same command again to continue).
 """
 
 from __future__ import annotations

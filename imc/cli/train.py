@@ -3,7 +3,8 @@
     imc train [CONFIG.toml] [--set KEY=VALUE ...] [--output RUN_DIR] [--checkpoint-every N]
     imc train --resume RUN_DIR
 
-Exit codes: 0 done, 1 training diverged (NaN loss), 2 bad input, 130 interrupted (resume
+Exit codes: 0 done, 2 bad input (one line on stderr), 3 training diverged (the loss or an
+update became NaN/inf: the step is on stderr and in summary.json), 130 interrupted (resume
 with --resume).
 """
 
@@ -64,7 +65,6 @@ def register(sub) -> None:
 
 def main(args) -> int:
     from imc.runner import default_run_dir, format_summary, train_run
-    from imc.train import TrainingDiverged
 
     quiet = args.quiet
     if args.checkpoint_every is not None and args.checkpoint_every < 0:
@@ -78,9 +78,6 @@ def main(args) -> int:
         run_dir = args.output or default_run_dir(cfg)
     try:
         summary = train_run(cfg, run_dir, quiet=quiet, resume=bool(args.resume), checkpoint_every=args.checkpoint_every)
-    except TrainingDiverged as exc:
-        print(f"imc train: training diverged: {exc} (run folder: {run_dir})", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         from imc import checkpoint
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 import cattrs
 from cattrs.errors import (
@@ -12,6 +14,7 @@ from cattrs.errors import (
 
 from ..errors import ConfigKeyError, ConfigValueError
 from ..fields import tomlable, unknown_key_message
+from ..limits import FLOAT32_MAX, INT_MAX
 from ..spec import unknown_name_message
 from .components import check_component, resolved_params
 from .schema import ModelConfig, OptimizerConfig, RuleConfig, TrainConfig
@@ -38,9 +41,27 @@ def _component_hook(cls):
         for key, value in data.items():
             if not tomlable(value):
                 raise ConfigValueError(f"{key} must be a number, string, boolean, list or table, got {value!r}")
+            _check_held(key, value)
         return cls(name=name, params=data)
 
     return structure
+
+
+def _check_held(key: str, value) -> None:
+    """Component parameters end up in int64 / float32 arrays: refuse numbers they cannot hold."""
+    if isinstance(value, dict):
+        for sub, item in value.items():
+            _check_held(f"{key}.{sub}", item)
+        return
+    for item in value if isinstance(value, list) else [value]:
+        if isinstance(item, (list, dict)):
+            _check_held(key, item)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int) and abs(item) > INT_MAX:
+            raise ConfigValueError(f"{key} must be an integer within +-{INT_MAX}, got {item}")
+        elif isinstance(item, float) and not (math.isfinite(item) and abs(item) <= FLOAT32_MAX):
+            raise ConfigValueError(f"{key} must be a finite number within +-{FLOAT32_MAX:.4g} (float32), got {item!r}")
 
 
 def _unstructure_component(comp) -> dict:

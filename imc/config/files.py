@@ -8,30 +8,21 @@ from pathlib import Path
 import attrs
 
 try:
-    import tomllib
+    import tomllib  # noqa: F401  (re-exported: imc.limits and the runner parse TOML with it)
 except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # noqa: F401
 
-from ..errors import ConfigKeyError, ConfigValueError, InputFileError
+from ..errors import ConfigKeyError, ConfigValueError
 from .convert import from_dict
 from .schema import TrainConfig
 
 
 def load_config(path) -> TrainConfig:
     """Read and validate a TOML config; relative data paths are taken from the file's folder."""
+    from ..limits import read_toml
+
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"config file not found: {path}")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputFileError(f"cannot read config {path}: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigValueError(f"{path}: not UTF-8 text: {exc.reason} at byte {exc.start}") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigValueError(f"{path}: malformed TOML: {exc}") from None
+    data = read_toml(path, "config file")
     try:
         cfg = from_dict(data)
     except ConfigKeyError as exc:

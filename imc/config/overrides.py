@@ -96,6 +96,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigValueError(f"override {text!r} must look like key=value, e.g. rule.k=1.5")
+    from ..limits import MAX_NESTING, max_nesting
+
+    if max_nesting(raw) > MAX_NESTING:
+        raise ConfigValueError(f"override {key.strip()!r}: value nested more than {MAX_NESTING} deep")
     try:
         value = tomllib.loads(f"v = {raw.strip()}")["v"]
     except tomllib.TOMLDecodeError:

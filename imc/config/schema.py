@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from ..fields import bad, bits, int_at_least, number_in, one_of, string, to_float
+from ..fields import MAX_EPOCHS, bad, bits, int_at_least, number_in, one_of, string, to_float
 from ..ledger import EnergyConstants
 from .tasks import DigitsTask, TaskConfig
 
@@ -128,10 +128,10 @@ class TrainConfig:
     name: str = attrs.field(default="", validator=string)  # run name; "" = "<task>-<model>-<rule>"
     seed: int = attrs.field(default=0, validator=int_at_least(0))
     compute: str = attrs.field(default="cpu", validator=one_of("cpu", "gpu"))
-    epochs: int = attrs.field(default=3, validator=int_at_least(1))
+    epochs: int = attrs.field(default=3, validator=int_at_least(1, high=MAX_EPOCHS))
     batch_size: int = attrs.field(default=32, validator=int_at_least(1, " samples"))
     output_dir: str = attrs.field(default="runs", validator=string)
-    checkpoint_every: int = attrs.field(default=0, validator=int_at_least(0, " steps (0 = only at the end)"))
+    checkpoint_every: int = attrs.field(default=0, validator=int_at_least(0, " steps (0 = at each epoch end only)"))
     lr_schedule: str = attrs.field(default="constant", validator=one_of(*LR_SCHEDULES))
     task: TaskConfig = attrs.field(factory=DigitsTask)
     model: ModelConfig = attrs.field(factory=ModelConfig)

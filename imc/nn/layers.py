@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 from ..compute import Compute
+from ..limits import BYTES_PER_WEIGHT, check_elements
 from .analog import AnalogConfig, AnalogMatrix
 from .conv import col2im, im2col
 from .module import Module, Parameter
@@ -40,6 +41,8 @@ class _MatrixLayer(Module):
         if not isinstance(compute, Compute):
             raise TypeError(f"compute must be an imc.Compute, got {type(compute).__name__}")
         self.compute, self.xp = compute, compute.xp
+        check_elements((n_in, n_out), f"a {n_in} x {n_out} weight matrix", BYTES_PER_WEIGHT,
+                       "use fewer units, channels or classes")
         w = init_uniform(compute, (n_in, n_out), n_in, dtype)
         if analog is None:
             self.weight = self.add_parameter("weight", Parameter(data=w))

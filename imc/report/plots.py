@@ -29,6 +29,9 @@ def read_metrics(run_dir) -> tuple[list[dict], list[dict]]:
     return steps, epochs
 
 
+PLOT_FILES = ("curves.png", "update_ratio.png", "cumulative_writes.png", "energy.png", "cell_writes.png")
+
+
 def run_identity(summary: dict) -> str:
     """One line naming a run: name, task / model, backend:preset, rule, seed."""
     backend = summary.get("backend", "?") + (f":{summary['preset']}" if summary.get("preset") else "")
@@ -37,12 +40,26 @@ def run_identity(summary: dict) -> str:
 
 
 def _save(fig, path: Path, identity: str | None = None) -> None:
-    """Write ``fig`` as PNG; ``identity`` goes on top of the figure and into its Title metadata."""
+    """Save a figure whole or not at all (a kill mid-save leaves no half-written PNG).
+
+    ``identity`` (see :func:`run_identity`) goes on top of the figure and into its PNG Title.
+    """
+    from imc.files import atomic_write
+
     if identity:
         fig.suptitle(identity, fontsize=8, color="0.35")
     fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Title": identity} if identity else None)
-    _pyplot().close(fig)
+    meta = {"Title": identity} if identity else None
+    try:
+        atomic_write(Path(path), lambda handle: fig.savefig(handle, dpi=110, format="png", metadata=meta))
+    finally:
+        _pyplot().close(fig)
+
+
+def missing_plots(run_dir) -> list[str]:
+    """Names of the run's plots not (yet) in ``run_dir/plots``."""
+    out = Path(run_dir) / "plots"
+    return [name for name in PLOT_FILES if not (out / name).is_file()]
 
 
 def run_plots(run_dir) -> list[Path]:

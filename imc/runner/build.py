@@ -11,8 +11,8 @@ import numpy as np
 
 from ..compute import Compute
 from ..config import TrainConfig
-from ..errors import ComputeUnavailable, ConfigValueError
-from ..tasks import TaskData
+from ..errors import ComputeUnavailable, ConfigValueError, UserError
+from ..tasks import TaskData, check_task_size
 
 
 def analog_config(cfg: TrainConfig, device=None):
@@ -39,6 +39,7 @@ class Run:
 
         catalogue = get_registry()
         self.cfg = cfg
+        check_task_size(cfg.task)  # before any patch is cut
         self.data = catalogue.lookup("task", cfg.task.name).load(cfg.task)
         model = catalogue.lookup("model", cfg.model.name)
         sizes = model.needs(self.data)
@@ -51,8 +52,10 @@ class Run:
         self.analog = cfg.backend.to_analog(self.device)
         try:
             self.model = model.factory(LayerFactory(self.compute, self.analog), **sizes, **cfg.model.params)
-        except TypeError as exc:
-            raise ConfigValueError(f"model {cfg.model.name!r}: {exc}") from None
+        except (TypeError, ValueError) as exc:  # the model's own check of its parameters (hidden = 0, ...)
+            if isinstance(exc, UserError):
+                raise
+            raise ConfigValueError(f"model {cfg.model.name!r}: {' '.join(str(exc).split())}") from None
         self.optimizer = catalogue.lookup("optimizer", cfg.optimizer.name).factory(**cfg.optimizer.params)
         self.rule = catalogue.lookup("update rule", cfg.rule.name).factory(**cfg.rule.params)
         self.loss = nn.CrossEntropyLoss() if self.data.kind == "classification" else nn.MSELoss()

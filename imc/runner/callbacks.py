@@ -2,24 +2,48 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
+import os
 from pathlib import Path
 
 from .. import checkpoint
+from ..limits import disk_full, is_disk_full
 from .summary import json_safe
 
 
 class MetricsLog:
-    """Appends one JSON line per step and per epoch to metrics.jsonl."""
+    """Appends one JSON line per step and per epoch to metrics.jsonl.
 
-    def __init__(self, path: Path):
+    It keeps a SHA-256 of everything in the file, so each checkpoint records how many bytes
+    of metrics it covers and their checksum (a resume refuses a missing, shortened or edited
+    file); :meth:`sync` puts the lines on disk before a checkpoint names them.
+    """
+
+    def __init__(self, path: Path, verified_prefix: bytes = b""):
         self.path = path
-        self.handle = open(path, "a", encoding="utf-8")  # noqa: SIM115  (kept open for the run)
+        self.digest = hashlib.sha256(verified_prefix)
+        self.handle = open(path, "ab")  # noqa: SIM115  (kept open for the run)
 
     def write(self, record: dict) -> None:
-        self.handle.write(json.dumps(json_safe(record)) + "\n")
+        line = (json.dumps(json_safe(record)) + "\n").encode("utf-8")
+        try:
+            self.handle.write(line)
+            self.handle.flush()
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise disk_full(exc, self.path, len(line)) from None
+            raise
+        self.digest.update(line)
+
+    def sync(self) -> None:
+        """Flush and fsync: the lines a checkpoint is about to cover are on disk."""
         self.handle.flush()
+        os.fsync(self.handle.fileno())
+
+    def sha256(self) -> str:
+        return self.digest.hexdigest()
 
     def on_step(self, trainer, metrics):
         self.write({"kind": "step", **metrics})
@@ -36,25 +60,29 @@ class MetricsLog:
 
 
 class Checkpointer:
-    """Saves a checkpoint every ``every`` steps (0 = only at the end) at step boundaries.
+    """Saves a checkpoint at each epoch end and every ``every`` steps (0 = epoch ends only).
 
     A step that ends an epoch is saved after that epoch's evaluation, so a resumed run
-    never skips an evaluation.
+    never skips an evaluation. Each checkpoint binds the run's resolved config (``bound``,
+    with its SHA-256) and the bytes and checksum of metrics.jsonl it covers, after syncing
+    that file to disk.
     """
 
-    def __init__(self, folder: Path, every: int, steps_per_epoch: int, log: MetricsLog):
+    def __init__(self, folder: Path, every: int, steps_per_epoch: int, log: MetricsLog, bound: dict | None = None):
         self.folder, self.every, self.spe, self.log = folder, every, steps_per_epoch, log
+        self.bound = bound or {}
 
     def save(self, trainer) -> None:
-        checkpoint.save(self.folder, {"trainer": trainer.state()}, trainer.step, {"metrics_bytes": self.log.size()})
+        self.log.sync()
+        meta = {"metrics_bytes": self.log.size(), "metrics_sha256": self.log.sha256(), **self.bound}
+        checkpoint.save(self.folder, {"trainer": trainer.state()}, trainer.step, meta)
 
     def on_step(self, trainer, metrics):
         if self.every and trainer.step % self.every == 0 and trainer.step % self.spe != 0:
             self.save(trainer)
 
     def on_epoch_end(self, trainer, metrics):
-        if self.every and trainer.step % self.every == 0:
-            self.save(trainer)
+        self.save(trainer)
 
 
 class LearningRateSchedule:

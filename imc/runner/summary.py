@@ -19,10 +19,31 @@ def build_summary(cfg: TrainConfig, run: Run, result: dict) -> dict:
     from ..report.summary import headline
 
     return json_safe({
+        "status": "ok",
         **headline(cfg, run, result, run.device.preset),
         "final": result["final"],
         "history": result["history"],
         "ledger": result["ledger"],
+    })
+
+
+def diverged_summary(cfg: TrainConfig, run: Run, exc) -> dict:
+    """summary.json of a run that diverged: where, why, and the history up to that step."""
+    return json_safe({
+        "status": "diverged",
+        "name": cfg.run_name,
+        "task": cfg.task.name,
+        "model": cfg.model.name,
+        "backend": cfg.backend.name,
+        "rule": cfg.rule.name,
+        "seed": cfg.seed,
+        "metric": run.data.metric,
+        run.data.metric: None,
+        "diverged_at_step": exc.step,
+        "diverged_at_epoch": exc.epoch,
+        "error": str(exc),
+        "steps": run.trainer.step,
+        "history": run.trainer.history,
     })
 
 

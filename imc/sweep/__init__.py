@@ -8,7 +8,7 @@
 See docs/sweeps.md for the file format and the folder layout.
 """
 
-from .execute import SchedulerUnreachable, SweepOutcome, run_sweep, train_point
+from .execute import SchedulerLost, SchedulerUnreachable, SweepOutcome, run_sweep, train_point
 from .plan import ConfigSchema, Point, Sweep, load_sweep, sweep_from_dict
 from .report import Report, write_report
 from .store import SweepStore
@@ -17,6 +17,7 @@ __all__ = [
     "ConfigSchema",
     "Point",
     "Report",
+    "SchedulerLost",
     "SchedulerUnreachable",
     "Sweep",
     "SweepOutcome",

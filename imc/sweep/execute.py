@@ -7,7 +7,9 @@ sweep folder at the same path (a shared filesystem).
 
 The client writes each point's row as its task finishes, so an interrupted sweep keeps
 everything finished, and running it again skips those points. A point that raises is
-recorded as failed with its error and the others go on.
+recorded as failed with its error and the others go on. Losing the scheduler (it died, the
+network went) is not a point failure: :class:`SchedulerLost` is raised, the unfinished points
+stay unrecorded, and running the same sweep again finishes them.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pathlib import Path
 
 import attrs
 
-from ..errors import UsageError
+from ..errors import UsageError, UserError
 from .plan import Sweep
 from .store import SweepStore
 
@@ -36,6 +38,16 @@ PointFunction = Callable[[dict, Path], dict]
 
 class SchedulerUnreachable(ConnectionError):
     """The Dask scheduler did not answer, or has no workers."""
+
+
+class SchedulerLost(UserError):
+    """The Dask scheduler went away mid-sweep; finished points are kept, the rest unrecorded.
+
+    Infrastructure loss, not a point failure nor bad input: exit code 75 (EX_TEMPFAIL,
+    "try again later"); running the same command again finishes the remaining points.
+    """
+
+    exit_code = 75
 
 
 @attrs.frozen
@@ -171,6 +183,8 @@ def _run(client, sweep, todo, rows, store, point_fn, progress, on_failure) -> Sw
                 try:
                     outcome = future.result()
                 except Exception as exc:  # noqa: BLE001  (the task never returned: worker died, ...)
+                    if _scheduler_lost(client, exc):
+                        raise SchedulerLost(_lost_message(client, len(futures) + 1, ok + failed)) from None
                     outcome = {"status": "failed", "summary": {}, "error": _describe(exc), "traceback": None}
                 future.release()
                 row = _row(point, outcome, store)
@@ -191,6 +205,29 @@ def _run(client, sweep, todo, rows, store, point_fn, progress, on_failure) -> Sw
         finally:  # Ctrl-C between a row and its CSV rewrite: the CSV still gets every stored row
             store.write_csv()
     return SweepOutcome(len(sweep.points), skipped, ok, failed, store.root, skipped_failed)
+
+
+def _scheduler_lost(client, exc: BaseException) -> bool:
+    """Whether a task's error means the scheduler is gone (not that the point failed).
+
+    A lost connection cancels every pending future ("scheduler-connection-lost"); a point
+    never cancels itself, so any cancellation, a closed comm or a client no longer running
+    is infrastructure loss.
+    """
+    from concurrent.futures import CancelledError
+
+    from distributed.comm.core import CommClosedError
+
+    status = getattr(client, "status", "running")  # the inline executor has no scheduler to lose
+    return isinstance(exc, (CancelledError, CommClosedError)) or status not in ("running", "newly-created")
+
+
+def _lost_message(client, unfinished: int, finished_now: int) -> str:
+    address = getattr(client.scheduler, "address", None) or "the scheduler"
+    return (
+        f"lost the Dask scheduler ({address}) mid-sweep: {finished_now} point(s) finished now are kept, "
+        f"{unfinished} unfinished point(s) are not recorded; run the same command again to finish them"
+    )
 
 
 def _row(point, outcome: dict, store: SweepStore) -> dict:
@@ -245,6 +282,17 @@ class _client:
         self.cluster = self.client = None
 
     def __enter__(self):
+        import distributed  # noqa: F401  (its loggers must exist before they are quietened)
+
+        self.quiet = _QuietLogs("distributed")
+        self.quiet.__enter__()  # a lost scheduler is reported once by us, not as logged tracebacks
+        try:
+            return self._connect()
+        except BaseException:
+            self.quiet.__exit__(None, None, None)
+            raise
+
+    def _connect(self):
         from distributed import Client, LocalCluster
 
         if self.address is None:
@@ -276,10 +324,37 @@ class _client:
         return self.client
 
     def __exit__(self, *exc_info):
+        lost = exc_info[0] is not None and issubclass(exc_info[0], SchedulerLost)
         if self.client is not None:
-            self.client.close()
+            try:
+                self.client.close(**({"timeout": 2} if lost else {}))
+            except (OSError, TimeoutError):
+                if not lost:
+                    raise
         if self.cluster is not None:
             self.cluster.close()
+        self.quiet.__exit__(*exc_info)
+        return False
+
+
+class _QuietLogs:
+    """Silence every logger under ``prefix`` for the duration (Dask logs retries and closes)."""
+
+    def __init__(self, prefix: str):
+        self.prefix, self.levels = prefix, {}
+
+    def __enter__(self):
+        manager = logging.root.manager
+        names = [self.prefix, *(n for n in manager.loggerDict if n.startswith(self.prefix + "."))]
+        for name in names:
+            log = logging.getLogger(name)
+            self.levels[name] = log.level
+            log.setLevel(logging.CRITICAL + 1)
+        return self
+
+    def __exit__(self, *exc_info):
+        for name, level in self.levels.items():
+            logging.getLogger(name).setLevel(level)
         return False
 
 

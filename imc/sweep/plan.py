@@ -25,7 +25,6 @@ import itertools
 import json
 import math
 import re
-import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
@@ -34,11 +33,6 @@ import attrs
 from imc.spec import unknown_name_message
 
 from ..errors import ConfigKeyError, ConfigValueError, InputFileError
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
 
 MODES = ("product", "zip")
 TOP_LEVEL_KEYS = ("name", "description", "mode", "base", "axes")
@@ -116,13 +110,10 @@ class Sweep:
 
 def load_sweep(path, *, schema: ConfigSchema | None = None) -> Sweep:
     """Read, validate and expand a sweep file."""
+    from imc.limits import read_toml
+
     path = Path(path)
-    if not path.is_file():
-        raise InputFileError(f"sweep file {str(path)!r} not found")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigValueError(f"{path}: not valid TOML: {exc}") from None
+    data = read_toml(path, "sweep file")
     return sweep_from_dict(data, base_dir=path.parent, default_name=path.stem, source=str(path), schema=schema)
 
 

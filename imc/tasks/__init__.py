@@ -35,11 +35,25 @@ def tasks(pm=None) -> dict[str, TaskInfo]:
     return (get_registry() if pm is None else Registry(pm)).tasks()
 
 
+def check_task_size(task) -> None:
+    """Refuse a task whose ``patches`` of ``patch_size`` would not fit in memory (imc.limits)."""
+    from ..limits import check_memory
+
+    patches, side = getattr(task, "patches", 0), getattr(task, "patch_size", 0)
+    if isinstance(patches, int) and isinstance(side, int) and patches and side:  # x and y, float32, copies
+        check_memory(3 * 2 * 4 * patches * side * side, f"task {task.name!r}: {patches} patches of {side} x {side}",
+                     "lower task.patches or task.patch_size")
+
+
 def load_task(task, pm=None) -> TaskData:
-    """Load the data of a task config (``imc.tasks.digits.DigitsTask`` etc.) through its task's ``load``."""
+    """Load the data of a task config (``imc.tasks.digits.DigitsTask`` etc.) through its task's ``load``.
+
+    A task with ``patches`` of ``patch_size`` is refused before any is cut when they would not fit
+    in memory (:func:`check_task_size`)."""
+    check_task_size(task)
     from ..registry import Registry, get_registry
 
     return (get_registry() if pm is None else Registry(pm)).lookup("task", task.name).load(task)
 
 
-__all__ = ["BUILTIN_TASKS", "TaskData", "TaskInfo", "load_task", "tasks"]
+__all__ = ["BUILTIN_TASKS", "TaskData", "TaskInfo", "check_task_size", "load_task", "tasks"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..fields import int_at_least, number_in, one_of, to_float
+from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, to_float
 from .base import CLASSIFICATION, TaskData, TaskInfo, split_indices
 
 
@@ -15,7 +15,7 @@ class DigitsTask:
 
     name: str = attrs.field(default="digits", validator=one_of("digits"))
     test_fraction: float = attrs.field(default=0.25, converter=to_float, validator=number_in(0.05, 0.9))
-    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
 
 def load(task) -> TaskData:

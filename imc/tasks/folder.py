@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 
 from ..errors import DataError, InputFileError
-from ..fields import int_at_least, number_in, one_of, string, to_float
+from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, string, to_float
 from .base import CLASSIFICATION, TaskData, TaskInfo, split_indices
 from .images import image_files, read_gray
 
@@ -21,7 +21,7 @@ class ImageFolderTask:
     path: str = attrs.field(default="", validator=string)
     size: int = attrs.field(default=16, validator=int_at_least(4, " pixels (images are resized to size x size)"))
     test_fraction: float = attrs.field(default=0.2, converter=to_float, validator=number_in(0.05, 0.9))
-    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
 
 def load(task) -> TaskData:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError, InputFileError
+from ..errors import DataError, InputFileError, ResourceLimitError
 
 # scikit-image ships these with the package (no download). The last two are held out.
 BUNDLED = ("astronaut", "coffee", "chelsea", "rocket", "coins", "clock", "camera", "moon")
@@ -49,11 +50,18 @@ def image_files(folder) -> list[Path]:
 def read_gray(path) -> np.ndarray:
     """One image file as a gray float32 array in [0, 1]."""
     import skimage.io
+    from PIL import Image
 
     try:
-        return to_gray(skimage.io.imread(path))
-    except (OSError, ValueError, SyntaxError) as exc:
-        raise DataError(f"cannot read image {path}: {exc}") from None
+        with warnings.catch_warnings():  # PIL warns above its pixel limit and refuses at twice it
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            return to_gray(skimage.io.imread(path))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ResourceLimitError(f"image {path} is too large to read safely ({' '.join(str(exc).split())})") from None
+    except MemoryError:
+        raise ResourceLimitError(f"image {path} does not fit in memory") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError) as exc:
+        raise DataError(f"cannot read image {path}: {' '.join(str(exc).split())}") from None
 
 
 def source_images(task) -> tuple[list[np.ndarray], list[np.ndarray]]:

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import attrs
 import numpy as np
 
 from ..errors import DataError, InputFileError
-from ..fields import int_at_least, number_in, one_of, string, to_float
+from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, string, to_float
+from ..limits import check_memory, format_bytes
 from .base import CLASSIFICATION, IMAGE, TaskData, TaskInfo, split_indices
 
 
@@ -27,11 +30,25 @@ def _as_inputs(x: np.ndarray, key: str, path) -> np.ndarray:
 def _read(path: Path) -> dict[str, np.ndarray]:
     if not path.is_file():
         raise InputFileError(f"data file not found: {path} (task.path)")
+    unreadable = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
     try:
-        with np.load(path, allow_pickle=False) as archive:
+        loaded = np.load(path, allow_pickle=False)
+    except unreadable as exc:  # not a zip / object arrays (which need pickle) / cut short
+        raise DataError(f"{path}: not a readable .npz of numeric arrays ({_one_line(exc)})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):
+        raise DataError(f"{path}: holds a single .npy array, not an .npz archive of x and y; "
+                        "save it with np.savez(path, x=..., y=...)")
+    with loaded as archive:
+        unpacked = sum(info.file_size for info in archive.zip.infolist())  # what loading allocates
+        check_memory(2 * unpacked, f"the arrays in {path} ({format_bytes(unpacked)} unpacked, plus float32 copies)")
+        try:
             return {key: archive[key] for key in archive.files}
-    except (OSError, ValueError) as exc:  # not a zip / object arrays (which need pickle)
-        raise DataError(f"{path}: not a readable .npz of numeric arrays ({exc})") from None
+        except unreadable as exc:
+            raise DataError(f"{path}: not a readable .npz of numeric arrays ({_one_line(exc)})") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 @attrs.frozen(kw_only=True)
@@ -45,7 +62,7 @@ class NpzTask:
     name: str = attrs.field(default="npz", validator=one_of("npz"))
     path: str = attrs.field(default="", validator=string)
     test_fraction: float = attrs.field(default=0.2, converter=to_float, validator=number_in(0.05, 0.9))
-    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
 
 def load(task) -> TaskData:

@@ -6,7 +6,7 @@ import attrs
 import numpy as np
 
 from ..errors import ConfigValueError
-from ..fields import int_at_least, number_in, one_of, string, to_float
+from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, string, to_float
 from .base import IMAGE, TaskData, TaskInfo, psnr_db
 from .images import random_patches, source_images, tiles
 
@@ -43,7 +43,7 @@ class SuperResTask:
     )
     image_dir: str = attrs.field(default="", validator=string)
     test_images: int = attrs.field(default=2, validator=int_at_least(1, " held-out images"))
-    split_seed: int = attrs.field(default=0, validator=int_at_least(0))
+    split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
     def __attrs_post_init__(self):
         if self.patch_size % self.scale or self.test_size % self.scale:

@@ -38,6 +38,7 @@ per junction; the 5 % spread of Delta puts a tail of junctions at a few years.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from typing import ClassVar
@@ -132,8 +133,9 @@ def switch_probability(i, delta, ic0_scale, t_over_tau0, xp=np):
     return -xp.expm1(-rate)
 
 
+@functools.lru_cache(maxsize=32)  # the spec is frozen; devices of one spec share the (read-only) law
 def population_law(spec: MramSpec):
-    """(i grid, P_bar(i)) averaged over the Ic0 and Delta spreads; numpy float64."""
+    """(i grid, P_bar(i)) averaged over the Ic0 and Delta spreads; numpy float64 (do not write into it)."""
     s_nodes, s_w = _lognormal_nodes(spec.ic0_d2d)
     d_nodes, d_w = _lognormal_nodes(spec.delta_d2d)
     t = spec.pulse_width_s / spec.tau0_s

@@ -43,6 +43,8 @@ def run(args) -> int:
 
     store.check_name(args.name)
     target = args.out or store.preset_dir() / f"{args.name}.json"
+    if target.is_dir():
+        raise UsageError(f"--out {target} is a folder; give the preset file to write, e.g. --out {target / (args.name + '.json')}")
     if target.exists() and not args.force:
         raise UsageError(f"{target} exists; pass --force to overwrite it or choose another --name")
     result = fit_csv(args.csv, args.name, bins=args.bins, unit=args.unit, read_voltage=args.read_voltage,
@@ -50,7 +52,16 @@ def run(args) -> int:
     spec, info = result.spec, result.info
     spread = {label: spread_table(result.sweeps, spec, d) for d, label in ((1, "up"), (-1, "down"))}
     info["spread"] = {label: {k: v.tolist() for k, v in t.items()} for label, t in spread.items()}
-    store.save(spec, target, fit=_plain(info), overwrite=args.force)
+    try:
+        store.save(spec, target, fit=_plain(info), overwrite=args.force)
+    except FileExistsError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        from imc.limits import disk_full, is_disk_full
+
+        if is_disk_full(exc):
+            raise disk_full(exc, target) from None
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from None
     print(f"fitted {args.name!r} from {args.csv}: {info['sweeps']} sweeps, {info['cells']} cells, {info['steps']} steps")
     lo, hi = info["data_range_us"]
     print(f"  data {lo:.4g}-{hi:.4g} uS; window {spec.g_min_us:.4g}-{spec.g_max_us:.4g} uS, {spec.levels} pulses across (up), "

@@ -228,8 +228,10 @@ def fit_table(sweeps: list[Sweep], name: str, bins: int = 10, source: str = "", 
     from .store import check_name
 
     check_name(name)
-    if isinstance(bins, bool) or not isinstance(bins, int) or bins < 2:
-        raise DataError(f"bins must be a whole number >= 2, got {bins!r}")
+    from imc.characterize.measure import MAX_BINS
+
+    if isinstance(bins, bool) or not isinstance(bins, int) or not 2 <= bins <= MAX_BINS:
+        raise DataError(f"bins must be a whole number in [2, {MAX_BINS}], got {bins!r}")
     if isinstance(extend, bool) or not isinstance(extend, (int, float)) or not 0 <= extend <= 10:
         raise FitSettingError(f"extend must be a fraction of the data's span in [0, 10], got {extend!r}")
     known = [a.name for a in attrs.fields(TableSpec)]

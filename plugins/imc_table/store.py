@@ -63,7 +63,11 @@ def save(spec: TableSpec, path, fit: dict | None = None, overwrite: bool = False
 
 def load(path) -> TableSpec:
     """Read and validate a preset file; errors name the file and the offending key."""
+    from imc.limits import check_memory
+
     path = Path(path)
+    if path.is_file():  # parsed JSON numbers take ~10x their text
+        check_memory(10 * path.stat().st_size, f"table preset {path}")
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
