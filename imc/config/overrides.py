@@ -61,6 +61,8 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
 def _follow_name(cfg: TrainConfig, data: dict) -> str:
     """The run name after the overrides in ``data``, keeping ``cfg.name``'s intent (see above)."""
     old = (cfg.task.name, cfg.model.name, cfg.rule.name)
+    if not all(isinstance(data.get(k), dict) for k in ("task", "model", "rule")):
+        return cfg.name  # a table replaced by a value: from_dict reports it
     new = tuple(str(data[k].get("name", "")) for k in ("task", "model", "rule"))
     if not cfg.name or new == old:
         return cfg.name
