@@ -110,3 +110,21 @@ def test_config_path_that_is_missing_a_folder_or_too_large(tmp_path, capsys):
         code, lines, _ = run_cli(["train", target, "-o", out], capsys)
         assert_one_line(code, lines)
     assert not out.exists()
+
+
+COMPARE = [
+    ["--set", "model.hidden=1000000000"],
+    ["--set", "task.name='npz'", "--set", "task.path='/nonexistent/data.npz'"],
+    ["--set", "seed=9223372036854775808"],
+    ["--rules", "nope"],
+    ["--backends", "nope"],
+]
+
+
+@pytest.mark.parametrize("args", COMPARE, ids=[" ".join(a) for a in COMPARE])
+def test_compare_refusals_are_one_line_and_leave_no_folder(tmp_path, capsys, args):
+    out = tmp_path / "cmp"
+    argv = ["compare", "-o", out, "--quiet", *args] + ([] if "--rules" in args else ["--rules", "eapu,original"])
+    code, lines, _ = run_cli(argv, capsys)
+    assert_one_line(code, lines)
+    assert not out.exists()

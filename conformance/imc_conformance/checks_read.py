@@ -222,7 +222,9 @@ def read_noise_independent(target):
             fail(f"repeating {what} gives the same noise again (variance between repeats {repeat:.3f} of the declared): "
                  "draw fresh read noise on every call")
         shared = _common_mode(values)
-        allowed = 1 + z_lim * math.sqrt(2 / REPEATS) + 0.5
+        # under independence the statistic is chi-square with REPEATS degrees of freedom over REPEATS:
+        # its upper quantile at the check's budget (Wilson-Hilferty), not a normal approximation
+        allowed = (1 - 2 / (9 * REPEATS) + z_lim * math.sqrt(2 / (9 * REPEATS))) ** 3
         if shared > allowed:
             fail(f"the read noise of {what} is shared across {k} cells/outputs (common-mode statistic {shared:.1f}, "
                  f"independent noise gives ~1, allowed {allowed:.1f}): draw independent noise per cell")

@@ -79,6 +79,22 @@ def _label(point) -> str:
     return f"{params['rule.name']}-{params['backend.name']}" + (f"-{preset}" if preset else "")
 
 
+def _refused_before_anything_ran(out: Path, rows: dict) -> None:
+    """Every run was refused as bad input (too large, bad data...): one line, no folder left."""
+    import shutil
+
+    from imc.errors import UserError
+
+    def subclasses(cls):
+        return {cls.__name__} | {name for sub in cls.__subclasses__() for name in subclasses(sub)}
+
+    user_errors = subclasses(UserError)
+    errors = [str(row.get("error") or "") for row in rows.values()]
+    if errors and all(e.partition(":")[0] in user_errors for e in errors):
+        shutil.rmtree(out, ignore_errors=True)
+        raise UserError(errors[0].partition(":")[2].strip())
+
+
 def main(args) -> int:
     from imc.files import atomic_write_text
     from imc.report.tables import comparison_plot, comparison_rows, energy_plot, markdown, write_csv
@@ -94,7 +110,10 @@ def main(args) -> int:
         out = Path(cfg.output_dir).expanduser() / f"compare-{cfg.run_name}-{stamp}"
     quiet = args.quiet
     failures = []
+    fresh = not out.exists()
     outcome = run_sweep(sweep, out, inline=True, progress=not quiet, on_failure=failures.append)
+    if fresh and outcome.ok == 0 and outcome.failed:
+        _refused_before_anything_ran(out, SweepStore(out).rows())
     for message in failures:
         print(f"imc compare: {message}", file=sys.stderr)
     if outcome.failed or outcome.skipped_failed:
