@@ -47,6 +47,15 @@ def test_cli_writes_table_csv_json_and_png(tmp_path, capsys, backend, extra):
         assert "switching" not in printed
 
 
+def test_default_output_folder_is_under_runs(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["characterize", "fefet", "--cells", "8", "--pulses", "8"]) == 0
+    capsys.readouterr()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["runs"]  # nothing loose in the current folder
+    (folder,) = (tmp_path / "runs" / "characterize").iterdir()
+    assert folder.name.startswith("fefet-") and {p.name for p in folder.iterdir()} == FILES
+
+
 def test_counters_and_energy_add_up_to_pulses_times_energy_per_pulse():
     for backend, preset in (("fefet", "fefet-scaled"), ("mram", "sot"), ("memristor", "rram-realistic")):
         ch = characterize(backend, preset, cells=32, pulses=20)

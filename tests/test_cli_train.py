@@ -243,3 +243,25 @@ def test_train_run_without_plots_writes_the_same_summary_and_no_pngs(tmp_path):
     without = train_run(cfg, tmp_path / "b", plots=False)
     assert without == with_plots
     assert (tmp_path / "a" / "plots").is_dir() and not (tmp_path / "b" / "plots").exists()
+
+
+def test_progress_off_a_terminal_is_one_line_per_epoch_and_quiet_silences_it(tmp_path, capsys):
+    args = ["train", "--set", "epochs=2", "--set", "rule.name=original", "--set", "batch_size=128"]
+    assert main([*args, "--output", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out  # captured: not a terminal, so lines instead of a bar
+    lines = [line for line in out.splitlines() if line.startswith("digits-mlp-original: epoch")]
+    assert len(lines) == 2, out
+    assert "epoch 2 done, step" in lines[1] and "loss " in lines[1] and "accuracy 0." in lines[1]
+    assert lines[1].endswith(" s") and "\r" not in out
+    assert main([*args, "--quiet", "--output", str(tmp_path / "b")]) == 0
+    assert "epoch 1" not in capsys.readouterr().out
+
+
+def test_every_run_plot_names_its_run(tmp_path, capsys):
+    from PIL import Image
+
+    run = tmp_path / "run"
+    assert main(["train", "--quiet", "--set", "epochs=2", "--set", "rule.name=original", "--output", str(run)]) == 0
+    for name in PLOTS:
+        title = Image.open(run / "plots" / name).info.get("Title", "")
+        assert title == "digits-mlp-original: digits / mlp on memristor:eapu-paper, rule original, seed 0", name

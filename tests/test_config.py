@@ -131,6 +131,24 @@ def test_apply_overrides_sets_nested_and_component_keys():
     assert default_config().epochs != 5  # frozen: the original is untouched
 
 
+@pytest.mark.parametrize(
+    "name, overrides, expected",
+    [
+        ("digits-mlp-eapu", {"rule.name": "original"}, "digits-mlp-original"),
+        ("digits-mlp-eapu", {"task.name": "denoise", "model.name": "cnn"}, "denoise-cnn-eapu"),
+        ("my-run-eapu", {"rule.name": "original"}, "my-run-original"),
+        ("my-run", {"rule.name": "original"}, "my-run-original"),
+        ("my-run", {"model.name": "cnn"}, "my-run"),
+        ("digits-mlp-eapu", {"rule.name": "original", "name": "kept"}, "kept"),
+        ("", {"rule.name": "original"}, ""),
+    ],
+)
+def test_run_name_follows_switched_components(name, overrides, expected):
+    cfg = apply_overrides(apply_overrides(default_config(), {"name": name}), overrides)
+    assert cfg.name == expected
+    assert apply_overrides(default_config(), {"rule.name": "original"}).run_name == "digits-mlp-original"
+
+
 def test_apply_overrides_switches_task_type():
     cfg = apply_overrides(default_config(), {"task.noise_sigma": 0.05, "task.name": "denoise"})
     assert isinstance(cfg.task, DenoiseTask) and cfg.task.noise_sigma == 0.05

@@ -260,11 +260,11 @@ def test_a_kill_during_plotting_is_repaired_by_imc_report(tmp_path, capsys, monk
     real_save = plots._save
     calls = {"n": 0}
 
-    def killed_mid_plotting(fig, path):
+    def killed_mid_plotting(fig, path, *identity):
         calls["n"] += 1
         if calls["n"] == 3:
             raise KeyboardInterrupt
-        real_save(fig, path)
+        real_save(fig, path, *identity)
 
     monkeypatch.setattr(plots, "_save", killed_mid_plotting)
     code, _lines, _ = run_cli(["train", "-o", run, *TINY], capsys)

@@ -90,6 +90,7 @@ def test_dry_run_lists_points_without_running(tmp_path, capsys):
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("sweep 'tiny' (product): 4 points")
     assert "rule.name='eapu', seed=1" in out[-1]
+    assert "  seed: 2 values: 0, 1" in out  # the inclusive range, spelled out before running
     assert not (tmp_path / "out").exists()
 
 
@@ -147,7 +148,8 @@ def test_killed_sweep_resumes_to_the_same_results_as_a_clean_run(tmp_path, capsy
     assert main(["sweep", "report", str(killed)]) == 0  # the report reads the real summaries
     out = capsys.readouterr().out
     for metric in ("accuracy", "update_ratio_mean", "write_events", "energy_system_j"):
-        assert f"{metric} (mean ± std)" in out
+        assert f"  {metric}" in out
+    assert "metrics: mean ± std over seed" in out
     assert "vs_rule.name.png" in out and (killed / "report" / "vs_rule.name.png").is_file()
 
 

@@ -94,7 +94,17 @@ def test_metrics_can_be_chosen_and_unknown_ones_are_named(sweep_dir):
 def test_cli_report_prints_the_table_and_plot_paths(sweep_dir, capsys):
     assert main(["sweep", "report", str(sweep_dir), "--metrics", "final.accuracy"]) == 0
     out = capsys.readouterr().out
-    assert "final.accuracy (mean ± std)" in out and "plot: " in out and "vs_rule.name.png" in out
+    assert "final.accuracy" in out and "metrics: mean ± std over seed" in out
+    assert "plot: " in out and "vs_rule.name.png" in out
+
+
+def test_wide_tables_are_split_into_blocks_that_fit_100_columns(sweep_dir):
+    many = ["final.accuracy", "ledger.write_events"] * 6
+    table = write_report(sweep_dir, metrics=many).table
+    assert max(len(line) for line in table.splitlines() if not line.startswith("  point ")) <= 100
+    blocks = [b for b in table.split("\n\n")]
+    assert len(blocks) > 1 and all(f"rule.name  {NOISE}  runs" in b for b in blocks)
+    assert sum(b.count("final.accuracy") for b in blocks) >= 6  # every column is somewhere
 
 
 def test_cli_report_on_a_folder_that_is_not_a_sweep(tmp_path, capsys):
@@ -102,3 +112,19 @@ def test_cli_report_on_a_folder_that_is_not_a_sweep(tmp_path, capsys):
     assert "is not a sweep folder" in capsys.readouterr().err
     assert main(["sweep", "report"]) == 2
     assert "give the sweep folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "key, label",
+    [
+        (NOISE, NOISE + " (uS)"),
+        ("energy_system_j", "energy_system_j (J)"),
+        ("final.psnr", "final.psnr (dB)"),
+        ("rule.k", "rule.k"),
+        ("ledger.write_events", "ledger.write_events"),
+    ],
+)
+def test_plot_labels_carry_units_from_the_key(key, label):
+    from imc.sweep.report import axis_label
+
+    assert axis_label(key) == label

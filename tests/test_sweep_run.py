@@ -184,3 +184,13 @@ def test_a_point_that_kills_its_worker_is_recorded_as_failed(tmp_path, scheduler
     failed = [r for r in SweepStore(tmp_path / "s").rows().values() if r["status"] == "failed"]
     assert failed[0]["params"] == {"rule.k": 1.0, "seed": 0} and failed[0]["error"].startswith("KilledWorker")
     assert messages == [f"point 1 (rule.k=1.0, seed=0) failed: {failed[0]['error']}"]
+
+
+def test_progress_off_a_terminal_is_a_line_per_point(tmp_path, scheduler, capsys):
+    sweep = k_sweep(ks=(0.5,), seeds=(0, 1))
+    run_sweep(sweep, tmp_path / "s", scheduler=scheduler, point_fn=never_fails, progress=True)
+    err = capsys.readouterr().err  # captured: not a terminal, so lines instead of a bar
+    lines = [line for line in err.splitlines() if line.startswith("sweep: point ")]
+    assert [line.split()[2] for line in lines] == ["1/2", "2/2"] and all(" ok (rule.k=0.5, seed=" in x for x in lines)
+    run_sweep(sweep, tmp_path / "q", scheduler=scheduler, point_fn=never_fails, progress=False)
+    assert "point" not in capsys.readouterr().err

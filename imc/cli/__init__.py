@@ -58,9 +58,9 @@ def main(argv=None) -> int:
         warnings.simplefilter("default")
         parser = build_parser()
         args = parser.parse_args(argv)
-        if not getattr(args, "func", None):
+        if not getattr(args, "func", None):  # plain `imc`: the help is the answer, not an error
             parser.print_help()
-            return 2
+            return 0
         try:
             code = int(args.func(args) or 0)
         except UserError as exc:

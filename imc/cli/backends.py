@@ -9,7 +9,12 @@ from imc.registry import get_registry
 
 
 def register(sub) -> None:
-    p = sub.add_parser("backends", help="list installed device backends, presets and where they come from")
+    p = sub.add_parser(
+        "backends",
+        help="list installed device backends, presets and where they come from",
+        description="List the device backends installed as plugins: their presets (* = default), the "
+        "distribution that provides each, and whether the GPU path can run here.",
+    )
     p.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
     p.set_defaults(func=run)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from imc.cli import UsageError
@@ -34,7 +35,7 @@ def register(sub) -> None:
         description="Apply pulse trains up and down across the window on a sample of cells and compare the "
         "measured step, write noise, asymmetry, levels, read noise and (for native-probabilistic cells) "
         "switching probability with what the backend declares. Writes table.txt, bins.csv, summary.json "
-        "and characterization.png into --out.",
+        "and characterization.png into --out (default runs/characterize/BACKEND-PRESET-TIME).",
     )
     p.add_argument("backend", help="backend name (see `imc backends`)")
     p.add_argument("--preset", help="preset name (default: the backend's default; table presets may be a .json path)")
@@ -45,7 +46,7 @@ def register(sub) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--compute", default="cpu", help="cpu (numpy) or gpu (cupy)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a spec field (repeatable)")
-    p.add_argument("--out", type=Path, help="output folder (default: characterize-BACKEND-PRESET)")
+    p.add_argument("--out", type=Path, help="output folder (default: runs/characterize/BACKEND-PRESET-TIME)")
     p.set_defaults(func=run)
 
 
@@ -65,7 +66,11 @@ def run(args) -> int:
         args.backend, args.preset, cells=args.cells, pulses=args.pulses, cycles=args.cycles, bins=args.bins,
         seed=args.seed, compute=compute, **overrides,
     )
-    out = args.out or Path(f"characterize-{ch.backend}-{Path(ch.preset).stem}")
+    if args.out is None:  # under runs/, like training runs, never loose in the current folder
+        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+        out = Path("runs") / "characterize" / f"{ch.backend}-{Path(ch.preset).stem}-{stamp}"
+    else:
+        out = args.out
     paths = write_report(ch, out)
     print(format_table(ch))
     print()

@@ -40,7 +40,7 @@ def register(sub) -> None:
     p.add_argument("--rules", default=ALL_RULES, metavar="A,B", help=f"update rules (default: {ALL_RULES})")
     p.add_argument("--backends", metavar="NAME[:PRESET],...", help="backends (default: the config's)")
     p.add_argument("--output", "-o", metavar="DIR", help="output folder (default: <output_dir>/compare-<name>-<time>)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output (a bar on a terminal, a line per finished run elsewhere)")
     p.set_defaults(func=main)
 
 
@@ -108,7 +108,7 @@ def main(args) -> int:
     else:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path(cfg.output_dir).expanduser() / f"compare-{cfg.run_name}-{stamp}"
-    quiet = args.quiet or not sys.stdout.isatty()
+    quiet = args.quiet
     failures = []
     fresh = not out.exists()
     outcome = run_sweep(sweep, out, inline=True, progress=not quiet, on_failure=failures.append)

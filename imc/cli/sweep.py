@@ -77,6 +77,8 @@ def _run(args) -> int:
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / sweep.name
     if args.dry_run:
         print(f"sweep {sweep.name!r} ({sweep.mode}): {len(sweep.points)} points -> {out}")
+        for key, values in sweep.axes.items():  # ranges include their stop: say what they expanded to
+            print(f"  {key}: {len(values)} values: {', '.join(str(v) for v in values)}")
         for point in sweep.points:
             print(f"  {point.index:4d}  {point.point_id}  {point.label()}")
         return 0

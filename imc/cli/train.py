@@ -59,14 +59,14 @@ def register(sub) -> None:
     p.add_argument("--output", "-o", metavar="RUN_DIR", help="run folder (default: <output_dir>/<name>-<time>)")
     p.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR from its last checkpoint")
     p.add_argument("--checkpoint-every", type=int, metavar="N", help="checkpoint every N steps (default: the config's)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress output (bar on a terminal, a line per epoch elsewhere)")
     p.set_defaults(func=main)
 
 
 def main(args) -> int:
     from imc.runner import default_run_dir, format_summary, train_run
 
-    quiet = args.quiet or not sys.stdout.isatty()
+    quiet = args.quiet
     if args.checkpoint_every is not None and args.checkpoint_every < 0:
         raise UsageError(f"--checkpoint-every must be >= 0 steps, got {args.checkpoint_every}")
     if args.resume:

@@ -25,6 +25,11 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
     type (its other keys go back to that task's defaults unless also given); setting
     ``rule.name`` (or ``model.name``, ``optimizer.name``) keeps only the parameters the new
     component accepts, so ``{"rule.name": "original"}`` drops EaPU's ``k``.
+
+    The run name follows the switch unless ``name`` itself is set: a name of the automatic
+    form ``<task>-<model>-<rule>`` is derived again, and any other name ending in the old
+    rule (or not naming it) gets the new rule, so ``digits-mlp-eapu`` becomes
+    ``digits-mlp-original`` and ``my-run`` becomes ``my-run-original``.
     """
     data = to_dict(cfg)
     items = sorted(overrides.items(), key=lambda kv: (not kv[0].endswith(".name"), kv[0]))
@@ -48,7 +53,25 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
         if leaf not in node and not open_table:
             raise ConfigKeyError(unknown_key_message(str(dotted), leaf, _all_paths(data)))
         node[leaf] = value
+    if "name" not in overrides:
+        data["name"] = _follow_name(cfg, data)
     return from_dict(data)
+
+
+def _follow_name(cfg: TrainConfig, data: dict) -> str:
+    """The run name after the overrides in ``data``, keeping ``cfg.name``'s intent (see above)."""
+    old = (cfg.task.name, cfg.model.name, cfg.rule.name)
+    if not all(isinstance(data.get(k), dict) for k in ("task", "model", "rule")):
+        return cfg.name  # a table replaced by a value: from_dict reports it
+    new = tuple(str(data[k].get("name", "")) for k in ("task", "model", "rule"))
+    if not cfg.name or new == old:
+        return cfg.name
+    if cfg.name == "-".join(old):
+        return "-".join(new)
+    if new[2] == old[2]:
+        return cfg.name
+    stem = cfg.name.removesuffix(f"-{old[2]}")
+    return f"{stem}-{new[2]}"
 
 
 def _switch_component(kind: str, table: dict, name) -> dict:

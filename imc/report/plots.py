@@ -32,13 +32,26 @@ def read_metrics(run_dir) -> tuple[list[dict], list[dict]]:
 PLOT_FILES = ("curves.png", "update_ratio.png", "cumulative_writes.png", "energy.png", "cell_writes.png")
 
 
-def _save(fig, path: Path) -> None:
-    """Save a figure whole or not at all (a kill mid-save leaves no half-written PNG)."""
+def run_identity(summary: dict) -> str:
+    """One line naming a run: name, task / model, backend:preset, rule, seed."""
+    backend = summary.get("backend", "?") + (f":{summary['preset']}" if summary.get("preset") else "")
+    return (f"{summary.get('name', '?')}: {summary.get('task', '?')} / {summary.get('model', '?')} on {backend}, "
+            f"rule {summary.get('rule', '?')}, seed {summary.get('seed', '?')}")
+
+
+def _save(fig, path: Path, identity: str | None = None) -> None:
+    """Save a figure whole or not at all (a kill mid-save leaves no half-written PNG).
+
+    ``identity`` (see :func:`run_identity`) goes on top of the figure and into its PNG Title.
+    """
     from imc.files import atomic_write
 
+    if identity:
+        fig.suptitle(identity, fontsize=8, color="0.35")
     fig.tight_layout()
+    meta = {"Title": identity} if identity else None
     try:
-        atomic_write(Path(path), lambda handle: fig.savefig(handle, dpi=110, format="png"))
+        atomic_write(Path(path), lambda handle: fig.savefig(handle, dpi=110, format="png", metadata=meta))
     finally:
         _pyplot().close(fig)
 
@@ -58,6 +71,7 @@ def run_plots(run_dir) -> list[Path]:
     out = run_dir / "plots"
     out.mkdir(exist_ok=True)
     metric = summary["metric"]
+    who = run_identity(summary)
     step_no = np.array([r["step"] for r in steps])
     written = []
 
@@ -73,16 +87,21 @@ def run_plots(run_dir) -> list[Path]:
     ax_loss.set(xlabel="step", ylabel="loss", yscale="log", title="loss")
     ax_loss.legend()
     ax_metric.set(xlabel="epoch", ylabel="accuracy" if metric == "accuracy" else "PSNR (dB)", title=f"test {metric}")
-    _save(fig, out / "curves.png")
+    _save(fig, out / "curves.png", who)
     written.append(out / "curves.png")
 
     fig, ax = plt.subplots(figsize=(6, 3.8))
     ratio = np.array([r["update_ratio"] for r in steps])
-    ax.plot(step_no, ratio, lw=0.6)
+    ax.plot(step_no, ratio, lw=0.6, alpha=0.45, label="per step")
+    window = max(1, len(ratio) // 50)  # a moving mean over 2 % of the run shows the trend
+    if window > 1:
+        smooth = np.convolve(ratio, np.ones(window) / window, mode="valid")
+        ax.plot(step_no[window - 1 :], smooth, lw=1.4, color="C1", label=f"mean of {window} steps")
+        ax.legend(fontsize=8)
     ax.set(xlabel="step", ylabel="cells written / weights", title="update ratio per step")
     if ratio.size and ratio.max() > 0:
         ax.set_yscale("log")
-    _save(fig, out / "update_ratio.png")
+    _save(fig, out / "update_ratio.png", who)
     written.append(out / "update_ratio.png")
 
     fig, ax = plt.subplots(figsize=(6, 3.8))
@@ -90,13 +109,13 @@ def run_plots(run_dir) -> list[Path]:
     ax.plot(step_no, [r["pulses"] for r in steps], label="pulses")
     ax.set(xlabel="step", ylabel="cumulative count", title="cumulative write events and pulses")
     ax.legend()
-    _save(fig, out / "cumulative_writes.png")
+    _save(fig, out / "cumulative_writes.png", who)
     written.append(out / "cumulative_writes.png")
 
     fig, ax = plt.subplots(figsize=(6, 3.8))
     energy_breakdown(ax, [summary["rule"]], [summary["energy_by_category_j"]])
     ax.set_title(f"training energy (system {summary['energy_system_j']:.3g} J)", fontsize=10)
-    _save(fig, out / "energy.png")
+    _save(fig, out / "energy.png", who)
     written.append(out / "energy.png")
 
     fig, ax = plt.subplots(figsize=(6, 3.8))
@@ -107,10 +126,11 @@ def run_plots(run_dir) -> list[Path]:
         ax.bar(range(len(counts)), counts, color="C3")
         ax.set_xticks(range(len(counts)), labels, rotation=45, ha="right", fontsize=8)
         ax.set_yscale("log")
+        ax.set_ylim(bottom=0.5)  # a bin of one cell still shows as a bar
     else:
         ax.text(0.5, 0.5, "no device cells (digital run)", ha="center", va="center", transform=ax.transAxes)
     ax.set(xlabel="write events per cell", ylabel="cells", title="per-cell writes (incl. initial programming)")
-    _save(fig, out / "cell_writes.png")
+    _save(fig, out / "cell_writes.png", who)
     written.append(out / "cell_writes.png")
     return written
 

@@ -50,6 +50,16 @@ class UpdateRule:
     def xp(self):
         return self.compute.xp
 
+    def accumulator(self, name: str, tile):
+        """The float32 array of pending weight change (uS) kept per matrix ``name`` (zeros at first)."""
+        key = f"chi.{name}"
+        if key not in self.arrays:
+            self.arrays[key] = self.xp.zeros(tile.shape, dtype=np.float32)
+        chi = self.arrays[key]
+        if tuple(chi.shape) != tuple(tile.shape):
+            raise ValueError(f"accumulator {key!r} has shape {tuple(chi.shape)}, the matrix is {tile.shape}")
+        return chi
+
     @property
     def dense(self) -> bool:
         """Write in the dense form (whole matrices, 0 = untouched) rather than by index.

@@ -19,12 +19,7 @@ class MixedPrecisionRule(UpdateRule):
 
     def apply(self, name, tile, delta_w):
         xp = self.xp
-        key = f"chi.{name}"
-        if key not in self.arrays:
-            self.arrays[key] = xp.zeros(tile.shape, dtype=np.float32)
-        chi = self.arrays[key]
-        if tuple(chi.shape) != tuple(tile.shape):
-            raise ValueError(f"accumulator {key!r} has shape {tuple(chi.shape)}, the matrix is {tile.shape}")
+        chi = self.accumulator(name, tile)
         chi += delta_w * np.float32(1.0 / tile.r_wg_per_us)
         step = np.float32(tile.step_us())
         if self.dense:

@@ -57,12 +57,7 @@ class WriteVerifyRule(UpdateRule):
 
     def apply(self, name, tile, delta_w):
         xp = self.xp
-        key = f"chi.{name}"
-        if key not in self.arrays:
-            self.arrays[key] = xp.zeros(tile.shape, dtype=np.float32)
-        chi = self.arrays[key]
-        if tuple(chi.shape) != tuple(tile.shape):
-            raise ValueError(f"pending changes {key!r} have shape {tuple(chi.shape)}, the matrix is {tile.shape}")
+        chi = self.accumulator(name, tile)
         inv_r = np.float32(1.0 / tile.r_wg_per_us)
         chi += delta_w * inv_r
         if self.dense:

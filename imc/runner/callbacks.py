@@ -110,24 +110,61 @@ class LearningRateSchedule:
 
 
 class Progress:
-    """A tqdm bar over the run's steps with live loss, accuracy/PSNR and update ratio."""
+    """Training progress: a tqdm bar on a terminal, plain lines elsewhere, nothing when quiet.
 
-    def __init__(self, total: int, initial: int, metric: str, name: str, disable: bool):
-        from tqdm.auto import tqdm
+    ``mode`` is "bar" (live loss, accuracy/PSNR and update ratio), "lines" (one line per
+    epoch, and one every ``every_s`` seconds within a long epoch, with step, loss, metric
+    and elapsed seconds: what CI logs, nohup and notebooks can show) or "off". "auto"
+    picks "bar" when ``stream`` is a terminal and "lines" otherwise.
+    """
 
-        self.metric = metric
-        self.bar = tqdm(total=total, initial=initial, desc=name, unit="step", disable=disable, dynamic_ncols=True)
+    def __init__(self, total: int, initial: int, metric: str, name: str, mode: str = "auto",
+                 stream=None, every_s: float = 30.0):
+        import sys
+        import time
+
+        self.stream = stream if stream is not None else sys.stdout
+        if mode == "auto":
+            mode = "bar" if getattr(self.stream, "isatty", lambda: False)() else "lines"
+        if mode not in ("bar", "lines", "off"):
+            raise ValueError(f"progress mode must be auto, bar, lines or off, got {mode!r}")
+        self.mode, self.metric, self.name, self.total, self.every_s = mode, metric, name, int(total), float(every_s)
+        self.clock = time.monotonic
+        self.start = self.last_line = self.clock()
         self.last_metric = None
+        self.bar = None
+        if mode == "bar":
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, initial=initial, desc=name, unit="step", dynamic_ncols=True, file=self.stream)
+
+    def _metric_text(self, value) -> str:
+        return f"{value:.4f}" if self.metric == "accuracy" else f"{value:.2f} dB"
+
+    def _line(self, trainer, loss: float, head: str) -> None:
+        parts = [f"{self.name}: {head} step {trainer.step}/{self.total}", f"loss {loss:.4f}"]
+        if self.last_metric is not None:
+            parts.append(f"{self.metric} {self._metric_text(self.last_metric)}")
+        elapsed = self.clock() - self.start
+        parts.append(f"{elapsed:.1f} s")
+        print(", ".join(parts), file=self.stream, flush=True)
+        self.last_line = self.clock()
 
     def on_step(self, trainer, metrics):
-        self.bar.update(1)
-        post = {"loss": f"{metrics['loss']:.4f}", "upd": f"{metrics['update_ratio']:.2e}"}
-        if self.last_metric is not None:
-            post[self.metric] = f"{self.last_metric:.4f}" if self.metric == "accuracy" else f"{self.last_metric:.2f}dB"
-        self.bar.set_postfix(post, refresh=False)
+        if self.bar is not None:
+            self.bar.update(1)
+            post = {"loss": f"{metrics['loss']:.4f}", "upd": f"{metrics['update_ratio']:.2e}"}
+            if self.last_metric is not None:
+                post[self.metric] = self._metric_text(self.last_metric).replace(" ", "")
+            self.bar.set_postfix(post, refresh=False)
+        elif self.mode == "lines" and self.clock() - self.last_line >= self.every_s:
+            self._line(trainer, metrics["loss"], f"epoch {metrics['epoch'] + 1},")
 
     def on_epoch_end(self, trainer, metrics):
         self.last_metric = metrics.get(self.metric)
+        if self.mode == "lines":
+            self._line(trainer, metrics["train_loss"], f"epoch {metrics['epoch']} done,")
 
     def close(self):
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()

@@ -35,6 +35,7 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
     None: the folder's config.toml is used); a run stopped before its first checkpoint
     starts again from step 0. A checkpoint is written at each epoch end, every
     ``checkpoint_every`` steps (overriding the config's) and at the end.
+    ``quiet=False`` shows progress: a bar on a terminal, a line per epoch elsewhere.
     ``plots=False`` skips the PNG plots and example images (sweeps draw their own report).
 
     A run whose loss or update becomes NaN/inf raises :class:`~imc.train.TrainingDiverged`
@@ -76,7 +77,7 @@ def train_run(cfg: TrainConfig | None, run_dir, *, quiet: bool = True, resume: b
     spe = run.trainer.steps_per_epoch(len(run.data.x_train))
     saver = Checkpointer(run_dir, every, spe, log, bound)
     progress = Progress(run.steps_total(), run.trainer.step, run.data.metric, cfg.run_name,
-                        disable=quiet)
+                        mode="off" if quiet else "auto")
     schedule = LearningRateSchedule(run.trainer.optimizer, cfg.lr_schedule, run.steps_total())
     schedule.apply(run.trainer.step)
     run.trainer.callbacks = (schedule, log, saver, progress)

@@ -173,6 +173,8 @@ def _run(client, sweep, todo, rows, store, point_fn, progress, on_failure) -> Sw
     skipped_failed = _failed_count([p for p in sweep.points if p.point_id not in running], rows)
     ok = failed = 0
     show = progress and sys.stderr.isatty()
+    lines = progress and not show  # CI logs, nohup, notebooks: a plain line per finished point
+    started = time.monotonic()
     store.write_csv(rows)  # catch up with rows a crash left out of the CSV
     with tqdm(total=len(sweep.points), initial=skipped, unit="point", desc=sweep.name, disable=not show) as bar:
         try:
@@ -190,6 +192,10 @@ def _run(client, sweep, todo, rows, store, point_fn, progress, on_failure) -> Sw
                 rows[point.point_id] = row
                 store.write_csv(rows)
                 bar.update()
+                if lines:
+                    done = skipped + ok + failed + 1
+                    print(f"{sweep.name}: point {done}/{len(sweep.points)} {row['status']} ({point.label()}), "
+                          f"{time.monotonic() - started:.1f} s", file=sys.stderr, flush=True)
                 if row["status"] == "ok":
                     ok += 1
                 else:

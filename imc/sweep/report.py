@@ -140,20 +140,30 @@ def _stats(values) -> dict:
     }
 
 
+TABLE_WIDTH = 100  # characters: wider tables are split into blocks of metric columns
+
+
 def _table(plan, rows, group_axes, groups, metrics) -> str:
-    header = [*group_axes, "runs", *(f"{m} (mean ± std)" for m in metrics)]
-    lines = [header]
+    keys = [[*group_axes, "runs"]]
+    values = [list(metrics)]
     for group in groups:
-        cells = [_fmt(group["params"][a]) for a in group_axes]
         runs = f"{group['ok']}" + (f" (+{group['failed']} failed)" if group["failed"] else "")
-        cells.append(runs)
+        keys.append([*(_fmt(group["params"][a]) for a in group_axes), runs])
+        cells = []
         for metric in metrics:
             s = group["stats"][metric]
             cells.append("-" if s["n"] == 0 else f"{_fmt(s['mean'])} ± {_fmt(s['std'])}")
-        lines.append(cells)
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
+        values.append(cells)
     text = [f"sweep {plan['name']!r}: {len(rows)} of {len(plan['points'])} points recorded"]
-    text += ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    for block in _column_blocks(keys, values, TABLE_WIDTH):
+        lines = [k + [v[i] for i in block] for k, v in zip(keys, values)]
+        widths = [max(len(str(line[i])) for line in lines) for i in range(len(lines[0]))]
+        if len(text) > 1:
+            text.append("")
+        text += ["  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip() for line in lines]
+    if metrics:
+        seeds = [a for a in plan["axes"] if is_seed_axis(a)]
+        text.append("metrics: mean ± std" + (f" over {', '.join(seeds)}" if seeds else " (one run per row)"))
     failed = sorted((r for r in rows if r["status"] != "ok"), key=lambda r: r["index"])
     if failed:
         text.append(f"{len(failed)} failed point(s):")
@@ -161,6 +171,21 @@ def _table(plan, rows, group_axes, groups, metrics) -> str:
             params = ", ".join(f"{k}={v!r}" for k, v in row["params"].items())
             text.append(f"  point {row['index']} ({params}): {row['error']}")
     return "\n".join(text)
+
+
+def _column_blocks(keys, values, width: int) -> list[list[int]]:
+    """Metric column indices grouped so that each block, after the key columns, fits ``width``."""
+    key_width = sum(max(len(str(row[i])) for row in keys) + 2 for i in range(len(keys[0])))
+    blocks: list[list[int]] = [[]]
+    used = key_width
+    for i in range(len(values[0])):
+        col = max(len(str(row[i])) for row in values) + 2
+        if blocks[-1] and used + col > width + 2:  # + 2: no separator after the last column
+            blocks.append([])
+            used = key_width
+        blocks[-1].append(i)
+        used += col
+    return blocks
 
 
 def _summary_csv(group_axes, groups, metrics) -> str:
@@ -197,21 +222,23 @@ def _plot_axis(out: Path, plan, axis, group_axes, groups, metrics) -> Path:
     nrows = math.ceil(len(metrics) / ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
     for panel, metric in zip(axes.flat, metrics):
-        for key, members in lines.items():
+        for line_no, (key, members) in enumerate(lines.items()):
+            dodge = 0.0 if numeric_x else 0.08 * (line_no - (len(lines) - 1) / 2)  # categories: side by side
             members = sorted(members, key=lambda g: x_values.index(g["params"][axis]))
             points = [(g["params"][axis], g["stats"][metric]) for g in members if g["stats"][metric]["n"]]
             if not points:
                 continue
-            xs = [x if numeric_x else x_values.index(x) for x, _ in points]
+            xs = [x if numeric_x else x_values.index(x) + dodge for x, _ in points]
             means = [s["mean"] for _, s in points]
             stds = [s["std"] for _, s in points]
             label = ", ".join(f"{a}={_fmt(v)}" for a, v in zip(others, key)) or None
-            panel.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label)
+            # a categorical axis (rule names, ...) has no order between its values: no lines
+            panel.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label, linestyle="-" if numeric_x else "none")
         if not numeric_x:
             panel.set_xticks(range(len(x_values)), [_fmt(v) for v in x_values])
         _maybe_log(panel)
-        panel.set_xlabel(axis)
-        panel.set_title(metric)
+        panel.set_xlabel(axis_label(axis))
+        panel.set_title(axis_label(metric))
         panel.grid(alpha=0.3)
     for panel in list(axes.flat)[len(metrics):]:
         panel.set_visible(False)
@@ -230,6 +257,18 @@ def _plot_axis(out: Path, plan, axis, group_axes, groups, metrics) -> Path:
         plt.close(fig)
         partial.unlink(missing_ok=True)
     return path
+
+
+UNITS = {"_us": "uS", "_j": "J", "_s": "s", "_db": "dB", "_ua": "uA", "_v": "V"}  # name suffix -> unit
+
+
+def axis_label(key: str) -> str:
+    """A config key or metric with its unit from the name's suffix: ``..._us`` -> ``... (uS)``."""
+    last = key.rsplit(".", 1)[-1].lower()
+    unit = next((u for suffix, u in UNITS.items() if last.endswith(suffix)), None)
+    if unit is None and last in ("psnr",):
+        unit = "dB"
+    return f"{key} ({unit})" if unit else key
 
 
 def _maybe_log(panel) -> None:
