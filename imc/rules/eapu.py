@@ -1,4 +1,4 @@
-""""eapu": the error-aware probabilistic update (Liu et al., Nat. Commun. 2025; EAPU.md).
+""""eapu": the error-aware probabilistic update (Liu et al., Nat. Commun. 2025; see docs/training.md).
 
 For every weight, with ``dG = dW / R_wg`` (uS) and threshold ``dG_th``:
 

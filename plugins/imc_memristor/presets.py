@@ -1,7 +1,7 @@
 """Memristor presets, with the sources of their numbers (see docs/device-sources.md).
 
-- "eapu-paper": the device the EaPU authors simulate (Liu et al., Nat. Commun. 2025,
-  EAPU.md): every actual write lands with additive Gaussian error sigma = 2 uS; no bounds,
+- "eapu-paper": the device the EaPU authors simulate (Liu et al., Nat. Commun. 2025;
+  docs/device-sources.md): every actual write lands with additive Gaussian error sigma = 2 uS; no bounds,
   no read noise, no nonlinearity. The window [0, 160] uS is the nominal mapping range
   (a weight of +-1 at R_wg = 1/80 per uS around an 80 uS reference); it is not enforced.
   The pulse step equals sigma, so EaPU's fixed step dG_th = sigma is one pulse.
