@@ -11,20 +11,22 @@ from __future__ import annotations
 from typing import Any, Protocol, TypeAlias
 
 import numpy as np
-from numpy.typing import NDArray
 
+# ``NDArray[T]`` with the shape typed as ints (numpy's alias leaves it Any, which makes
+# mypy give up on numpy's overloads, e.g. ``x.reshape(x.shape[0], -1)``)
+_Ints: TypeAlias = tuple[int, ...]
 #: any array (numpy, or cupy on a GPU) of any dtype
-Array: TypeAlias = NDArray[Any]
+Array: TypeAlias = np.ndarray[_Ints, np.dtype[Any]]
 #: conductances and conductance changes, uS (float32)
-Float32Array: TypeAlias = NDArray[np.float32]
+Float32Array: TypeAlias = np.ndarray[_Ints, np.dtype[np.float32]]
 #: host-side times and totals (float64), e.g. per-cell last-write times in s
-Float64Array: TypeAlias = NDArray[np.float64]
+Float64Array: TypeAlias = np.ndarray[_Ints, np.dtype[np.float64]]
 #: flat cell indices and pulse counts (int64)
-Int64Array: TypeAlias = NDArray[np.int64]
+Int64Array: TypeAlias = np.ndarray[_Ints, np.dtype[np.int64]]
 #: pulse directions, +1 (SET, up) or -1 (RESET, down) (int8)
-Int8Array: TypeAlias = NDArray[np.int8]
+Int8Array: TypeAlias = np.ndarray[_Ints, np.dtype[np.int8]]
 #: boolean masks
-BoolArray: TypeAlias = NDArray[np.bool_]
+BoolArray: TypeAlias = np.ndarray[_Ints, np.dtype[np.bool_]]
 #: a shape: (rows, cols) for a device array, any length for activations
 Shape: TypeAlias = tuple[int, ...]
 

@@ -51,15 +51,15 @@ def _load_cupy(device_id: int) -> Any:
     return cupy
 
 
-def namespace_of(x: Any) -> Any:
+def namespace_of(x: Any) -> ArrayModule:
     """The array module (numpy or cupy) an array belongs to; cupy is only named, never imported here."""
     module = type(x).__module__
     if module.startswith("cupy"):
         import cupy  # noqa: PLC0415  (already imported by whoever made the array)
 
-        return cupy
+        return cast(ArrayModule, cupy)
     if module == "imc.cupy_standin":
-        return x.__array_namespace__()
+        return cast(ArrayModule, x.__array_namespace__())
     return np
 
 

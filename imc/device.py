@@ -537,7 +537,7 @@ class Device:
         return self.g.copy()
 
     # ------------------------------------------------------------------ products
-    def _product(self, x: Any, transposed: bool, checked: bool = False, offset_us: float | None = None) -> Float32Array:
+    def _product(self, x: Any, transposed: bool, checked: bool = False, offset_us: float | np.float32 | None = None) -> Float32Array:
         """The product; ``checked=True`` (the library's own callers) skips the input checks.
 
         ``x``: a float32 array of shape (batch, n) or (n,) when ``checked``, else anything array-like.
