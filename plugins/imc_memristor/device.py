@@ -52,6 +52,11 @@ class MemristorSpec(DeviceSpec):
     )
 
 
+#: hooks the fused pulsed write replaces; a subclass overriding any of them keeps the step-by-step path
+_FUSED_STANDS_FOR = ("pulses_for", "declared_step_us", "_declared_step_toward", "max_update_pulses", "_pulse_moved",
+                     "_pulse", "_gather", "_pin", "_draw_window")
+
+
 class MemristorDevice(VariedDevice):
     """A crossbar of memristors; see the module docstring for the two regimes."""
 
@@ -81,11 +86,12 @@ class MemristorDevice(VariedDevice):
     # -- the fused pulsed write (bounded, both curves nonlinear) ------------------------
     @functools.cached_property
     def _fused(self) -> bool:
-        """True where the pulsed physics runs as one fused pass (see :meth:`_advance_cells`)."""
+        """True where the pulsed physics runs as one fused pass (see :meth:`_advance_cells`):
+        bounded, pulsed, both curves nonlinear, and none of the hooks it stands for overridden
+        by a subclass (which then keeps the step-by-step path through its own hooks)."""
         a_up, a_down = self._a
-        return self._bounded and not self.spec.has(ANALOG_WRITE) and curves.is_nonlinear(a_up) and curves.is_nonlinear(
-            a_down
-        )
+        own = all(getattr(type(self), name) is getattr(MemristorDevice, name) for name in _FUSED_STANDS_FOR)
+        return own and self._bounded and not self.spec.has(ANALOG_WRITE) and all(map(curves.is_nonlinear, (a_up, a_down)))
 
     @functools.cached_property
     def _direction_table(self):
