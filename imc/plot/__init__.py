@@ -1,0 +1,29 @@
+"""Figures as matplotlib ``Figure`` objects, for notebooks and for the CLI's PNGs alike.
+
+One module per figure family; the CLI saves exactly these figures:
+
+- :mod:`imc.plot.run`: one run (``plots/*.png`` of ``imc train``): :func:`plot_curves`,
+  :func:`plot_update_ratio`, :func:`plot_cumulative_writes`, :func:`plot_writes`,
+  :func:`plot_energy`, :func:`plot_run` (all of them). Input: a run folder, the dict
+  ``Trainer.fit`` returns, a Trainer or an ``imc.runner.Run``.
+
+Every figure carries its identity (run name, task, model, backend:preset, rule, seed) on top
+and as ``fig.get_label()``; :func:`save` writes it into the PNG's Title. See docs/plotting.md.
+"""
+
+from .common import identity_line, png_bytes, save
+from .run import (
+    RunRecord,
+    load_run,
+    plot_cumulative_writes,
+    plot_curves,
+    plot_energy,
+    plot_run,
+    plot_update_ratio,
+    plot_writes,
+)
+
+__all__ = [
+    "RunRecord", "identity_line", "load_run", "plot_cumulative_writes", "plot_curves", "plot_energy", "plot_run",
+    "plot_update_ratio", "plot_writes", "png_bytes", "save",
+]
