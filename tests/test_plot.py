@@ -124,3 +124,98 @@ def test_a_result_without_trace_is_refused_with_a_pointer(run_dir):
         iplot.plot_curves(summary)
     with pytest.raises(TypeError, match="run folder"):
         iplot.plot_curves(3)
+
+
+# ---------------------------------------------------------------------------------------- compare
+COMPARE_CONFIG = 'epochs = 1\nbatch_size = 128\n[model]\nname = "mlp"\nhidden = 8\n'
+
+
+@pytest.fixture(scope="module")
+def compare_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("compare")
+    (root / "cfg.toml").write_text(COMPARE_CONFIG)
+    out = root / "cmp"
+    assert main(["compare", str(root / "cfg.toml"), "--rules", "ideal,eapu", "--quiet", "--output", str(out)]) == 0
+    return out
+
+
+def test_comparison_is_a_grid_with_units_and_identity(compare_dir):
+    fig = iplot.plot_comparison(compare_dir)
+    assert isinstance(fig, Figure)
+    assert fig.get_label() == "compare: digits / mlp on memristor:eapu-paper, rules ideal, eapu, seed 0"
+    grid = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(grid) == 6 and {ax.get_subplotspec().get_geometry()[:2] for ax in grid} == {(2, 3)}
+    assert [ax.get_xlabel() for ax in grid] == ["test accuracy (%)", "cell writes (log)", "pulses (log)", "cells (log)",
+                                                "energy (J) (log)", "trainings (log)"]
+    assert png_title(iplot.png_bytes(fig)) == fig.get_label()
+
+
+def test_zero_writes_get_a_mark_and_a_label_at_the_log_floor(compare_dir):
+    """`ideal` writes no cell: its write-event bar cannot exist on a log axis, so a "0" marks it."""
+    rows = json.loads((compare_dir / "compare.json").read_text())
+    assert [r["write_events"] for r in rows][0] == 0 and rows[1]["write_events"] > 0
+    fig = iplot.plot_comparison(rows)
+    writes = fig.axes[1]
+    assert writes.get_xscale() == "log"
+    zeros = [t for t in writes.texts if t.get_text() == "0"]
+    assert len(zeros) == 1 and zeros[0].xy[0] == writes.get_xlim()[0]  # at the axis floor
+    assert zeros[0].xy[1] == writes.get_yticks()[0]  # on ideal's row (the first, on top)
+    lifetime = fig.axes[5]
+    assert sum(t.get_text() == "unlimited" for t in lifetime.texts) == 2  # worst and mean cell of ideal
+
+
+def test_runs_that_did_not_train_are_flagged_on_the_figure(compare_dir):
+    rows = json.loads((compare_dir / "compare.json").read_text())
+    rows[0]["warnings"], rows[1]["warnings"] = [], ["accuracy at chance"]
+    fig = iplot.plot_comparison(rows)
+    labels = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+    assert labels == ["ideal", "eapu  ⚠ did not train"]
+    assert "did not train" in fig._supxlabel.get_text() and "eapu" in fig._supxlabel.get_text()
+    assert any(bar.get_hatch() == "///" for bar in fig.axes[0].patches)
+    rows[1]["warnings"] = []
+    assert not any(bar.get_hatch() for ax in fig.axes for bar in iplot.plot_comparison(rows).axes[0].patches)
+    assert "did not train" not in all_text(iplot.plot_comparison(rows))
+
+
+def test_cli_compare_pngs_are_the_api_figures(compare_dir):
+    assert iplot.png_bytes(iplot.plot_comparison(compare_dir)) == (compare_dir / "compare.png").read_bytes()
+    energy = iplot.plot_comparison_energy(compare_dir)
+    assert [ax.get_ylabel() for ax in energy.axes] == ["energy (J)"] * 3
+    assert iplot.png_bytes(energy) == (compare_dir / "compare_energy.png").read_bytes()
+
+
+# ---------------------------------------------------------------------------------------- sweep
+NOISE = "backend.overrides.write_noise_us"
+
+
+@pytest.fixture(scope="module")
+def sweep_dir(tmp_path_factory):
+    """A recorded sweep (rule x noise x seed) written without training: the figures read only the folder."""
+    from imc.sweep import SweepStore, sweep_from_dict
+
+    sweep = sweep_from_dict({"name": "noise", "base": {"epochs": 1, "task": {"name": "digits"}},
+                             "axes": {"rule.name": ["original", "eapu"], NOISE: [0.0, 1.0, 2.0], "seed": [0, 1]}},
+                            source="noise")
+    store = SweepStore(tmp_path_factory.mktemp("sweep") / "noise")
+    store.write_plan(sweep.plan())
+    for p in sweep.points:
+        rule, noise, seed = p.params["rule.name"], p.params[NOISE], p.params["seed"]
+        store.append({"point_id": p.point_id, "index": p.index, "status": "ok", "params": p.params, "error": None,
+                      "summary": {"final": {"accuracy": 0.95 - (0.3 if rule == "original" else 0.05) * noise + 0.01 * seed},
+                                  "ledger": {"write_events": (10_000 if rule == "original" else 10) * (1 + seed)}}})
+    return store.root
+
+
+def test_sweep_figure_has_units_identity_and_matches_the_report_png(sweep_dir):
+    assert main(["sweep", "report", str(sweep_dir)]) == 0
+    fig = iplot.plot_sweep(sweep_dir, NOISE)
+    assert fig.get_label() == "sweep noise: digits / mlp on memristor:eapu-paper, rules original, eapu, seed 0, 1"
+    assert [ax.get_xlabel() for ax in fig.axes] == [NOISE + " (uS)"] * 2
+    assert [ax.get_ylabel() for ax in fig.axes] == ["final.accuracy (fraction)", "ledger.write_events (cell writes)"]
+    assert fig.axes[1].get_yscale() == "log"  # 10 .. 20,000 writes: over two decades
+    assert iplot.png_bytes(fig) == (sweep_dir / "report" / f"vs_{NOISE}.png").read_bytes()
+    rules = iplot.plot_sweep(sweep_dir, "rule.name")
+    assert [t.get_text() for t in rules.axes[0].get_xticklabels()] == ["original", "eapu"]
+    assert all(line.get_linestyle() == "None" for line in rules.axes[0].get_lines())  # categories: points, no lines
+    with pytest.raises(ValueError, match="not an axis"):
+        iplot.plot_sweep(sweep_dir, "seed")

@@ -6,12 +6,16 @@ One module per figure family; the CLI saves exactly these figures:
   :func:`plot_update_ratio`, :func:`plot_cumulative_writes`, :func:`plot_writes`,
   :func:`plot_energy`, :func:`plot_run` (all of them). Input: a run folder, the dict
   ``Trainer.fit`` returns, a Trainer or an ``imc.runner.Run``.
+- :mod:`imc.plot.compare`: ``imc compare`` (compare.png, compare_energy.png):
+  :func:`plot_comparison`, :func:`plot_comparison_energy`.
+- :mod:`imc.plot.sweep`: ``imc sweep report`` (report/vs_<axis>.png): :func:`plot_sweep`.
 
 Every figure carries its identity (run name, task, model, backend:preset, rule, seed) on top
 and as ``fig.get_label()``; :func:`save` writes it into the PNG's Title. See docs/plotting.md.
 """
 
 from .common import identity_line, png_bytes, save
+from .compare import plot_comparison, plot_comparison_energy
 from .run import (
     RunRecord,
     load_run,
@@ -22,8 +26,9 @@ from .run import (
     plot_update_ratio,
     plot_writes,
 )
+from .sweep import plot_sweep
 
 __all__ = [
     "RunRecord", "identity_line", "load_run", "plot_cumulative_writes", "plot_curves", "plot_energy", "plot_run",
-    "plot_update_ratio", "plot_writes", "png_bytes", "save",
+    "plot_comparison", "plot_comparison_energy", "plot_sweep", "plot_update_ratio", "plot_writes", "png_bytes", "save",
 ]
