@@ -219,3 +219,53 @@ def test_sweep_figure_has_units_identity_and_matches_the_report_png(sweep_dir):
     assert all(line.get_linestyle() == "None" for line in rules.axes[0].get_lines())  # categories: points, no lines
     with pytest.raises(ValueError, match="not an axis"):
         iplot.plot_sweep(sweep_dir, "seed")
+
+
+# ---------------------------------------------------------------------------------------- device
+def test_device_response_has_measured_and_declared_overlays_and_units():
+    fig = iplot.plot_device_response("memristor", "eapu-paper", cells=16, seed=3)
+    assert fig.get_label() == "device response: memristor:eapu-paper, 16 cells, seed 3"
+    trains, step, noise, states = fig.axes[:4]
+    assert (trains.get_xlabel(), trains.get_ylabel()) == ("pulse number (pulses)", "conductance G (uS)")
+    assert [(ax.get_xlabel(), ax.get_ylabel()) for ax in (step, noise)] == [
+        ("conductance G (uS)", "step per pulse (uS)"), ("conductance G (uS)", "noise per pulse (uS)")]
+    for ax in (step, noise):
+        labels = ax.get_legend_handles_labels()[1]
+        assert {"up measured", "up declared", "down measured", "down declared"} <= set(labels)
+    assert {"up: measured mean", "down: measured mean", "declared mean step"} <= set(trains.get_legend_handles_labels()[1])
+    assert states.get_xlabel() == "conductance G (uS)"
+
+
+def test_cli_characterization_png_is_the_api_figure(tmp_path):
+    from imc.characterize import characterize
+
+    assert main(["characterize", "mram", "--cells", "16", "--seed", "1", "--out", str(tmp_path / "ch")]) == 0
+    saved = (tmp_path / "ch" / "characterization.png").read_bytes()
+    ch = characterize("mram", cells=16, seed=1)  # the CLI's defaults: 2 cycles
+    fig = iplot.plot_device_response(ch)
+    assert png_title(saved) == fig.get_label() == f"device response: mram:{ch.preset}, 16 cells, seed 1"
+    assert iplot.png_bytes(fig) == saved
+    assert fig.axes[4].get_ylabel() == "P_sw (fraction of cells switched)"  # MRAM switches probabilistically
+
+
+def test_fitted_device_over_its_measurements(tmp_path, monkeypatch):
+    """The shipped sample ramps, `imc fit`, then the fitted table device replayed over the data."""
+    from imc_table.fit import read_sweeps_csv
+    from imc_table.sample import text
+
+    monkeypatch.setenv("IMC_PRESET_DIR", str(tmp_path / "fits"))
+    csv = tmp_path / "ramps.csv"
+    csv.write_text(text())
+    assert main(["fit", str(csv), "--name", "mydev"]) == 0
+    measured = read_sweeps_csv(csv)
+    fig = iplot.plot_fit(measured, "table", "mydev")
+    assert fig.get_label() == "fitted vs measured (80 ramps): table:mydev, seed 0"
+    ramps, step, noise = fig.axes
+    assert (ramps.get_xlabel(), ramps.get_ylabel()) == ("pulse number within the ramp (pulses)", "conductance G (uS)")
+    assert step.get_ylabel() == "step per pulse (uS)" and noise.get_ylabel() == "noise per pulse (uS)"
+    assert {"up measured", "up fitted device, replayed", "up fitted table (declared)"} <= set(step.get_legend_handles_labels()[1])
+    # the replay follows the data: mean up-ramp ends within 2 % of the measured one
+    lines = {line.get_label(): line.get_ydata() for line in ramps.get_lines()}
+    assert lines["up: fitted device"][-1] == pytest.approx(lines["up: measured"][-1], rel=0.02)
+    with pytest.raises(ValueError, match="read_sweeps_csv"):
+        iplot.plot_fit([], "table", "mydev")

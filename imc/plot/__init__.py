@@ -9,6 +9,8 @@ One module per figure family; the CLI saves exactly these figures:
 - :mod:`imc.plot.compare`: ``imc compare`` (compare.png, compare_energy.png):
   :func:`plot_comparison`, :func:`plot_comparison_energy`.
 - :mod:`imc.plot.sweep`: ``imc sweep report`` (report/vs_<axis>.png): :func:`plot_sweep`.
+- :mod:`imc.plot.device`: ``imc characterize`` (characterization.png):
+  :func:`plot_device_response`; a fitted device over its data: :func:`plot_fit`.
 
 Every figure carries its identity (run name, task, model, backend:preset, rule, seed) on top
 and as ``fig.get_label()``; :func:`save` writes it into the PNG's Title. See docs/plotting.md.
@@ -16,6 +18,7 @@ and as ``fig.get_label()``; :func:`save` writes it into the PNG's Title. See doc
 
 from .common import identity_line, png_bytes, save
 from .compare import plot_comparison, plot_comparison_energy
+from .device import plot_device_response, plot_fit
 from .run import (
     RunRecord,
     load_run,
@@ -30,5 +33,5 @@ from .sweep import plot_sweep
 
 __all__ = [
     "RunRecord", "identity_line", "load_run", "plot_cumulative_writes", "plot_curves", "plot_energy", "plot_run",
-    "plot_comparison", "plot_comparison_energy", "plot_sweep", "plot_update_ratio", "plot_writes", "png_bytes", "save",
+    "plot_comparison", "plot_comparison_energy", "plot_device_response", "plot_fit", "plot_sweep", "plot_update_ratio", "plot_writes", "png_bytes", "save",
 ]
