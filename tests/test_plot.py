@@ -54,7 +54,7 @@ RUN_FUNCTIONS = {
     "curves.png": (iplot.plot_curves, [("step (optimisation steps)", "loss"), ("epoch", "test accuracy (%)")]),
     "update_ratio.png": (iplot.plot_update_ratio, [("step (optimisation steps)", "update ratio (cells written / weights)")]),
     "cumulative_writes.png": (iplot.plot_cumulative_writes, [("step (optimisation steps)", "cumulative count (cell writes, pulses)")]),
-    "energy.png": (iplot.plot_energy, [("", "energy (J)")]),
+    "energy.png": (iplot.plot_energy, [("energy (J, log)", ""), ("energy (J, log)", "")]),
     "cell_writes.png": (iplot.plot_writes, [("write events per cell", "cells")]),
 }
 
@@ -269,3 +269,17 @@ def test_fitted_device_over_its_measurements(tmp_path, monkeypatch):
     assert lines["up: fitted device"][-1] == pytest.approx(lines["up: measured"][-1], rel=0.02)
     with pytest.raises(ValueError, match="read_sweeps_csv"):
         iplot.plot_fit([], "table", "mydev")
+
+
+def test_energy_has_a_panel_per_device_array_for_tiki_taka():
+    from imc.runner import Run
+
+    run = Run(apply_overrides(default_config(), {**TINY, "rule.name": "tiki-taka"}))
+    run.trainer.fit(run.train, None, epochs=1)
+    fig = iplot.plot_energy(run)
+    assert fig.get_label().endswith("rule tiki-taka, seed 0") and len(fig.axes) == 3
+    arrays = fig.axes[2]
+    labels = [t.get_text() for t in arrays.get_yticklabels()]
+    assert labels[0].startswith("C: ") and any(t.startswith("A: ") for t in labels)
+    # the verify category books nothing in this run: a "0" mark, not a vanished bar
+    assert any(t.get_text() == "0" for t in fig.axes[0].texts)

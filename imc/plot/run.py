@@ -213,23 +213,59 @@ def plot_writes(source, *, identity: str | None = None):
 
 
 def plot_energy(source, *, identity: str | None = None):
-    """Training energy by category, grouped by accounting boundary (J); a second panel per
-    device array when the rule keeps more than one (Tiki-Taka's C and A)."""
+    """Training energy (J, log axis) by category coloured by accounting boundary (array blues,
+    chip periphery greens, system work oranges) and the three boundary totals; a third panel
+    per device array when the rule keeps more than one (Tiki-Taka's C and A). A category with
+    no energy is marked "0" at the axis floor."""
+    from matplotlib import colormaps
+
+    from imc.ledger import BOUNDARIES
+
     run = load_run(source, identity)
     arrays = run.ledger.get("arrays") or {}
     many = len(arrays) > 1
-    fig, (axes,) = new_figure(1, 2 if many else 1, figsize=(12 if many else 7, 4.2), identity=run.identity)
+    fig, (axes,) = new_figure(1, 3 if many else 2, figsize=(15 if many else 11, 4.6), identity=run.identity,
+                              gridspec_kw={"width_ratios": [2, 1, 1.5] if many else [2, 1]})
     categories = run.ledger["energy_by_category_j"]
-    system = run.ledger.get("energy_by_boundary_j", {}).get("system")
-    energy_breakdown(axes[0], ["training"], [categories])
-    total = f" (system {system:.3g} J)" if system is not None else ""
-    axes[0].set_title(f"training energy by category{total}", fontsize=10)
+    shades = {"array": "Blues", "chip": "Greens", "system": "Oranges"}
+    names, values, colors = [], [], []
+    for boundary, members in BOUNDARIES.items():
+        for i, name in enumerate(members):
+            names.append(f"{boundary}: {name}")
+            values.append(float(categories.get(name) or 0.0))
+            colors.append(colormaps[shades[boundary]](0.45 + 0.4 * i / max(len(members) - 1, 1)))
+    _log_barh(axes[0], names, values, colors)
+    axes[0].set(xlabel="energy (J, log)", title="training energy by category")
+    totals = run.ledger.get("energy_by_boundary_j") or {}
+    boundaries = list(BOUNDARIES)
+    _log_barh(axes[1], [f"{b} boundary" for b in boundaries], [float(totals.get(b) or 0.0) for b in boundaries],
+              [colormaps[shades[b]](0.7) for b in boundaries])
+    axes[1].set(xlabel="energy (J, log)", title="per accounting boundary (nested)")
     if many:
-        names = list(arrays)
-        energy_breakdown(axes[1], [f"array {n}" for n in names],
-                         [{k: v for k, v in arrays[n]["energy_j"].items() if k != "total"} for n in names])
-        axes[1].set_title("array energy per device array", fontsize=10)
+        array_names = list(arrays)
+        keys = [k for k in next(iter(arrays.values()))["energy_j"] if k != "total"]
+        _log_barh(axes[2], [f"{a}: {k}" for a in array_names for k in keys],
+                  [float(arrays[a]["energy_j"][k] or 0.0) for a in array_names for k in keys],
+                  [f"C{n}" for n, _ in enumerate(array_names) for _ in keys])
+        axes[2].set(xlabel="energy (J, log)", title="array energy per device array")
     return fig
+
+
+def _log_barh(ax, labels, values, colors) -> None:
+    """Horizontal bars on a log axis, the value written at each bar's end, zeros marked at the floor."""
+    y = np.arange(len(labels))[::-1]
+    floor = log_floor(values)
+    shown = [v if v > 0 else 0.0 for v in values]
+    ax.barh(y, shown, color=colors)
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xscale("log")
+    top = max((v for v in values if v > 0), default=10 * floor)
+    ax.set_xlim(floor, top * 30)
+    for yy, v in zip(y, values):
+        if v > 0:
+            ax.annotate(f"{v:.3g}", (v, yy), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+    mark_at_floor(ax, [yy for yy, v in zip(y, values) if v <= 0], floor, "0")
+    ax.grid(axis="x", alpha=0.3)
 
 
 def energy_breakdown(ax, labels: list[str], categories: list[dict]) -> None:
