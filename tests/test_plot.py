@@ -283,3 +283,16 @@ def test_energy_has_a_panel_per_device_array_for_tiki_taka():
     assert labels[0].startswith("C: ") and any(t.startswith("A: ") for t in labels)
     # the verify category books nothing in this run: a "0" mark, not a vanished bar
     assert any(t.get_text() == "0" for t in fig.axes[0].texts)
+
+
+def test_psnr_run_curves_and_example_images_name_the_run(tmp_path):
+    cfg = tmp_path / "dn.toml"
+    cfg.write_text("epochs = 1\nbatch_size = 16\n[task]\nname = 'denoise'\npatches = 32\ntest_size = 32\n"
+                   "[model]\nname = 'dncnn'\ndepth = 2\nchannels = 4\n[optimizer]\nname = 'adam'\nlr = 0.001\n")
+    run = tmp_path / "run"
+    assert main(["train", str(cfg), "--quiet", "--output", str(run)]) == 0
+    fig = iplot.plot_curves(run)
+    assert fig.axes[1].get_ylabel() == "test PSNR (dB)"
+    assert "noisy (no network)" in fig.axes[1].get_legend_handles_labels()[1]  # the no-network baseline
+    assert png_title((run / "examples.png").read_bytes()) == fig.get_label() == png_title((run / "plots" / "curves.png").read_bytes())
+    assert fig.get_label().startswith("denoise-dncnn-eapu: denoise / dncnn on memristor")

@@ -66,8 +66,9 @@ def run_plots(run_dir) -> list[Path]:
     return written
 
 
-def example_images(path, inputs, restored, clean, task: str) -> Path:
-    """A grid: input (noisy or low-resolution) / network output / clean, one column per image."""
+def example_images(path, inputs, restored, clean, task: str, identity: str | None = None) -> Path:
+    """A grid: input (noisy or low-resolution) / network output / clean, one column per image
+    (``identity``: the run's, on top and in the PNG Title)."""
     plt = _pyplot()
     from imc.tasks.base import psnr_db
 
@@ -85,5 +86,5 @@ def example_images(path, inputs, restored, clean, task: str) -> Path:
             if i == 1 or (i == 0 and image.shape == clean[j].shape):
                 title += f" {psnr_db(image[None], clean[j][None]):.1f} dB"
             ax.set_title(title, fontsize=9)
-    _save(fig, Path(path))
+    _save(fig, Path(path), identity)
     return Path(path)
