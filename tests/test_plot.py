@@ -296,3 +296,16 @@ def test_psnr_run_curves_and_example_images_name_the_run(tmp_path):
     assert "noisy (no network)" in fig.axes[1].get_legend_handles_labels()[1]  # the no-network baseline
     assert png_title((run / "examples.png").read_bytes()) == fig.get_label() == png_title((run / "plots" / "curves.png").read_bytes())
     assert fig.get_label().startswith("denoise-dncnn-eapu: denoise / dncnn on memristor")
+
+
+@pytest.mark.parametrize("key, label", [
+    ("energy_by_category_j.array_write", "energy_by_category_j.array_write (J)"),  # a table's unit covers its entries
+    ("update_ratio_mean", "update_ratio_mean (cells written / weights)"),
+    ("lifetime_worst_cell", "lifetime_worst_cell (trainings)"),
+    ("pulses", "pulses (pulses)"),
+    ("rule.k", "rule.k"),
+])
+def test_axis_labels_carry_units(key, label):
+    from imc.plot.common import axis_label
+
+    assert axis_label(key) == label

@@ -100,17 +100,17 @@ UNITS = {"_us": "uS", "_j": "J", "_s": "s", "_db": "dB", "_ua": "uA", "_v": "V"}
 
 
 def axis_label(key: str) -> str:
-    """A config key or metric with its unit from the name's suffix: ``..._us`` -> ``... (uS)``."""
-    last = key.rsplit(".", 1)[-1].lower()
-    unit = next((u for suffix, u in UNITS.items() if last.endswith(suffix)), None)
-    if unit is None and last == "psnr":
-        unit = "dB"
-    if unit is None and last in ("write_events", "cells_written_distinct", "write_events_step"):
-        unit = "cell writes"
-    if unit is None and last == "pulses":
-        unit = "pulses"
+    """A config key or metric with its unit from the name's suffix: ``..._us`` -> ``... (uS)``;
+    a table's unit applies to its entries (``energy_by_category_j.array_write`` -> J)."""
+    parts = key.lower().split(".")
+    last = parts[-1]
+    unit = next((u for part in reversed(parts) for suffix, u in UNITS.items() if part.endswith(suffix)), None)
+    named = {"psnr": "dB", "write_events": "cell writes", "cells_written_distinct": "cells", "write_events_step": "cell writes",
+             "pulses": "pulses", "accuracy": "fraction", "steps": "steps", "epochs": "epochs"}
+    if unit is None:
+        unit = named.get(last)
     if unit is None and last.startswith("lifetime"):
         unit = "trainings"
-    if unit is None and last == "accuracy":
-        unit = "fraction"
+    if unit is None and last.startswith("update_ratio"):
+        unit = "cells written / weights"
     return f"{key} ({unit})" if unit else key

@@ -82,7 +82,7 @@ def _bars(ax, rows, series, y, *, log: bool, unlimited: str = "") -> None:
         top = max((v for v in values_all if v is not None and v > 0), default=10 * floor)
         ax.set_xlim(floor, top * 3)
     if len(series) > 1:  # below the panel: never over a bar
-        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=len(series), frameon=False)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(series), frameon=False)
     ax.grid(axis="x", alpha=0.3, which="major")
 
 

@@ -181,8 +181,9 @@ def plot_cumulative_writes(source, *, identity: str | None = None):
     """Cell writes and pulses since the start of training (initial programming excluded)."""
     run = load_run(source, identity)
     fig, ((ax,),) = new_figure(1, 1, figsize=(6.4, 4.0), identity=run.identity)
-    ax.plot(run.step, run.write_events, label="write events (cells written)")
-    ax.plot(run.step, run.pulses, label="pulses")
+    ax.plot(run.step, run.write_events, lw=2.5, alpha=0.8, label="write events (cells written)")
+    same = np.array_equal(run.write_events, run.pulses)
+    ax.plot(run.step, run.pulses, "--", color="C1", label="pulses" + (" (= write events: one pulse per write)" if same else ""))
     ax.set(xlabel="step (optimisation steps)", ylabel="cumulative count (cell writes, pulses)",
            title="cumulative write events and pulses")
     ax.legend(fontsize=8)
@@ -289,6 +290,9 @@ def energy_breakdown(ax, labels: list[str], categories: list[dict]) -> None:
             bottom += values
     ax.set_xticks(x, labels, rotation=30 if len(labels) > 1 else 0, ha="right" if len(labels) > 1 else "center", fontsize=8)
     ax.set_ylabel("energy (J)")
+    for xx in x[bottom == 0]:  # a run with no energy here still says so
+        ax.annotate("0 J", (xx, 0), xytext=(0, 3), textcoords="offset points", ha="center", va="bottom", fontsize=8,
+                    fontweight="bold", color="0.2")
     if bottom.any():
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     else:
