@@ -17,7 +17,7 @@ A block that cannot run in CI says so on its first line, where the reader sees i
 
 and is skipped with its reason. The run ends with how many blocks ran, were skipped and
 failed; a failed block prints its script and the tail of its output, and the exit code is 1.
-Presets written by ``imc fit`` go to a scratch ``IMC_PRESET_DIR``; plots use matplotlib's Agg.
+Presets written by ``imc fit`` go to a scratch ``IMC_PRESET_DIR`` per page; plots use matplotlib's Agg.
 """
 
 from __future__ import annotations
@@ -196,7 +196,6 @@ def main(argv: list[str] | None = None) -> int:
     skips: list[str] = []
     try:
         env = make_venv(scratch_root / "venv")
-        env["IMC_PRESET_DIR"] = str(scratch_root / "presets")
         print(f"doc-commands: fresh venv {scratch_root / 'venv'}", flush=True)
         if readme not in paths:
             setup = Block(readme, 0, "bash", "pip install .\n")
@@ -212,6 +211,7 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             clone = scratch_root / f"clone-{n}"
             copy_repo(ROOT, clone)
+            env["IMC_PRESET_DIR"] = str(scratch_root / f"presets-{n}")  # each page is read from a fresh start
             for b in page_blocks:
                 reason = b.skip_reason
                 if reason is not None:
