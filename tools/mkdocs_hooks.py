@@ -22,7 +22,8 @@ DOCS = ROOT / "docs"
 README = ROOT / "README.md"
 REPO_PREFIX = "repo"
 LINK = re.compile(r"(?P<bang>!?)\[(?P<text>[^\]]*)\]\((?P<target>[^)\s]+)\)")
-ROLE = re.compile(r":(?:py:)?(?:class|func|meth|data|attr|mod|exc|obj|const|ref):(?=<code>)")
+ROLE = re.compile(r":(?:py:)?(?:class|func|meth|data|attr|mod|exc|obj|const|ref):<code>~?")
+LITERAL_INTRO = re.compile(r"::</p>")  # reST's "text::" before a literal block reads "text:"
 
 
 def _local(target: str) -> bool:
@@ -90,7 +91,7 @@ def _relpath(path: Path, start: Path) -> str:
 
 
 def on_page_content(html, page, config, files):
-    return ROLE.sub("", html)
+    return LITERAL_INTRO.sub(":</p>", ROLE.sub("<code>", html))
 
 
 def on_nav(nav, config, files):
