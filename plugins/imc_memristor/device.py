@@ -52,6 +52,11 @@ class MemristorSpec(DeviceSpec):
     )
 
 
+#: hooks the fused pulsed write replaces; a subclass overriding any of them keeps the step-by-step path
+_FUSED_STANDS_FOR = ("pulses_for", "declared_step_us", "_declared_step_toward", "max_update_pulses", "_pulse_moved",
+                     "_pulse", "_gather", "_pin", "_draw_window")
+
+
 class MemristorDevice(VariedDevice):
     """A crossbar of memristors; see the module docstring for the two regimes."""
 
@@ -78,8 +83,100 @@ class MemristorDevice(VariedDevice):
             return np.float32(-np.inf), np.float32(np.inf)
         return super().window_at(idx)
 
+    # -- the fused pulsed write (bounded, both curves nonlinear) ------------------------
+    @functools.cached_property
+    def _fused(self) -> bool:
+        """True where the pulsed physics runs as one fused pass (see :meth:`_advance_cells`):
+        bounded, pulsed, both curves nonlinear, and none of the hooks it stands for overridden
+        by a subclass (which then keeps the step-by-step path through its own hooks)."""
+        a_up, a_down = self._a
+        own = all(getattr(type(self), name) is getattr(MemristorDevice, name) for name in _FUSED_STANDS_FOR)
+        return own and self._bounded and not self.spec.has(ANALOG_WRITE) and all(map(curves.is_nonlinear, (a_up, a_down)))
+
+    @functools.cached_property
+    def _direction_table(self):
+        """Per-direction constants, row 0 down and row 1 up (float32), gathered once per write:
+
+        sign, offset (position measured in the direction of motion is ``offset + sign * u``),
+        a, -1/a, k = 1 - exp(-1/a), -1/k, the nominal step factor ``step_us * (1 + sign *
+        asymmetry) / (a k)`` (uS; times ``1 - v k`` it is the declared step at position v) and
+        the pulse-axis advance of one pulse ``(1 + sign * asymmetry) / pmax``."""
+        s = self.spec
+        pmax = s.range_us / s.step_us  # pulses that cross the nominal window
+        rows = []
+        for sign, a in ((-1.0, self._a[1]), (1.0, self._a[0])):
+            k = 1 - np.exp(-1 / a)
+            bias = 1 + sign * s.asymmetry
+            rows.append([sign, (1 - sign) / 2, a, -1 / a, k, -1 / k, s.step_us * bias / (a * k), bias / pmax])
+        return self.xp.asarray(np.array(rows, dtype=np.float32))
+
+    def _cell_table(self):
+        """Per-cell parameters packed for ONE gather per write (float32, cells x 5): step scale,
+        window low, window width, and the pin bounds (a stuck cell's bound on both sides).
+
+        Rebuilt when ``self.cell`` is replaced (``load_state``); the per-cell parameters are
+        otherwise fixed after ``_init_cells``."""
+        key = tuple(id(self.cell[k]) for k in self.cell_fields)
+        cached = self.__dict__.get("_cell_table_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        xp, c = self.xp, self.cell
+        lo, hi, stuck = c["g_lo"].reshape(-1), c["g_hi"].reshape(-1), c["stuck"].reshape(-1)
+        pin_lo = xp.where(stuck > 0, hi, lo)
+        pin_hi = xp.where(stuck < 0, lo, hi)
+        table = xp.stack([c["step_scale"].reshape(-1), lo, hi - lo, pin_lo, pin_hi], axis=1).astype(np.float32)
+        self._cell_table_cache = (key, table)
+        return table
+
+    def _advance_cells(self, g, idx, n, up):
+        """New conductances of cells ``idx`` (now ``g``) after ``n`` (float32, >= 0) pulses,
+        up where ``up`` (bool): the pulsed physics of :meth:`_pulse` in one fused pass.
+
+        Same law as ``curves.advance`` with a per-cell curve parameter: each cell moves
+        ``n * step_scale * (1 + sign * asymmetry) / pmax`` along the pulse axis of its own
+        window, plus cycle-to-cycle noise ``write_noise_us * sqrt(n)``, clipped to its window
+        (stuck cells stay at their bound)."""
+        xp = self.xp
+        d = self._direction_table[up.astype(np.intp)]
+        sign, off, a, k, neg_inv_a, neg_inv_k = d[:, 0], d[:, 1], d[:, 2], d[:, 4], d[:, 3], d[:, 5]
+        t = self._cell_table()[idx]
+        lo, width = t[:, 1], t[:, 2]
+        u = (g - lo) / width
+        u = xp.minimum(xp.maximum(u, np.float32(0)), np.float32(1))
+        v = off + sign * u  # position in the direction of motion
+        x = n * t[:, 0] * d[:, 7] - a * xp.log1p(-(v * k))
+        x = xp.minimum(xp.maximum(x, np.float32(0)), np.float32(1))
+        c = xp.expm1(x * neg_inv_a) * neg_inv_k  # the curve at x
+        noise = self.compute.normal(g.shape)
+        noise *= xp.sqrt(n) * np.float32(self.spec.write_noise_us)
+        new = lo + (off + sign * c) * width + noise
+        return xp.clip(new, t[:, 3], t[:, 4])
+
+    def _update(self, g, idx, delta_us):
+        if self.spec.has(ANALOG_WRITE):
+            noise = self.compute.normal(g.shape) * np.float32(self.spec.write_noise_us)
+            return self._finish(g + delta_us + noise, idx), 1  # one write event per cell
+        if not self._fused:
+            return super()._update(g, idx, delta_us)
+        # whole nominal pulses (Device.pulses_for with the declared step of declared_step_us),
+        # then the physics, in one pass; cells given 0 pulses keep g
+        s, xp = self.spec, self.xp
+        up = delta_us >= 0
+        d = self._direction_table[up.astype(np.intp)]
+        u = (g - np.float32(s.g_min_us)) * np.float32(1 / s.range_us)
+        u = xp.minimum(xp.maximum(u, np.float32(0)), np.float32(1))
+        step = d[:, 6] * (1 - (d[:, 1] + d[:, 0] * u) * d[:, 4])  # declared step in its direction, > 0
+        n = xp.rint(xp.abs(delta_us) / step)
+        cap = self.max_update_pulses()
+        if cap is not None:
+            n = xp.minimum(n, np.float32(cap))
+        new = xp.where(n > 0, self._advance_cells(g, idx, n, up), g)
+        return new, n.astype(xp.int64)
+
     def _pulse(self, g, idx, counts, signs):
         s, xp = self.spec, self.xp
+        if self._fused:
+            return self._advance_cells(g, idx, counts.astype(np.float32), signs > 0)
         n = counts.astype(np.float32)
         eff = n * self.cell["step_scale"].reshape(-1)[idx] * (1 + signs * np.float32(s.asymmetry))
         noise = self.compute.normal(g.shape) * np.float32(s.write_noise_us) * xp.sqrt(n)
@@ -91,12 +188,6 @@ class MemristorDevice(VariedDevice):
         a_up, a_down = self._a
         u = curves.advance((g - lo) / width, eff / pmax, a_up, a_down, signs)
         return self._pin(lo + u * width + noise, lo, hi, stuck)
-
-    def _update(self, g, idx, delta_us):
-        if not self.spec.has(ANALOG_WRITE):
-            return super()._update(g, idx, delta_us)
-        noise = self.compute.normal(g.shape) * np.float32(self.spec.write_noise_us)
-        return self._finish(g + delta_us + noise, idx), 1  # one write event per cell
 
     def _program(self, g, idx, targets_us):
         s, xp = self.spec, self.xp
