@@ -594,13 +594,18 @@ class Device:
         Only for the internal path: first-party backends change conductances only through
         ``_store`` or by assigning ``self.g``, so the cache cannot go stale."""
         cache = self.__dict__.setdefault("_cache", {})
-        full = (self.g, self.__dict__.get("_version", 0), getattr(self, "time_s", 0.0), key)
+        full = self._cache_key(key)
         hit = cache.get(name)
         if hit is not None and hit[0][0] is full[0] and hit[0][1:] == full[1:]:
             return cast(_T, hit[1])
         value = make()
         cache[name] = (full, value)
         return value
+
+    def _cache_key(self, key: object) -> tuple[Float32Array, int, float, object]:
+        """What a :meth:`_cached` value depends on: this array's conductances (identity and write
+        version), the clock, and ``key``."""
+        return (self.g, self.__dict__.get("_version", 0), getattr(self, "time_s", 0.0), key)
 
     def _read_var(self) -> Float32Array:
         """Read-noise variance of every cell, ``(rel * G)^2`` (uS^2), cached between writes
@@ -634,22 +639,50 @@ class Device:
         once (from this array's stream). Both arrays are counted as read."""
         xp = self.xp
         noisy = [d for d in (self, other) if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE)]
-        # id() is safe: the cached value holds other.g, so the id cannot be reused meanwhile
-        key = (id(other.g), other.__dict__.get("_version", 0), getattr(other, "time_s", 0.0))
 
-        def make() -> tuple[Float32Array, Float32Array | None, Float32Array]:
+        def make() -> tuple[Float32Array, Float32Array | None, Float32Array, bool]:
             var: Float32Array | None = None
             for d in noisy:
                 var = d._read_var() if var is None else var + d._read_var()
-            return self.g - other.g, var, other.g
+            # a sparse write may patch the cached arrays in place where they are this pair's own
+            # and follow from G by a scalar relative noise (see _pair_patch)
+            own = len(noisy) != 1 and all(np.ndim(d._read_noise_rel()) == 0 for d in noisy)
+            return self.g - other.g, var, other.g, own
 
-        diff, var, _ = self._cached("pair", key, make)
+        diff, var = self._cached("pair", self._pair_key(other), make)[:2]
         y = x @ (diff.T if transposed else diff)
         if var is not None:
             y += xp.sqrt((x * x) @ (var.T if transposed else var)) * self.compute.normal(y.shape)
         self._count_reads(x.shape[0])
         other._count_reads(x.shape[0])
         return y
+
+    @staticmethod
+    def _pair_key(other: Device) -> tuple[int, int, float]:
+        # id() is safe: the cached value holds other.g, so the id cannot be reused meanwhile
+        return (id(other.g), other.__dict__.get("_version", 0), getattr(other, "time_s", 0.0))
+
+    def _pair_cached(self, other: Device) -> Any:
+        """The cached pair product arrays if current and patchable (call before a pair write), else None."""
+        hit = self.__dict__.get("_cache", {}).get("pair")
+        if hit is None or not hit[1][3]:
+            return None
+        full = self._cache_key(self._pair_key(other))
+        return hit[1] if hit[0][0] is full[0] and hit[0][1:] == full[1:] else None
+
+    def _pair_patch(self, other: Device, cached: Any, where: Array, g_self: Float32Array, g_other: Float32Array) -> None:
+        """After a write of the pair's cells ``where`` (now ``g_self`` / ``g_other``, uS), bring the
+        cached product arrays of :meth:`_pair_cached` up to date at those cells only (the same
+        arithmetic as a rebuild, so bit-identical) instead of rebuilding them on the next product."""
+        diff, var = cached[0], cached[1]
+        diff.reshape(-1)[where] = g_self - g_other
+        if var is not None:
+            part = []
+            for d, g in ((self, g_self), (other, g_other)):
+                if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE):
+                    part.append((g * g) * np.float32(d._read_noise_rel()) ** 2)
+            var.reshape(-1)[where] = part[0] + part[1]
+        self.__dict__["_cache"]["pair"] = (self._cache_key(self._pair_key(other)), cached)
 
     def _with_read_noise(self, g: Float32Array) -> Float32Array:
         rel: Any = self._read_noise_rel()  # a number or a per-cell array
