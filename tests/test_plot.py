@@ -256,9 +256,10 @@ def test_fitted_device_over_its_measurements(tmp_path, monkeypatch):
     monkeypatch.setenv("IMC_PRESET_DIR", str(tmp_path / "fits"))
     csv = tmp_path / "ramps.csv"
     csv.write_text(text())
-    assert main(["fit", str(csv), "--name", "mydev"]) == 0
+    assert main(["fit", str(csv), "--name", "mydev", "--plot", str(tmp_path / "fit.png")]) == 0
     measured = read_sweeps_csv(csv)
     fig = iplot.plot_fit(measured, "table", "mydev")
+    assert iplot.png_bytes(fig) == (tmp_path / "fit.png").read_bytes()  # `imc fit --plot` saves this figure
     assert fig.get_label() == "fitted vs measured (80 ramps): table:mydev, seed 0"
     ramps, step, noise = fig.axes
     assert (ramps.get_xlabel(), ramps.get_ylabel()) == ("pulse number within the ramp (pulses)", "conductance G (uS)")
