@@ -310,3 +310,16 @@ def test_axis_labels_carry_units(key, label):
     from imc.plot.common import axis_label
 
     assert axis_label(key) == label
+
+
+def test_evaluation_over_time_names_the_run_and_is_the_saved_png(tmp_path):
+    from imc.runner import train_run
+
+    cfg = apply_overrides(default_config(), {**TINY, "backend.name": "pcm", "backend.preset": "", "backend.overrides": {},
+                                             "evaluate.times_s": [1, 86400.0]})
+    summary = train_run(cfg, tmp_path / "run")
+    who = f"digits-mlp-eapu: digits / mlp on pcm:{summary['preset']}, rule eapu, seed 0"
+    fig = iplot.plot_evaluation({"eapu on pcm": summary["evaluate"]}, title="accuracy after programming", identity=who)
+    assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("time after programming (s)", "test accuracy (%)")
+    saved = (tmp_path / "run" / "plots" / "evaluate.png").read_bytes()
+    assert png_title(saved) == who and iplot.png_bytes(fig) == saved
