@@ -33,6 +33,14 @@ def init_uniform(compute: Compute, shape, fan_in: int, dtype=np.float32):
     return ((compute.uniform(shape, dtype=np.float32) * 2 - 1) * np.float32(bound)).astype(dtype)
 
 
+def _add_bias(y, b):
+    """``y + b`` in place where the types allow: ``y`` is a product the layer just made."""
+    if y.dtype == b.dtype:
+        y += b
+        return y
+    return y + b
+
+
 class _MatrixLayer(Module):
     """Shared machinery: a weight matrix (digital or analog) and an optional digital bias."""
 
@@ -100,7 +108,7 @@ class Linear(_MatrixLayer):
         self._x = x
         y = self._matmul(x)
         if self.bias is not None:
-            y = y + self.bias.data
+            y = _add_bias(y, self.bias.data)
         return y
 
     def backward(self, grad_out):
@@ -136,7 +144,7 @@ class Conv2d(_MatrixLayer):
         self._cols, self._x_shape = cols, x.shape
         y = self._matmul(cols)
         if self.bias is not None:
-            y = y + self.bias.data
+            y = _add_bias(y, self.bias.data)
         n = x.shape[0]
         return y.reshape(n, ho, wo, self.out_channels).transpose(0, 3, 1, 2)
 
