@@ -236,3 +236,52 @@ def test_fused_pulsed_write_follows_the_curve_law(preset):
     expected = np.where(stuck < 0, lo, np.where(stuck > 0, hi, expected))
     dev.pulse(k.reshape(dev.shape), sg.reshape(dev.shape))
     np.testing.assert_allclose(dev.peek().reshape(-1), np.where(k > 0, expected, g1), rtol=0, atol=1e-4)
+
+
+def _pair_matrix(seed, **overrides):
+    from imc.compute import Compute
+    from imc.nn import AnalogConfig, AnalogMatrix
+
+    c = Compute.create("cpu", seed)
+    w = (c.uniform((40, 30)) - np.float32(0.5)).astype(np.float32)
+    cfg = AnalogConfig(preset="rram-realistic", mapping="pair", overrides=overrides)
+    return AnalogMatrix(w, cfg, c.spawn(1))
+
+
+def test_fused_pair_write_matches_the_write_of_each_device():
+    """The pair's one-pass write (both devices' physics fused) gives, without cycle-to-cycle noise,
+    exactly what writing each device on its own gives, and books the same counters."""
+    rng = np.random.default_rng(3)
+    tiles = [_pair_matrix(7, write_noise_us=0.0) for _ in range(2)]
+    for d in tiles[1].devices:
+        d.__dict__["_fused"] = False  # the step-by-step path through the hooks
+    assert tiles[0].devices[0]._fuses_pair(tiles[0].devices[1]) and not tiles[1].devices[0]._fuses_pair(tiles[1].devices[1])
+    for _ in range(5):
+        index = np.flatnonzero(rng.random(1200) < 0.3)
+        delta = (rng.normal(size=index.size) * 2).astype(np.float32)
+        stats = [t.update(index, delta, checked=True) for t in tiles]
+        assert (stats[0].cells, stats[0].pulses) == (stats[1].cells, stats[1].pulses)
+    for a, b in zip(tiles[0].devices, tiles[1].devices):
+        np.testing.assert_allclose(a.peek(), b.peek(), rtol=0, atol=1e-4)
+        np.testing.assert_array_equal(a.counters.pulses, b.counters.pulses)
+        np.testing.assert_array_equal(a.counters.writes, b.counters.writes)
+        assert a.counters.energy_j["write"] == pytest.approx(b.counters.energy_j["write"])
+
+
+def test_pair_product_arrays_patched_after_a_write_equal_a_rebuild():
+    """After sparse writes the pair's cached product arrays (G+ - G-, summed read variance) are
+    patched at the written cells; they must equal a rebuild bit for bit."""
+    tile = _pair_matrix(9)
+    plus, minus = tile.devices
+    rng = np.random.default_rng(4)
+    x = rng.random((3, 40), dtype=np.float32)
+    for _ in range(4):
+        tile.forward(x, checked=True)  # builds (or uses) the cached arrays
+        cached = plus._pair_cached(minus)
+        assert cached is not None
+        index = np.flatnonzero(rng.random(1200) < 0.1)
+        tile.update(index, (rng.normal(size=index.size) * 2).astype(np.float32), checked=True)
+        assert plus._pair_cached(minus) is cached  # kept and patched, not dropped
+    diff, var = cached[0], cached[1]
+    np.testing.assert_array_equal(diff, plus.g - minus.g)
+    np.testing.assert_array_equal(var, plus._read_var() + minus._read_var())
