@@ -366,7 +366,7 @@ class AnalogMatrix:
         if self.exact is not None:
             w = self.exact.T if transposed else self.exact
             self.flops += 2 * x.shape[0] * w.shape[0] * w.shape[1]
-            return x @ w.astype(x.dtype, copy=False)
+            return x @ (w if w.dtype == x.dtype else w.astype(x.dtype))
         if checked and self._plain is not None:  # the common case, without the general loop's work
             return self._plain_product(x, transposed)
         cfg = self.config
