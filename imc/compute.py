@@ -53,6 +53,8 @@ def _load_cupy(device_id: int) -> Any:
 
 def namespace_of(x: Any) -> ArrayModule:
     """The array module (numpy or cupy) an array belongs to; cupy is only named, never imported here."""
+    if type(x) is np.ndarray:
+        return np
     module = type(x).__module__
     if module.startswith("cupy"):
         import cupy  # noqa: PLC0415  (already imported by whoever made the array)

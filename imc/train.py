@@ -25,7 +25,6 @@ import numpy as np
 from .compute import Compute
 from .errors import UserError
 from .ledger import EnergyConstants, Ledger
-from .nn.analog import WriteStats
 from .nn.module import Module
 
 if TYPE_CHECKING:
@@ -173,14 +172,15 @@ class Trainer:
                 "Lower the learning rate or check the inputs for NaN/inf.", self.step, epoch,
             )
         model.backward(self.loss.backward())
-        stats = WriteStats()
+        cells = pulses = 0
         decay = bool(getattr(self.optimizer, "weight_decay", 0))
         propose, apply = self.optimizer.propose, self.rule.apply
         for name, p in self._params:
             delta = propose(name, p.grad, p.value() if decay else None)
             if p.tile is not None:
                 try:
-                    stats += apply(name, p.tile, delta)
+                    stats = apply(name, p.tile, delta)
+                    cells, pulses = cells + stats.cells, pulses + stats.pulses
                 except ValueError:  # checked only on failure: no extra host sync per step
                     if bool(self.xp.isfinite(delta).all()):
                         raise
@@ -189,9 +189,9 @@ class Trainer:
                         "training stopped. Lower the learning rate.", self.step, epoch,
                     ) from None
             else:
-                p.data += delta.astype(p.data.dtype, copy=False)
+                p.data += delta  # numpy casts within a kind in place (float64 proposals into float32)
         self.step += 1
-        self.ledger.record_step(epoch, stats.cells, stats.pulses)
+        self.ledger.record_step(epoch, cells, pulses)
         self.step_losses.append(loss)
         return loss
 

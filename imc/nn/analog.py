@@ -366,7 +366,7 @@ class AnalogMatrix:
         if self.exact is not None:
             w = self.exact.T if transposed else self.exact
             self.flops += 2 * x.shape[0] * w.shape[0] * w.shape[1]
-            return x @ w.astype(x.dtype, copy=False)
+            return x @ (w if w.dtype == x.dtype else w.astype(x.dtype))
         if checked and self._plain is not None:  # the common case, without the general loop's work
             return self._plain_product(x, transposed)
         cfg = self.config
@@ -570,9 +570,9 @@ class AnalogMatrix:
         else:  # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
             use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
         stats = WriteStats()
-        if op == "update" and internal and getattr(plus, "_fuses_pair", lambda other: False)(minus):
+        if op != "pulse_probabilistic" and internal and getattr(plus, "_fuses_pair", lambda other: False)(minus):
             fused: Any = plus  # a backend that fuses pair writes (_fuses_pair) has _write_pair_internal
-            stats += WriteStats(*fused._write_pair_internal(minus, local, s, use_plus, gp, gm))  # one pass for both
+            stats += WriteStats(*fused._write_pair_internal(minus, local, s, use_plus, gp, gm, a))  # one pass for both
             if self.set_only:
                 stats += self._refresh(tile)
             return stats

@@ -36,6 +36,14 @@ def init_uniform(compute: Compute, shape: Shape, fan_in: int, dtype: DTypeLike =
     return ((compute.uniform(shape, dtype=np.float32) * 2 - 1) * np.float32(bound)).astype(dtype)
 
 
+def _add_bias(y: Array, b: Array) -> Array:
+    """``y + b`` in place where the types allow: ``y`` is a product the layer just made."""
+    if y.dtype == b.dtype:
+        y += b
+        return y
+    return y + b
+
+
 class _MatrixLayer(Module):
     """Shared machinery: a weight matrix (digital or analog) and an optional digital bias."""
 
@@ -115,7 +123,7 @@ class Linear(_MatrixLayer):
         self._x = x
         y = self._matmul(x)
         if self.bias is not None:
-            y = y + self.bias.data
+            y = _add_bias(y, self.bias.data)
         return y
 
     def backward(self, grad_out: Array) -> Array | None:
@@ -160,7 +168,7 @@ class Conv2d(_MatrixLayer):
         self._cols, self._x_shape = cols, x.shape
         y = self._matmul(cols)
         if self.bias is not None:
-            y = y + self.bias.data
+            y = _add_bias(y, self.bias.data)
         n = x.shape[0]
         return y.reshape(n, ho, wo, self.out_channels).transpose(0, 3, 1, 2)
 

@@ -70,7 +70,8 @@ class CrossEntropyLoss:
         e = xp.exp(shifted)
         z = e.sum(axis=1, keepdims=True)
         rows = xp.arange(logits.shape[0])
-        self._p, self._labels, self._rows = e / z, labels, rows
+        e /= z  # the softmax, in place
+        self._p, self._labels, self._rows = e, labels, rows
         # -log p[label] = log z - shifted[label]
         return (xp.log(z[:, 0]) - shifted[rows, labels]).sum() * logits.dtype.type(1.0 / logits.shape[0])
 

@@ -200,12 +200,12 @@ class Sequential(Module):
         return list(self._children.values())
 
     def forward(self, x: Array) -> Array:
-        for layer in self.layers:
+        for layer in self._children.values():
             x = layer.forward(x)
         return x
 
     def backward(self, grad_out: Any) -> Array | None:
-        for layer in reversed(self.layers):
+        for layer in reversed(self._children.values()):
             grad_out = layer.backward(grad_out)
         return grad_out  # type: ignore[no-any-return]
 
