@@ -157,6 +157,11 @@ class MemristorDevice(VariedDevice):
         """(new g, pulses as float32) for requests ``delta_us`` from ``g`` (cells' table columns ``t``):
         whole nominal pulses as :meth:`Device.pulses_for` counts them with the declared step of
         :meth:`declared_step_us`, then :meth:`_advance`; cells given 0 pulses keep ``g``."""
+        d, n = self._counts(g, delta_us)
+        return self._advance_moved(g, t, d, n), n
+
+    def _counts(self, g, delta_us):
+        """(direction columns, whole pulses as float32) for requests ``delta_us`` from ``g``."""
         s, xp = self.spec, self.xp
         d = self._directions(delta_us >= 0)
         u = (g - np.float32(s.g_min_us)) * np.float32(1 / s.range_us)
@@ -166,7 +171,22 @@ class MemristorDevice(VariedDevice):
         cap = self.max_update_pulses()
         if cap is not None:
             n = xp.minimum(n, np.float32(cap))
-        return xp.where(n > 0, self._advance(g, t, d, n), g), n
+        return d, n
+
+    def _advance_moved(self, g, t, d, n):
+        """:meth:`_advance` where ``n > 0``; the other cells keep ``g``. On the host only the moved
+        cells go through the physics (most of a small-request update rounds to 0 pulses); on a
+        GPU every cell does and a ``where`` keeps the unmoved ones, so nothing waits."""
+        xp = self.xp
+        if self.compute.is_gpu:
+            return xp.where(n > 0, self._advance(g, t, d, n), g)
+        moved = xp.flatnonzero(n)
+        if moved.size == n.size:
+            return self._advance(g, t, d, n)
+        new = g.copy()
+        if moved.size:
+            new[moved] = self._advance(g[moved], xp.take(t, moved, axis=1), xp.take(d, moved, axis=1), n[moved])
+        return new
 
     def _update(self, g, idx, delta_us):
         if self.spec.has(ANALOG_WRITE):
@@ -206,16 +226,24 @@ class MemristorDevice(VariedDevice):
         this device's stream; each device stores and books its own cells as
         :meth:`_write_internal` does. Returns (cells written, pulses)."""
         xp = self.xp
-        where, cells = (slice(None), self._every_cell()) if idx is None else (idx, idx)
         g = xp.where(use_self, g_self, g_other)
-        rows = xp.where(use_self, cells, cells + self.g.size)
-        table = xp.take(self._pair_table(other), rows, axis=1)
         own = xp.where(use_self, delta_us, -delta_us)  # each written device's own direction
         if counts is None:
-            new, n = self._fused_update(g, table, own)
+            d, n = self._counts(g, own)
         else:
-            n = counts.astype(np.float32)
-            new = xp.where(n > 0, self._advance(g, table, self._directions(own > 0), n), g)
+            d, n = self._directions(own > 0), counts.astype(np.float32)
+        if idx is not None and not self.compute.is_gpu:  # on the host only cells given pulses go on
+            moved = xp.flatnonzero(n)
+            if moved.size == 0:
+                return 0, 0
+            if moved.size < n.size:
+                idx, g, g_self, g_other, use_self, own, n = (
+                    v[moved] for v in (idx, g, g_self, g_other, use_self, own, n))
+                d = xp.take(d, moved, axis=1)
+        where, cells = (slice(None), self._every_cell()) if idx is None else (idx, idx)
+        rows = xp.where(use_self, cells, cells + self.g.size)
+        table = xp.take(self._pair_table(other), rows, axis=1)
+        new = self._advance_moved(g, table, d, n)
         cached = self._pair_cached(other)  # the pair's product arrays, patched below rather than rebuilt
         new_self, new_other = xp.where(use_self, new, g_self), xp.where(use_self, g_other, new)
         self._store(where, new_self)
