@@ -645,9 +645,10 @@ class Device:
             for d in noisy:
                 var = d._read_var() if var is None else var + d._read_var()
             # a sparse write may patch the cached arrays in place where they are this pair's own
-            # and follow from G by a scalar relative noise (see _pair_patch)
-            own = len(noisy) != 1 and all(np.ndim(d._read_noise_rel()) == 0 for d in noisy)
-            return self.g - other.g, var, other.g, own
+            # and follow from G by a scalar relative noise (see _pair_patch): keep each rel^2
+            rels = [d._read_noise_rel() for d in noisy]
+            own = len(noisy) != 1 and all(np.ndim(r) == 0 for r in rels)
+            return self.g - other.g, var, other.g, [np.float32(r) ** 2 for r in rels] if own else None
 
         diff, var = self._cached("pair", self._pair_key(other), make)[:2]
         y = x @ (diff.T if transposed else diff)
@@ -665,7 +666,7 @@ class Device:
     def _pair_cached(self, other: Device) -> Any:
         """The cached pair product arrays if current and patchable (call before a pair write), else None."""
         hit = self.__dict__.get("_cache", {}).get("pair")
-        if hit is None or not hit[1][3]:
+        if hit is None or hit[1][3] is None:
             return None
         full = self._cache_key(self._pair_key(other))
         return hit[1] if hit[0][0] is full[0] and hit[0][1:] == full[1:] else None
@@ -674,14 +675,10 @@ class Device:
         """After a write of the pair's cells ``where`` (now ``g_self`` / ``g_other``, uS), bring the
         cached product arrays of :meth:`_pair_cached` up to date at those cells only (the same
         arithmetic as a rebuild, so bit-identical) instead of rebuilding them on the next product."""
-        diff, var = cached[0], cached[1]
+        diff, var, _, rel2 = cached
         diff.reshape(-1)[where] = g_self - g_other
-        if var is not None:
-            part = []
-            for d, g in ((self, g_self), (other, g_other)):
-                if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE):
-                    part.append((g * g) * np.float32(d._read_noise_rel()) ** 2)
-            var.reshape(-1)[where] = part[0] + part[1]
+        if var is not None:  # both arrays noisy, each with its scalar rel^2
+            var.reshape(-1)[where] = (g_self * g_self) * rel2[0] + (g_other * g_other) * rel2[1]
         self.__dict__["_cache"]["pair"] = (self._cache_key(self._pair_key(other)), cached)
 
     def _with_read_noise(self, g: Float32Array) -> Float32Array:

@@ -221,7 +221,7 @@ class Trainer:
                       "pulses_step": list(self.ledger.step_pulses)},
         }
 
-    def identity(self) -> dict:
+    def identity(self) -> dict[str, object]:
         """What the run is, as far as the trainer knows: model class, backend, preset, rule, seed."""
         tiles = list(self.model.tiles())
         source = getattr(tiles[0].config, "device", None) if tiles else None

@@ -572,9 +572,9 @@ class AnalogMatrix:
         else:  # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
             use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
         stats = WriteStats()
-        if op == "update" and internal and getattr(plus, "_fuses_pair", lambda other: False)(minus):
+        if op != "pulse_probabilistic" and internal and getattr(plus, "_fuses_pair", lambda other: False)(minus):
             fused: Any = plus  # a backend that fuses pair writes (_fuses_pair) has _write_pair_internal
-            stats += WriteStats(*fused._write_pair_internal(minus, local, s, use_plus, gp, gm))  # one pass for both
+            stats += WriteStats(*fused._write_pair_internal(minus, local, s, use_plus, gp, gm, a))  # one pass for both
             return stats + self._refresh(tile) if self.set_only else stats
         if local is None:  # dense: each device gets the whole array, 0 where the other one writes
             zero = xp.zeros((), dtype=(s if a is None else a).dtype)
