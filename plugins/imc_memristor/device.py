@@ -70,7 +70,7 @@ class MemristorDevice(VariedDevice):
     def _finish(self, new, idx):
         """Clip to each cell's window and keep stuck cells where they are."""
         if not self._bounded:
-            return new.astype(np.float32)
+            return new.astype(np.float32, copy=False)  # ``new`` is always a fresh array here
         lo, hi, stuck = self._gather(idx)
         return self._pin(new, lo, hi, stuck)
 
@@ -168,8 +168,11 @@ class MemristorDevice(VariedDevice):
 
     def _update(self, g, idx, delta_us):
         if self.spec.has(ANALOG_WRITE):
-            noise = self.compute.normal(g.shape) * np.float32(self.spec.write_noise_us)
-            return self._finish(g + delta_us + noise, idx), 1  # one write event per cell
+            noise = self.compute.normal(g.shape)
+            noise *= np.float32(self.spec.write_noise_us)
+            new = g + delta_us
+            new += noise
+            return self._finish(new, idx), 1  # one write event per cell
         if not self._fused:
             return super()._update(g, idx, delta_us)
         new, n = self._fused_update(g, self._cell_table()[idx], delta_us)
