@@ -516,6 +516,8 @@ class AnalogMatrix:
             index = xp.asarray(index, dtype=xp.int64)
             if index.size == 0:
                 return WriteStats()
+            if op == "update":
+                return WriteStats(*self.tiles[0].devices[0]._write_internal(op, index, signed))
             return self._apply(op, self.tiles[0].devices[0], index, signed, amount, True)
         stats = WriteStats()
         if index is None:
