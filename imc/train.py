@@ -162,6 +162,7 @@ class Trainer:
         stats = WriteStats()
         decay = bool(getattr(self.optimizer, "weight_decay", 0))
         propose, apply = self.optimizer.propose, self.rule.apply
+        self.rule.begin_step(int(xb.shape[0]), getattr(self.optimizer, "lr", None))
         for name, p in self._params:
             delta = propose(name, p.grad, p.value() if decay else None)
             if p.tile is not None:
