@@ -14,7 +14,7 @@ FILES = {"table.txt", "bins.csv", "summary.json", "characterization.png"}
 
 def test_imc_backends_lists_the_first_party_backends_with_presets(capsys):
     assert main(["backends", "--json"]) == 0
-    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["backends"]}
     assert {"memristor", "fefet", "mram", "table"} <= set(rows)
     assert rows["fefet"]["presets"] == ["fefet*", "fefet-highk", "fefet-scaled"]
     assert rows["mram"]["presets"] == ["stt*", "sot", "stt-binary"]

@@ -15,7 +15,7 @@ def test_backends_table_lists_memristor_presets(capsys):
 
 def test_backends_json(capsys):
     assert main(["backends", "--json"]) == 0
-    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)["backends"]}
     assert rows["memristor"]["distribution"] == "imc"
     assert rows["memristor"]["gpu"] in (True, False)
 

@@ -79,6 +79,27 @@ QUICK = ["--check", "spec_well_formed"]
 
 
 # -- a plugin that fails to import --------------------------------------------------------------
+def test_imc_backends_lists_a_plugin_that_could_not_be_used(site, capsys):
+    site("fake-broken", "fakebroken", "raise ImportError('needs libfoo')\n")
+    rc, out, _ = _cli(["backends"], capsys)
+    assert rc == 0 and "memristor" in out  # the usable backends are still listed
+    assert "1 installed plugin(s) could not be used:" in out
+    assert "imc plugin 'fakebroken' from distribution fake-broken 0.1 failed to import: ImportError: needs libfoo" in out
+    rc, out, _ = _cli(["backends", "--json"], capsys)
+    document = json.loads(out)
+    assert "memristor" in {row["name"] for row in document["backends"]}
+    [problem] = document["failed_plugins"]
+    assert (problem["name"], problem["distribution"], problem["stage"]) == ("fakebroken", "fake-broken", "import")
+    assert "needs libfoo" in problem["reason"]
+
+
+def test_imc_backends_prints_no_problem_section_when_all_plugins_load(capsys):
+    rc, out, _ = _cli(["backends"], capsys)
+    assert rc == 0 and "could not be used" not in out
+    rc, out, _ = _cli(["backends", "--json"], capsys)
+    assert json.loads(out)["failed_plugins"] == []
+
+
 def test_failed_import_is_recorded_with_name_distribution_and_reason(site):
     site("fake-broken", "fakebroken", "raise ImportError('needs libfoo')\n")
     with pytest.warns(PluginLoadWarning, match="'fakebroken' from distribution fake-broken 0.1 failed to import"):

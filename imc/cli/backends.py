@@ -21,8 +21,10 @@ def register(sub) -> None:
 
 def run(args) -> int:
     gpu = gpu_available()
+    registry = get_registry()
+    problems = registry.failed_plugins()
     rows = []
-    for name, reg in sorted(get_registry().backends().items()):
+    for name, reg in sorted(registry.backends().items()):
         info = reg.info
         presets = [p + ("*" if p == info.default_preset else "") for p in info.presets]
         rows.append(
@@ -36,7 +38,7 @@ def run(args) -> int:
             }
         )
     if args.json:
-        print(json.dumps(rows, indent=2))
+        print(json.dumps({"backends": rows, "failed_plugins": [_problem_record(p) for p in problems]}, indent=2))
         return 0
     header = ("backend", "presets (* = default)", "distribution", "gpu path")
     table = [header] + [
@@ -46,4 +48,21 @@ def run(args) -> int:
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     for row in table:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    if problems:
+        print(f"\n{len(problems)} installed plugin(s) could not be used:")
+        for problem in problems:
+            print(f"  {problem.message()}")
     return 0
+
+
+def _problem_record(problem) -> dict:
+    """One unusable plugin as JSON: who, from where, what happened, what it removed."""
+    return {
+        "name": problem.name,
+        "distribution": problem.distribution,
+        "version": problem.version,
+        "stage": problem.stage,
+        "reason": problem.reason,
+        "backends": list(problem.backends),
+        "message": problem.message(),
+    }
