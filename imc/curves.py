@@ -65,8 +65,10 @@ def _unit(xp, v):
     return xp.minimum(xp.maximum(v, 0), 1)
 
 
-def _nonlinear(a) -> bool:
+def is_nonlinear(a) -> bool:
+    """True when the curve of ``a`` is evaluated as an exponential (not treated as linear)."""
     return bool(np.isfinite(a)) and abs(a) <= LINEAR_A
+
 
 
 def advance(u, pulses, a_up: float, a_down: float, direction):
@@ -81,7 +83,7 @@ def advance(u, pulses, a_up: float, a_down: float, direction):
         if up:
             return _curve(_unit(xp, _inverse(u, a_up) + pulses), a_up)
         return 1 - _curve(_unit(xp, _inverse(1 - u, a_down) + pulses), a_down)
-    if _nonlinear(a_up) and _nonlinear(a_down):
+    if is_nonlinear(a_up) and is_nonlinear(a_down):
         # both directions through one exponential curve with a per-cell a: each cell pays once
         a = xp.where(up, np.float32(a_up), np.float32(a_down))
         k = xp.where(up, np.float32(1 - np.exp(-1 / a_up)), np.float32(1 - np.exp(-1 / a_down)))
@@ -113,7 +115,7 @@ def slope(u, a_up: float, a_down: float, direction):
     if np.ndim(direction) == 0:  # one direction: one branch
         return _slope(u, a_up) if direction > 0 else _slope(1 - u, a_down)
     up = direction > 0
-    if _nonlinear(a_up) and _nonlinear(a_down):  # per-cell a: each cell pays once
+    if is_nonlinear(a_up) and is_nonlinear(a_down):  # per-cell a: each cell pays once
         a = xp.where(up, np.float32(a_up), np.float32(a_down))
         k = xp.where(up, np.float32(1 - np.exp(-1 / a_up)), np.float32(1 - np.exp(-1 / a_down)))
         return (1 - xp.where(up, u, 1 - u) * k) / (a * k)

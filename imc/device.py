@@ -43,6 +43,9 @@ from .spec import DRIFT, READ_NOISE, DeviceSpec
 UP, DOWN = 1, -1
 
 
+_HOST = (int, float, np.generic, np.ndarray)  # values already on the host (numpy)
+
+
 @attrs.define(eq=False)
 class Counters:
     """Per-cell wear and whole-array totals. Arrays live on the device's namespace."""
@@ -73,6 +76,17 @@ class Counters:
             self._apply(field, value)
         else:
             self.pending.append((field, value))
+
+    def add_write(self, events, pulses, category: str, energy_j) -> None:
+        """One write's ``events``, ``pulses`` and energy (J) of ``category``: :meth:`add` three times."""
+        if isinstance(pulses, _HOST) and isinstance(events, _HOST) and isinstance(energy_j, _HOST):
+            self.events += int(events)
+            self.pulse_total += int(pulses)
+            self.energy_j[category] = self.energy_j.get(category, 0.0) + float(energy_j)
+        else:
+            self.add("events", events)
+            self.add("pulse_total", pulses)
+            self.add(f"energy_j.{category}", energy_j)
 
     def _apply(self, field: str, value) -> None:
         if field.startswith("energy_j."):
@@ -474,24 +488,24 @@ class Device:
                 raise ValueError(f"input must have shape (batch, {need}) or ({need},), got {tuple(x.shape)}")
             self._check_finite("input", x)
         x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        if checked and self.internal_path:  # G - offset and the noise variance cached between writes
+            w, var = self._product_operands(offset_us)
+            y = x2 @ (w.T if transposed else w)
+            if var is not None:
+                y += xp.sqrt((x2 * x2) @ (var.T if transposed else var)) * self.compute.normal(y.shape)
+            self._count_reads(x2.shape[0])
+            return y[0] if x.ndim == 1 else y
         g = self.g.T if transposed else self.g
-        if offset_us is None:
-            y = x2 @ g
-        else:
-            shifted = self._cached(f"shift{float(offset_us)!r}", None, lambda: self.g - np.float32(offset_us))
-            y = x2 @ (shifted.T if transposed else shifted)
+        y = x2 @ g
+        if offset_us is not None:
+            y -= np.float32(offset_us) * x2.sum(axis=1, keepdims=True)
         rel = self._read_noise_rel()
         if np.ndim(rel) != 0 or rel > 0:
             # i.i.d. cell noise N(0, (rel*G)^2) per product, summed over the inputs:
             # the output-referred std is sqrt(x^2 @ (rel*G)^2), drawn per vector.
             # ``rel`` may be per cell (state- or age-dependent read noise).
-            if checked and self.internal_path:  # cached between writes (internal path only)
-                var = self._read_var()
-                var = var.T if transposed else var
-            else:
-                sg = g * (np.float32(rel) if np.ndim(rel) == 0 else (rel.T if transposed else rel).astype(np.float32))
-                var = sg * sg
-            y += xp.sqrt((x2 * x2) @ var) * self.compute.normal(y.shape)
+            sg = g * (np.float32(rel) if np.ndim(rel) == 0 else (rel.T if transposed else rel).astype(np.float32))
+            y += xp.sqrt((x2 * x2) @ (sg * sg)) * self.compute.normal(y.shape)
         self._count_reads(x2.shape[0])
         return y[0] if x.ndim == 1 else y
 
@@ -501,13 +515,18 @@ class Device:
         Only for the internal path: first-party backends change conductances only through
         ``_store`` or by assigning ``self.g``, so the cache cannot go stale."""
         cache = self.__dict__.setdefault("_cache", {})
-        full = (self.g, self.__dict__.get("_version", 0), getattr(self, "time_s", 0.0), key)
+        full = self._cache_key(key)
         hit = cache.get(name)
         if hit is not None and hit[0][0] is full[0] and hit[0][1:] == full[1:]:
             return hit[1]
         value = make()
         cache[name] = (full, value)
         return value
+
+    def _cache_key(self, key):
+        """What a :meth:`_cached` value depends on: this array's conductances (identity and write
+        version), the clock, and ``key``."""
+        return (self.g, self.__dict__.get("_version", 0), getattr(self, "time_s", 0.0), key)
 
     def _read_var(self):
         """Read-noise variance of every cell, ``(rel * G)^2`` (uS^2), cached between writes
@@ -520,6 +539,19 @@ class Device:
 
         return self._cached("read_var", None, make)
 
+    def _product_operands(self, offset_us=None):
+        """(``G - offset_us`` or G, read-noise variance or None when reads are noiseless now),
+        cached between writes (internal path only). A sparse write of a noiseless array updates
+        the cached copy in place (:meth:`_store`) instead of recomputing it."""
+        key = None if offset_us is None else float(offset_us)
+
+        def make():
+            rel = self._read_noise_rel()
+            var = None if np.ndim(rel) == 0 and not rel > 0 else self._read_var()
+            return (self.g if key is None else self.g - np.float32(key)), var
+
+        return self._cached("operands", key, make)
+
     def _pair_product(self, other, x, transposed: bool):
         """``x @ (G_self - G_other)`` for a differential pair in ONE product (internal path).
 
@@ -528,22 +560,50 @@ class Device:
         once (from this array's stream). Both arrays are counted as read."""
         xp = self.xp
         noisy = [d for d in (self, other) if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE)]
-        # id() is safe: the cached value holds other.g, so the id cannot be reused meanwhile
-        key = (id(other.g), other.__dict__.get("_version", 0), getattr(other, "time_s", 0.0))
 
         def make():
             var = None
             for d in noisy:
                 var = d._read_var() if var is None else var + d._read_var()
-            return self.g - other.g, var, other.g
+            # a sparse write may patch the cached arrays in place where they are this pair's own
+            # and follow from G by a scalar relative noise (see _pair_patch)
+            own = len(noisy) != 1 and all(np.ndim(d._read_noise_rel()) == 0 for d in noisy)
+            return self.g - other.g, var, other.g, own
 
-        diff, var, _ = self._cached("pair", key, make)
+        diff, var = self._cached("pair", self._pair_key(other), make)[:2]
         y = x @ (diff.T if transposed else diff)
         if var is not None:
             y += xp.sqrt((x * x) @ (var.T if transposed else var)) * self.compute.normal(y.shape)
         self._count_reads(x.shape[0])
         other._count_reads(x.shape[0])
         return y
+
+    @staticmethod
+    def _pair_key(other):
+        # id() is safe: the cached value holds other.g, so the id cannot be reused meanwhile
+        return (id(other.g), other.__dict__.get("_version", 0), getattr(other, "time_s", 0.0))
+
+    def _pair_cached(self, other):
+        """The cached pair product arrays if current and patchable (call before a pair write), else None."""
+        hit = self.__dict__.get("_cache", {}).get("pair")
+        if hit is None or not hit[1][3]:
+            return None
+        full = self._cache_key(self._pair_key(other))
+        return hit[1] if hit[0][0] is full[0] and hit[0][1:] == full[1:] else None
+
+    def _pair_patch(self, other, cached, where, g_self, g_other) -> None:
+        """After a write of the pair's cells ``where`` (now ``g_self`` / ``g_other``, uS), bring the
+        cached product arrays of :meth:`_pair_cached` up to date at those cells only (the same
+        arithmetic as a rebuild, so bit-identical) instead of rebuilding them on the next product."""
+        diff, var = cached[0], cached[1]
+        diff.reshape(-1)[where] = g_self - g_other
+        if var is not None:
+            part = []
+            for d, g in ((self, g_self), (other, g_other)):
+                if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE):
+                    part.append((g * g) * np.float32(d._read_noise_rel()) ** 2)
+            var.reshape(-1)[where] = part[0] + part[1]
+        self.__dict__["_cache"]["pair"] = (self._cache_key(self._pair_key(other)), cached)
 
     def _with_read_noise(self, g):
         rel = self._read_noise_rel()
@@ -605,7 +665,15 @@ class Device:
     def _store(self, idx, new_values) -> None:
         """Put new conductances of cells ``idx`` (flat indices, or ``slice(None)`` for all) in place."""
         self.g.reshape(-1)[idx] = new_values
-        self._version = self.__dict__.get("_version", 0) + 1  # invalidates what _cached holds
+        version = self.__dict__.get("_version", 0)
+        self._version = version + 1  # invalidates what _cached holds ...
+        cache = self.__dict__.get("_cache")
+        hit = cache.get("operands") if cache else None
+        if hit is not None and hit[0][1] == version and hit[0][3] is not None and hit[1][1] is None:
+            if hit[0][0] is self.g and hit[0][2] == self.time_s:
+                # ... except a noiseless array's G - offset for the products, which follows the write
+                hit[1][0].reshape(-1)[idx] = new_values - np.float32(hit[0][3])
+                cache["operands"] = ((self.g, version + 1, *hit[0][2:]), hit[1])
 
     def _count_writes(self, idx, pulses, category: str, written=None, signs=None):
         """Book a write: per-cell pulses and write events, running totals, energy, clocks.
@@ -615,11 +683,12 @@ class Device:
         written (default: all of them); a cell given no pulse is not a write. This is also
         where each written cell's last-write time is set to now (and only theirs).
         Returns (cells written, pulses) as numbers or 0-d device arrays (no host sync)."""
-        clock = self.written_at_s.reshape(-1)
-        if written is None:
-            clock[idx] = self.time_s
-        else:
-            clock[idx] = self.xp.where(written, np.float64(self.time_s), clock[idx])
+        if self.time_s != 0.0:  # at time 0 every clock reads 0 already (0 <= written_at_s <= time_s)
+            clock = self.written_at_s.reshape(-1)
+            if written is None:
+                clock[idx] = self.time_s
+            else:
+                clock[idx] = self.xp.where(written, np.float64(self.time_s), clock[idx])
         c = self.counters
         c.pulses.reshape(-1)[idx] += pulses
         if isinstance(pulses, int):  # the same count for every cell of a sparse idx
@@ -634,14 +703,13 @@ class Device:
             c.writes.reshape(-1)[idx] += written
             events = written.sum()
             n = pulses.sum()
-        c.add("events", events)
-        c.add("pulse_total", n)
         spec = self.spec
         if signs is None or not spec.declares_set_reset:
-            c.add(f"energy_j.{category}", n * spec.energy_per_pulse_j)
+            energy = n * spec.energy_per_pulse_j
         else:  # SET (+1) and RESET (-1) pulses at their declared energies
             n_set = self.xp.where(self.xp.asarray(signs) > 0, pulses, 0).sum()
-            c.add(f"energy_j.{category}", n_set * spec.pulse_energy_j(UP) + (n - n_set) * spec.pulse_energy_j(DOWN))
+            energy = n_set * spec.pulse_energy_j(UP) + (n - n_set) * spec.pulse_energy_j(DOWN)
+        c.add_write(events, n, category, energy)
         return events, n
 
     def _count_reads(self, vectors: int) -> None:

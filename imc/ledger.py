@@ -140,20 +140,34 @@ class Ledger:
     def _snapshot(self, settled: bool = False) -> dict[str, float]:
         if not settled:
             self._settle()
-        snap = dict.fromkeys(_SNAPSHOT, 0.0)
-        c = self.constants
-        for tile in self._tiles:
-            for dev in tile.devices if tile.exact is None else ():
-                for key in ("write", "program", "read", "verify"):
-                    snap[key] += dev.counters.energy_j.get(key, 0.0)
-                snap["pulses"] += dev.counters.pulse_total
-            snap["dac"] += tile.conversions["dac"] * c.dac_j(tile.config.dac_bits)
-            snap["conversions"] += tile.conversions["dac"] + tile.conversions["adc"]
-            snap["adc"] += tile.conversions["adc"] * c.adc_j(tile.config.adc_bits)
-            snap["analog_macs"] += tile.macs
-            snap["model_flops"] += tile.flops
-        snap["model_flops"] += sum(m.flops for m in self._modules)
-        return snap
+        write = program = read = verify = pulses = dac = adc = conversions = macs = flops = 0.0
+        for tile, dac_j, adc_j in self._tile_costs():
+            if tile.exact is None:
+                for dev in tile.devices:
+                    counters = dev.counters
+                    energy = counters.energy_j
+                    write += energy.get("write", 0.0)
+                    program += energy.get("program", 0.0)
+                    read += energy.get("read", 0.0)
+                    verify += energy.get("verify", 0.0)
+                    pulses += counters.pulse_total
+            conv = tile.conversions
+            dac += conv["dac"] * dac_j
+            conversions += conv["dac"] + conv["adc"]
+            adc += conv["adc"] * adc_j
+            macs += tile.macs
+            flops += tile.flops
+        flops += sum(m.flops for m in self._modules)
+        return {"write": write, "program": program, "read": read, "dac": dac, "adc": adc, "model_flops": flops,
+                "analog_macs": macs, "verify": verify, "pulses": pulses, "conversions": conversions}
+
+    def _tile_costs(self) -> list:
+        """(tile, J per DAC conversion, J per ADC conversion) of every tile; computed once
+        (the constants and each tile's converter bits are frozen)."""
+        if getattr(self, "_costs", None) is None:
+            c = self.constants
+            self._costs = [(t, c.dac_j(t.config.dac_bits), c.adc_j(t.config.adc_bits)) for t in self._tiles]
+        return self._costs
 
     def _array_snapshot(self, tiles) -> dict[str, float]:
         """Energy counters (J) of one named group of device arrays."""
@@ -189,6 +203,8 @@ class Ledger:
 
     def _settle(self, extra=()) -> list:
         """Every device total still on the GPU (and ``extra``) to the host in one transfer."""
+        if self._xp is np:  # numpy devices add their totals at once: nothing is ever pending
+            return [float(v) for v in extra]
         self._counters = [dev.counters for dev in self._devices()]  # load_state replaces them
         return settle(self._xp, self._counters, extra)
 

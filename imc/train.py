@@ -72,6 +72,7 @@ class Trainer:
         self.step = 0  # optimisation steps done
         self.epoch = 0  # epochs completed
         self.history: list[dict] = []  # end-of-epoch metrics
+        self.step_losses: list[float] = []  # training loss of every step (the figures' curves, imc.plot)
         self.should_stop = False
         self._order_cache: tuple[int, int, np.ndarray] | None = None
 
@@ -179,6 +180,7 @@ class Trainer:
                 p.data += delta.astype(p.data.dtype, copy=False)
         self.step += 1
         self.ledger.record_step(epoch, stats.cells, stats.pulses)
+        self.step_losses.append(loss)
         return loss
 
     # ------------------------------------------------------------------ evaluation
@@ -214,7 +216,18 @@ class Trainer:
             "rule": {"name": self.rule.name, **self.rule.params()},
             "optimizer": {"name": self.optimizer.name, **self.optimizer.params()},
             "ledger": self.ledger.summary(),
+            "identity": self.identity(),
+            # per step, for figures without a run folder (imc.plot): loss, cells written, pulses
+            "trace": {"loss": list(self.step_losses), "write_events_step": list(self.ledger.step_cells),
+                      "pulses_step": list(self.ledger.step_pulses)},
         }
+
+    def identity(self) -> dict:
+        """What the run is, as far as the trainer knows: model class, backend, preset, rule, seed."""
+        tiles = list(self.model.tiles())
+        source = getattr(tiles[0].config, "device", None) if tiles else None
+        return {"model": type(self.model).__name__, "backend": getattr(source, "backend", "") or "digital",
+                "preset": getattr(source, "preset", "") or "", "rule": self.rule.name, "seed": self.seed}
 
     # ------------------------------------------------------------------ state
     def state(self) -> dict[str, np.ndarray]:
@@ -225,6 +238,7 @@ class Trainer:
                 out[prefix + key] = arr
         out["trainer.counters"] = np.array([self.step, self.epoch, self.seed, self.batch_size], dtype=np.int64)
         out["trainer.history"] = np.array(json.dumps(self.history))
+        out["trainer.step_losses"] = np.asarray(self.step_losses, dtype=np.float64)
         return out
 
     def load_state(self, state: dict) -> None:
@@ -238,6 +252,8 @@ class Trainer:
                 f"seed {self.seed} and batch_size {self.batch_size}, so the run would not continue identically"
             )
         history = json.loads(str(state.get("trainer.history", "[]")))
+        # a checkpoint from before losses were kept: the steps it covers have no recorded loss (NaN)
+        losses = [float(v) for v in np.asarray(state.get("trainer.step_losses", np.full(step, np.nan)), dtype=np.float64)]
         parts = {p: {k[len(p) :]: v for k, v in state.items() if k.startswith(p)} for p in ("model.", "optim.", "rule.", "ledger.")}
         backup = self.state()
         try:
@@ -248,7 +264,7 @@ class Trainer:
         except Exception:
             self._restore(backup)
             raise
-        self.step, self.epoch, self.history = step, epoch, history
+        self.step, self.epoch, self.history, self.step_losses = step, epoch, history, losses
 
     def _restore(self, backup: dict) -> None:
         parts = {p: {k[len(p) :]: v for k, v in backup.items() if k.startswith(p)} for p in ("model.", "optim.", "rule.", "ledger.")}

@@ -28,7 +28,7 @@ LAYERS = [
     {"imc.nn", "imc.ledger", "imc.optim", "imc.rules"},
     {"imc.train", "imc.models", "imc.tasks"},
     {"imc.config"},
-    {"imc.runner", "imc.evaluate", "imc.characterize", "imc.sweep", "imc.report"},
+    {"imc.runner", "imc.evaluate", "imc.characterize", "imc.sweep", "imc.report", "imc.plot"},
     {"imc.cli"},
 ]
 

@@ -121,7 +121,7 @@ def test_cli_report_on_a_folder_that_is_not_a_sweep(tmp_path, capsys):
         ("energy_system_j", "energy_system_j (J)"),
         ("final.psnr", "final.psnr (dB)"),
         ("rule.k", "rule.k"),
-        ("ledger.write_events", "ledger.write_events"),
+        ("ledger.write_events", "ledger.write_events (cell writes)"),
     ],
 )
 def test_plot_labels_carry_units_from_the_key(key, label):

@@ -48,6 +48,7 @@ class Characterisation:
     bins: list  # per direction and bin: measured and declared step / noise
     switching: list  # per direction and requested probability (native-probabilistic only)
     summary: dict
+    seed: int | None = None  # the seed of the sampled cells (figures name it)
 
 
 def declared_levels(spec: DeviceSpec) -> float:
@@ -120,7 +121,7 @@ def characterize(
         "programmed_cells": n * (1 + (len(switching) and 2 * len(SWITCH_PROBABILITIES))),
     }
     summary = _summary(device, spec, sweeps, rows, applied)
-    return Characterisation(backend, preset_name, spec, sweeps, rows, switching, summary)
+    return Characterisation(backend, preset_name, spec, sweeps, rows, switching, summary, seed=seed)
 
 
 MAX_BINS = 10_000  # conductance bins: each is a pass over the records; more resolve nothing

@@ -6,7 +6,8 @@ so an interrupted run never leaves a half-written file):
 - ``bins.csv``: one row per direction and conductance bin, measured vs declared;
 - ``switching.csv``: switching probability sweep (native-probabilistic backends only);
 - ``summary.json``: the spec, the summary figures and both tables;
-- ``characterization.png``: traces, step and noise vs G, visited states, P_sw.
+- ``characterization.png``: traces, step and noise vs G, visited states, P_sw
+  (:func:`imc.plot.plot_device_response`).
 """
 
 from __future__ import annotations
@@ -142,77 +143,8 @@ def write_report(ch, out_dir) -> dict[str, Path]:
 
 
 def plot_png(ch) -> bytes:
-    """The characterisation figure as PNG bytes (matplotlib, Agg; never shown)."""
-    import matplotlib
+    """characterization.png: the figure of :func:`imc.plot.plot_device_response` as PNG bytes."""
+    from imc.plot.common import png_bytes
+    from imc.plot.device import plot_device_response
 
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(13, 7.5), layout="constrained")
-    axes = fig.subplots(2, 3)
-    fig.suptitle(f"{ch.backend} / {ch.preset}: measured vs declared")
-    colors = {1: "tab:red", -1: "tab:blue"}
-    names = {1: "up", -1: "down"}
-
-    ax = axes[0, 0]
-    cells = sorted({sw.cell for sw in ch.sweeps}, key=str)[:8]
-    offset = {}
-    for sw in ch.sweeps:
-        if sw.cell not in cells:
-            continue
-        start = offset.get(sw.cell, 0)
-        ax.plot(start + np.asarray(sw.pulses), sw.g_us, color=colors[sw.direction], lw=0.7, alpha=0.6)
-        offset[sw.cell] = start + int(sw.pulses[-1])
-    ax.set(xlabel="pulse number", ylabel="G (uS)", title=f"pulse trains ({len(cells)} cells)")
-
-    for ax, key, title in ((axes[0, 1], "step", "mean step per pulse"), (axes[0, 2], "noise", "write noise per pulse (std)")):
-        for d in (1, -1):
-            rows = [r for r in ch.bins if r["direction"] == d and np.isfinite(r[f"{key}_us"])]
-            if not rows:
-                continue
-            g = [r["g_mean_us"] for r in rows]
-            ax.errorbar(g, [r[f"{key}_us"] for r in rows], yerr=[r[f"{key}_se_us"] for r in rows], fmt="o",
-                        color=colors[d], ms=4, capsize=2, label=f"{names[d]} measured")
-            ax.plot(g, [r[f"declared_{key}_us"] for r in rows], "-", color=colors[d], alpha=0.7, label=f"{names[d]} declared")
-        ax.set(xlabel="G (uS)", ylabel=f"{key} (uS)", title=title)
-        ax.legend(fontsize=8)
-
-    ax = axes[1, 0]
-    states = np.concatenate([np.asarray(sw.g_us) for sw in ch.sweeps])
-    ax.hist(states, bins=120, color="gray")
-    ax.set(xlabel="G (uS)", ylabel="visits", title=f"visited states (levels: {ch.summary['levels_measured']:.3g} measured, "
-           f"{ch.summary['levels_declared']:.3g} declared)")
-
-    ax = axes[1, 1]
-    if ch.switching:
-        for d in (1, -1):
-            rows = [r for r in ch.switching if r["direction"] == d]
-            x = [r.get("current_ua", r["requested_p"]) for r in rows]
-            ax.errorbar(x, [r["measured_p"] for r in rows], yerr=[r["se"] for r in rows], fmt="o", color=colors[d],
-                        ms=4, capsize=2, label=f"{names[d]} measured")
-            ax.plot(x, [r["declared_p"] for r in rows], "-", color=colors[d], alpha=0.7, label=f"{names[d]} declared")
-        xlabel = "pulse current (uA)" if "current_ua" in ch.switching[0] else "requested probability"
-        ax.set(xlabel=xlabel, ylabel="P_sw", title="switching probability of one pulse")
-        ax.legend(fontsize=8)
-    else:
-        ax.text(0.5, 0.5, "no native probabilistic switching", ha="center", va="center", transform=ax.transAxes)
-        ax.set_axis_off()
-
-    ax = axes[1, 2]
-    ax.set_axis_off()
-    s = ch.summary
-    text = [
-        f"levels measured / declared: {s['levels_measured']:.3g} / {s['levels_declared']:.3g}",
-        f"pulses across: up {s['pulses_across_up']:.3g}, down {s['pulses_across_down']:.3g}",
-        f"asymmetry mid (up/down): {s['asymmetry_mid_measured']:.3g} / {s['asymmetry_mid_declared']:.3g}",
-        f"read noise rel: {s['read_noise_rel_measured']:.3g} / {s['read_noise_rel_declared']:.3g}",
-        f"write energy: {s['energy_j']['write']:.3g} J / {s['energy_expected_j']['write']:.3g} J",
-        f"window: {ch.spec.g_min_us:.4g}-{ch.spec.g_max_us:.4g} uS",
-        f"endurance: {ch.spec.endurance_cycles:.3g} pulses",
-        f"energy per pulse: {ch.spec.energy_per_pulse_j:.3g} J",
-    ]
-    ax.text(0.0, 1.0, "\n".join(text), va="top", family="monospace", fontsize=9, transform=ax.transAxes)
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=90)
-    return buf.getvalue()
+    return png_bytes(plot_device_response(ch))

@@ -342,6 +342,8 @@ class AnalogMatrix:
             w = self.exact.T if transposed else self.exact
             self.flops += 2 * x.shape[0] * w.shape[0] * w.shape[1]
             return x @ w.astype(x.dtype, copy=False)
+        if checked and self._plain is not None:  # the common case, without the general loop's work
+            return self._plain_product(x, transposed)
         cfg = self.config
         x = quantize_rows(xp, xp.asarray(x, dtype=np.float32), cfg.dac_bits)
         batch = x.shape[0]
@@ -377,6 +379,34 @@ class AnalogMatrix:
                 y = part
             else:
                 y[:, dst] += part
+        y *= np.float32(self.r_wg_per_us * self.output_scale)
+        return y
+
+    @property
+    def _plain(self):
+        """The devices ``[G]`` or ``[G+, G-]`` of a matrix on ONE tile with ideal converters whose
+        devices take the internal path; None otherwise (computed once: nothing here changes)."""
+        if not hasattr(self, "_plain_cache"):
+            cfg = self.config
+            plain = len(self.tiles) == 1 and self._internal and cfg.dac_bits is None and cfg.adc_bits is None
+            self._plain_cache = list(self.tiles[0].devices) if plain else None
+        return self._plain_cache
+
+    def _plain_product(self, x, transposed: bool):
+        """:meth:`_product` for a :attr:`_plain` matrix and a trusted float32 ``x`` (same result,
+        same counts): one product of ``G - G_ref`` or of ``G+ - G-``."""
+        devices = self._plain
+        if x.dtype != np.float32:
+            x = x.astype(np.float32)
+        if len(devices) == 2:
+            y = devices[0]._pair_product(devices[1], x, transposed)
+        else:
+            y = devices[0]._product(x, transposed, checked=True, offset_us=self.g_ref_us)
+        batch, n_src = x.shape
+        k = len(devices)
+        self.conversions["dac"] += batch * n_src * k
+        self.conversions["adc"] += batch * y.shape[1]
+        self.macs += batch * n_src * y.shape[1] * k
         y *= np.float32(self.r_wg_per_us * self.output_scale)
         return y
 
@@ -455,8 +485,14 @@ class AnalogMatrix:
         if self.exact is not None:
             raise RuntimeError("the matrix is in exact mode; use add_exact")
         xp = self.xp
-        stats = WriteStats()
         internal = checked and self._internal and op != "pulse_probabilistic"
+        if internal and index is not None and self.mapping == "reference" and len(self.tiles) == 1:
+            # one array, by index, trusted: straight to the device (what _write_tile would do)
+            index = xp.asarray(index, dtype=xp.int64)
+            if index.size == 0:
+                return WriteStats()
+            return self._apply(op, self.tiles[0].devices[0], index, signed, amount, True)
+        stats = WriteStats()
         if index is None:
             signed = xp.asarray(signed)
             if tuple(signed.shape) != self.shape:
@@ -508,6 +544,9 @@ class AnalogMatrix:
         else:  # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
             use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
         stats = WriteStats()
+        if op == "update" and internal and getattr(plus, "_fuses_pair", lambda other: False)(minus):
+            stats += WriteStats(*plus._write_pair_internal(minus, local, s, use_plus, gp, gm))  # one pass for both
+            return stats + self._refresh(tile) if self.set_only else stats
         if local is None:  # dense: each device gets the whole array, 0 where the other one writes
             zero = xp.zeros((), dtype=(s if a is None else a).dtype)
             for dev, choose, flip in ((plus, use_plus, 1), (minus, ~use_plus, -1)):

@@ -65,6 +65,7 @@ def comparison_rows(summaries: list[dict]) -> list[dict]:
         )
         row = {
             "rule": s["rule"], "backend": s["backend"], "preset": s["preset"], "metric": s["metric"],
+            "task": s.get("task"), "model": s.get("model"), "seed": s.get("seed"),
             "value": s.get(s["metric"]), "baseline": baseline, "baseline_name": baseline_name,
             "warnings": list(s.get("warnings") or []),
             "energy_by_category_j": dict(s.get("energy_by_category_j") or {}),
@@ -197,73 +198,17 @@ def markdown(rows: list[dict], title: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def _labels(rows):
-    one = len({(x["backend"], x["preset"]) for x in rows}) == 1
-    return [(r["rule"] if one else f"{r['rule']} ({r['backend']}:{r['preset']})") + (" ⚠" if r["warnings"] else "") for r in rows]
-
-
 def comparison_plot(rows: list[dict], path) -> Path:
-    """Bar charts per run: metric, wear three ways, energy per boundary, lifetime worst/mean cell."""
-    import numpy as np
+    """compare.png: the figure of :func:`imc.plot.plot_comparison` (a 2 x 3 grid), saved."""
+    from imc.plot.common import save
+    from imc.plot.compare import plot_comparison
 
-    from imc.report.plots import _pyplot, _save
-
-    plt = _pyplot()
-    labels = _labels(rows)
-    metric = rows[0]["metric"]
-    x = np.arange(len(rows))
-    width = max(4.2, 0.35 * len(rows) + 1.5)
-    fig, axes = plt.subplots(1, 4, figsize=(width * 4, 4.2 + (1.5 if len(labels[0]) > 20 else 0)))
-    values = [(r["value"] or 0) * (100 if metric == "accuracy" else 1) for r in rows]
-    ax = axes[0]
-    ax.bar(x, values, color=["C3" if r["warnings"] else "C0" for r in rows])
-    ax.set_title("accuracy (%)" if metric == "accuracy" else "PSNR (dB)", fontsize=10)
-    if metric == "psnr":
-        baseline = rows[0]["baseline"]
-        shown = values + ([baseline] if baseline is not None else [])
-        ax.set_ylim(max(0, min(shown) - 2), max(shown) + 1)
-        if baseline is not None:
-            ax.axhline(baseline, ls="--", color="gray", label="without a network")
-            ax.legend(fontsize=8)
-    groups = [
-        (axes[1], "wear (training)", [("write events", "write_events"), ("cells written (distinct)", "cells_written_distinct"),
-                                      ("pulses", "pulses")]),
-        (axes[2], "training energy (J)", [(f"{b} boundary", f"energy_{b}_j") for b in BOUNDARY_NAMES]),
-        (axes[3], "lifetime (trainings)", [("worst cell", "lifetime_worst_cell"), ("mean cell", "lifetime_mean_cell")]),
-    ]
-    for ax, title, series in groups:
-        width = 0.8 / len(series)
-        for i, (name, key) in enumerate(series):
-            ax.bar(x + (i - (len(series) - 1) / 2) * width, [r[key] or 0 for r in rows], width, label=name)
-        ax.set_title(title, fontsize=10)
-        if any((r[key] or 0) > 0 for _, key in series for r in rows):
-            ax.set_yscale("log")
-        ax.legend(fontsize=7)
-    for ax in axes:
-        ax.set_xticks(x, labels, rotation=45, ha="right", fontsize=8)
-    unlimited = [r["rule"] for r in rows if r["lifetime_worst_cell"] is None]
-    if unlimited:
-        axes[3].set_xlabel("unlimited (no writes): " + ", ".join(unlimited), fontsize=8)
-    if any(r["warnings"] for r in rows):
-        fig.suptitle("⚠ = did not train (see compare.md)", fontsize=9, x=0.01, ha="left")
-    _save(fig, Path(path))
-    return Path(path)
+    return save(plot_comparison(rows), Path(path))
 
 
 def energy_plot(rows: list[dict], path) -> Path:
-    """Stacked bars of each run's training energy by category, one panel per accounting boundary."""
-    from imc.ledger import BOUNDARIES
-    from imc.report.plots import _pyplot, _save, energy_breakdown
+    """compare_energy.png: the figure of :func:`imc.plot.plot_comparison_energy`, saved."""
+    from imc.plot.common import save
+    from imc.plot.compare import plot_comparison_energy
 
-    plt = _pyplot()
-    labels = _labels(rows)
-    width = max(5.2, 0.4 * len(rows) + 3.0)
-    fig, axes = plt.subplots(1, 3, figsize=(width * 3, 4.4 + (1.5 if len(labels[0]) > 20 else 0)))
-    included: list[str] = []
-    for ax, (boundary, names) in zip(axes, BOUNDARIES.items()):
-        included += names
-        categories = [{k: v for k, v in r["energy_by_category_j"].items() if k in included} for r in rows]
-        energy_breakdown(ax, labels, categories)
-        ax.set_title(f"{boundary} boundary", fontsize=10)
-    _save(fig, Path(path))
-    return Path(path)
+    return save(plot_comparison_energy(rows), Path(path))

@@ -93,18 +93,25 @@ class EaPURule(UpdateRule):
             return tile.update(None, dg.astype(np.float32, copy=False), checked=True)
         flat = delta_w.reshape(-1)
         index = self._decide(flat, th * r)  # selected with probability min(1, |dG| / dG_th)
-        dg = flat[index] / r
-        small = xp.abs(dg) < th
-        dg = xp.where(small, xp.where(dg > 0, th, -th), dg).astype(np.float32)
-        return tile.update(index, dg, checked=True)
+        dg = flat[index] / r  # never 0: a selected cell has |dW| > u * limit >= 0
+        fixed = xp.abs(dg)
+        xp.maximum(fixed, th, out=fixed)  # |dG| < dG_th: the fixed change dG_th ...
+        xp.copysign(fixed, dg, out=fixed)  # ... in the proposal's direction; otherwise dG itself
+        return tile.update(index, fixed, checked=True)
 
     def _decide(self, flat, limit):
         """Sorted flat indices, each selected independently with probability min(1, |d| / limit)."""
         xp = self.xp
         if flat.size < SPARSE_MIN:
-            u = self.compute.uniform(flat.shape)
-            u *= limit  # threshold in weight units times u ~ U[0, 1)
-            return xp.flatnonzero(xp.abs(flat) > u)
+            if self.compute.is_gpu:
+                u = self.compute.uniform(flat.shape)
+                u *= limit  # threshold in weight units times u ~ U[0, 1)
+                return xp.flatnonzero(xp.abs(flat) > u)
+            u, mag, hit = self._buffers(flat.size)  # the same draws, into buffers kept between steps
+            self.compute.rng.random(dtype=np.float32, out=u)
+            u *= limit
+            xp.abs(flat, out=mag)
+            return xp.flatnonzero(xp.greater(mag, u, out=hit))
         q = np.float32(CANDIDATE_RATE)
         t = q * limit
         big = self._above(flat, t)
@@ -121,6 +128,14 @@ class EaPURule(UpdateRule):
         v *= t
         chosen_small = cand[(ac <= t) & (ac > v)]  # accepted with probability p / q
         return xp.sort(xp.concatenate([chosen_big, chosen_small]), kind="stable")  # merges two sorted runs
+
+    def _buffers(self, n: int):
+        """(uniforms, magnitudes, mask) work buffers of ``n`` cells, kept per size (CPU path)."""
+        bufs = self.__dict__.setdefault("_work", {})
+        if n not in bufs:
+            xp = self.xp
+            bufs[n] = (xp.empty(n, dtype=np.float32), xp.empty(n, dtype=np.float32), xp.empty(n, dtype=bool))
+        return bufs[n]
 
     def _above(self, flat, t):
         """Flat indices where |d| > t: one comparison per cell, in cache-sized blocks on the CPU."""

@@ -58,7 +58,8 @@ def write_report(run: Run, run_dir: Path, summary: dict) -> None:
         pick = np.sort(np.argsort(-spread, kind="stable")[:4])
         x = run.data.x_test[pick]
         restored = run.compute.to_numpy(run.trainer.predict(run.compute.asarray(run.inputs(x))))
-        plots.example_images(run_dir / "examples.png", x, restored, run.data.y_test[pick], run.data.name)
+        plots.example_images(run_dir / "examples.png", x, restored, run.data.y_test[pick], run.data.name,
+                             plots.run_identity(summary))
 
 
 def format_summary(summary: dict) -> str:

@@ -10,7 +10,6 @@ update rule: the shape of the paper's accuracy-vs-write-noise figure).
 from __future__ import annotations
 
 import math
-import os
 import re
 import statistics
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 import attrs
 
 from imc.files import atomic_write_text
+from imc.plot.common import axis_label  # noqa: F401  (re-exported: the report's unit labels)
 from imc.spec import unknown_name_message
 
 from ..errors import InputFileError, UnknownNameError
@@ -54,21 +54,36 @@ def is_seed_axis(key: str) -> bool:
     return last == "seed" or last.endswith("_seed")
 
 
-def write_report(sweep_dir, *, metrics=None) -> Report:
-    """Summarise a sweep folder into report/table.txt, report/summary.csv and report/vs_*.png."""
+@attrs.frozen
+class Summary:
+    """A sweep folder grouped over its seed axes (what the report and its figures show)."""
+
+    root: Path
+    plan: dict
+    rows: list
+    group_axes: list
+    groups: list
+    metrics: tuple
+
+
+def summarise(sweep_dir, *, metrics=None) -> Summary:
+    """Read a sweep folder and group its points over the seed axes (writes nothing)."""
     store = SweepStore(sweep_dir)
     plan = store.read_plan()
     if plan is None:
         raise InputFileError(f"{store.root} is not a sweep folder (no {store.plan_path.name}); run `imc sweep` first")
     rows = list(store.rows().values())
-    axes = list(plan["axes"])
-    group_axes = [a for a in axes if not is_seed_axis(a)]
+    group_axes = [a for a in plan["axes"] if not is_seed_axis(a)]
     ok_rows = [r for r in rows if r["status"] == "ok"]
-    available = _numeric_metrics(ok_rows)
-    chosen = tuple(_choose_metrics(metrics, available))
-    groups = _groups(rows, plan, group_axes, chosen)
+    chosen = tuple(_choose_metrics(metrics, _numeric_metrics(ok_rows)))
+    return Summary(store.root, plan, rows, group_axes, _groups(rows, plan, group_axes, chosen), chosen)
 
-    out = store.root / REPORT_DIR
+
+def write_report(sweep_dir, *, metrics=None) -> Report:
+    """Summarise a sweep folder into report/table.txt, report/summary.csv and report/vs_*.png."""
+    s = summarise(sweep_dir, metrics=metrics)
+    plan, rows, group_axes, groups, chosen = s.plan, s.rows, s.group_axes, s.groups, s.metrics
+    out = s.root / REPORT_DIR
     out.mkdir(exist_ok=True)
     table = _table(plan, rows, group_axes, groups, chosen)
     atomic_write_text(out / "table.txt", table + "\n")
@@ -203,79 +218,12 @@ def _summary_csv(group_axes, groups, metrics) -> str:
 
 
 def _plot_axis(out: Path, plan, axis, group_axes, groups, metrics) -> Path:
-    import matplotlib
+    """report/vs_<axis>.png: the figure of :func:`imc.plot.sweep.axis_figure`, saved whole or not at all."""
+    from imc.plot.common import save
+    from imc.plot.sweep import axis_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    others = [a for a in group_axes if a != axis]
-    x_values = list(plan["axes"][axis])
-    for group in groups:
-        if group["params"][axis] not in x_values:
-            x_values.append(group["params"][axis])
-    numeric_x = all(_is_number(v) for v in x_values)
-    lines: dict[tuple, list] = {}
-    for group in groups:
-        lines.setdefault(tuple(group["params"][a] for a in others), []).append(group)
-
-    ncols = min(3, len(metrics))
-    nrows = math.ceil(len(metrics) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.6 * nrows), squeeze=False)
-    for panel, metric in zip(axes.flat, metrics):
-        for line_no, (key, members) in enumerate(lines.items()):
-            dodge = 0.0 if numeric_x else 0.08 * (line_no - (len(lines) - 1) / 2)  # categories: side by side
-            members = sorted(members, key=lambda g: x_values.index(g["params"][axis]))
-            points = [(g["params"][axis], g["stats"][metric]) for g in members if g["stats"][metric]["n"]]
-            if not points:
-                continue
-            xs = [x if numeric_x else x_values.index(x) + dodge for x, _ in points]
-            means = [s["mean"] for _, s in points]
-            stds = [s["std"] for _, s in points]
-            label = ", ".join(f"{a}={_fmt(v)}" for a, v in zip(others, key)) or None
-            # a categorical axis (rule names, ...) has no order between its values: no lines
-            panel.errorbar(xs, means, yerr=stds, marker="o", capsize=3, label=label, linestyle="-" if numeric_x else "none")
-        if not numeric_x:
-            panel.set_xticks(range(len(x_values)), [_fmt(v) for v in x_values])
-        _maybe_log(panel)
-        panel.set_xlabel(axis_label(axis))
-        panel.set_title(axis_label(metric))
-        panel.grid(alpha=0.3)
-    for panel in list(axes.flat)[len(metrics):]:
-        panel.set_visible(False)
-    if len(lines) > 1:
-        axes.flat[0].legend(fontsize="small")
-    seeds = [a for a in plan["axes"] if is_seed_axis(a)]
-    spread = f"mean ± std over {', '.join(seeds)}" if seeds else "one run per point"
-    fig.suptitle(f"{plan['name']}: metrics vs {axis} ({spread})")
-    fig.tight_layout()
     path = out / f"vs_{re.sub(r'[^A-Za-z0-9_.-]+', '_', axis)}.png"
-    partial = path.with_name(f".{path.name}.tmp")
-    try:
-        fig.savefig(partial, dpi=110, format="png")
-        os.replace(partial, path)  # a plot is whole or absent, never half-written
-    finally:
-        plt.close(fig)
-        partial.unlink(missing_ok=True)
-    return path
-
-
-UNITS = {"_us": "uS", "_j": "J", "_s": "s", "_db": "dB", "_ua": "uA", "_v": "V"}  # name suffix -> unit
-
-
-def axis_label(key: str) -> str:
-    """A config key or metric with its unit from the name's suffix: ``..._us`` -> ``... (uS)``."""
-    last = key.rsplit(".", 1)[-1].lower()
-    unit = next((u for suffix, u in UNITS.items() if last.endswith(suffix)), None)
-    if unit is None and last in ("psnr",):
-        unit = "dB"
-    return f"{key} ({unit})" if unit else key
-
-
-def _maybe_log(panel) -> None:
-    """Log y when the data are positive and span more than two decades (writes, energy)."""
-    ys = [y for line in panel.get_lines() for y in line.get_ydata() if _is_number(y)]
-    if ys and min(ys) > 0 and max(ys) / min(ys) > 100:
-        panel.set_yscale("log")
+    return save(axis_figure(plan, axis, group_axes, groups, metrics), path)
 
 
 def _is_number(value) -> bool:

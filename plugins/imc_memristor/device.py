@@ -24,6 +24,7 @@ import attrs
 import numpy as np
 
 from imc import curves
+from imc.device import DOWN, UP
 from imc.spec import ANALOG_WRITE, BOUNDS, DeviceSpec, float_field, non_negative
 from imc.variation import VariedDevice
 
@@ -52,6 +53,11 @@ class MemristorSpec(DeviceSpec):
     )
 
 
+#: hooks the fused pulsed write replaces; a subclass overriding any of them keeps the step-by-step path
+_FUSED_STANDS_FOR = ("pulses_for", "declared_step_us", "_declared_step_toward", "max_update_pulses", "_pulse_moved",
+                     "_pulse", "_gather", "_pin", "_draw_window")
+
+
 class MemristorDevice(VariedDevice):
     """A crossbar of memristors; see the module docstring for the two regimes."""
 
@@ -78,8 +84,151 @@ class MemristorDevice(VariedDevice):
             return np.float32(-np.inf), np.float32(np.inf)
         return super().window_at(idx)
 
+    # -- the fused pulsed write (bounded, both curves nonlinear) ------------------------
+    @functools.cached_property
+    def _fused(self) -> bool:
+        """True where the pulsed physics runs as one fused pass (see :meth:`_advance`):
+        bounded, pulsed, both curves nonlinear, and none of the hooks it stands for overridden
+        by a subclass (which then keeps the step-by-step path through its own hooks)."""
+        a_up, a_down = self._a
+        own = all(getattr(type(self), name) is getattr(MemristorDevice, name) for name in _FUSED_STANDS_FOR)
+        return own and self._bounded and not self.spec.has(ANALOG_WRITE) and all(map(curves.is_nonlinear, (a_up, a_down)))
+
+    @functools.cached_property
+    def _direction_table(self):
+        """Per-direction constants, row 0 down and row 1 up (float32), gathered once per write:
+
+        sign, offset (position measured in the direction of motion is ``offset + sign * u``),
+        a, -1/a, k = 1 - exp(-1/a), -1/k, the nominal step factor ``step_us * (1 + sign *
+        asymmetry) / (a k)`` (uS; times ``1 - v k`` it is the declared step at position v) and
+        the pulse-axis advance of one pulse ``(1 + sign * asymmetry) / pmax``."""
+        s = self.spec
+        pmax = s.range_us / s.step_us  # pulses that cross the nominal window
+        rows = []
+        for sign, a in ((-1.0, self._a[1]), (1.0, self._a[0])):
+            k = 1 - np.exp(-1 / a)
+            bias = 1 + sign * s.asymmetry
+            rows.append([sign, (1 - sign) / 2, a, -1 / a, k, -1 / k, s.step_us * bias / (a * k), bias / pmax])
+        return self.xp.asarray(np.array(rows, dtype=np.float32))
+
+    def _cell_table(self):
+        """Per-cell parameters packed for ONE gather per write (float32, cells x 5): step scale,
+        window low, window width, and the pin bounds (a stuck cell's bound on both sides).
+
+        Rebuilt when ``self.cell`` is replaced (``load_state`` does); the per-cell parameters
+        are otherwise fixed after ``_init_cells``."""
+        cached = self.__dict__.get("_cell_table_cache")
+        if cached is not None and cached[0] is self.cell:
+            return cached[1]
+        xp, c = self.xp, self.cell
+        lo, hi, stuck = c["g_lo"].reshape(-1), c["g_hi"].reshape(-1), c["stuck"].reshape(-1)
+        pin_lo = xp.where(stuck > 0, hi, lo)
+        pin_hi = xp.where(stuck < 0, lo, hi)
+        table = xp.stack([c["step_scale"].reshape(-1), lo, hi - lo, pin_lo, pin_hi], axis=1).astype(np.float32)
+        self._cell_table_cache = (self.cell, table)
+        return table
+
+    def _advance(self, g, t, d, n):
+        """New conductances of cells now at ``g`` after ``n`` (float32, >= 0) pulses: the pulsed
+        physics of :meth:`_pulse` in one fused pass. ``t``: the cells' rows of
+        :meth:`_cell_table`; ``d``: their rows of :attr:`_direction_table` (their directions).
+
+        Same law as ``curves.advance`` with a per-cell curve parameter: each cell moves
+        ``n * step_scale * (1 + sign * asymmetry) / pmax`` along the pulse axis of its own
+        window, plus cycle-to-cycle noise ``write_noise_us * sqrt(n)``, clipped to its window
+        (stuck cells stay at their bound)."""
+        xp = self.xp
+        sign, off, a, k, neg_inv_a, neg_inv_k = d[:, 0], d[:, 1], d[:, 2], d[:, 4], d[:, 3], d[:, 5]
+        lo, width = t[:, 1], t[:, 2]
+        u = (g - lo) / width
+        u = xp.minimum(xp.maximum(u, np.float32(0)), np.float32(1))
+        v = off + sign * u  # position in the direction of motion
+        x = n * t[:, 0] * d[:, 7] - a * xp.log1p(-(v * k))
+        x = xp.minimum(xp.maximum(x, np.float32(0)), np.float32(1))
+        c = xp.expm1(x * neg_inv_a) * neg_inv_k  # the curve at x
+        noise = self.compute.normal(g.shape)
+        noise *= xp.sqrt(n) * np.float32(self.spec.write_noise_us)
+        new = lo + (off + sign * c) * width + noise
+        return xp.clip(new, t[:, 3], t[:, 4])
+
+    def _fused_update(self, g, t, delta_us):
+        """(new g, pulses as float32) for requests ``delta_us`` from ``g`` (cells' table rows ``t``):
+        whole nominal pulses as :meth:`Device.pulses_for` counts them with the declared step of
+        :meth:`declared_step_us`, then :meth:`_advance`; cells given 0 pulses keep ``g``."""
+        s, xp = self.spec, self.xp
+        d = self._direction_table[(delta_us >= 0).astype(np.intp)]
+        u = (g - np.float32(s.g_min_us)) * np.float32(1 / s.range_us)
+        u = xp.minimum(xp.maximum(u, np.float32(0)), np.float32(1))
+        step = d[:, 6] * (1 - (d[:, 1] + d[:, 0] * u) * d[:, 4])  # declared step in its direction, > 0
+        n = xp.rint(xp.abs(delta_us) / step)
+        cap = self.max_update_pulses()
+        if cap is not None:
+            n = xp.minimum(n, np.float32(cap))
+        return xp.where(n > 0, self._advance(g, t, d, n), g), n
+
+    def _update(self, g, idx, delta_us):
+        if self.spec.has(ANALOG_WRITE):
+            noise = self.compute.normal(g.shape) * np.float32(self.spec.write_noise_us)
+            return self._finish(g + delta_us + noise, idx), 1  # one write event per cell
+        if not self._fused:
+            return super()._update(g, idx, delta_us)
+        new, n = self._fused_update(g, self._cell_table()[idx], delta_us)
+        return new, n.astype(self.xp.int64)
+
+    def _pair_table(self, other):
+        """:meth:`_cell_table` of this device stacked on ``other``'s (cells x 5 each), for one
+        gather per pair write; both devices' own tables become views of it (no second copy)."""
+        mine, theirs = self._cell_table(), other._cell_table()
+        cached = self.__dict__.get("_pair_table_cache")
+        if cached is not None and cached[0] is mine and cached[1] is theirs:
+            return cached[2]
+        n = mine.shape[0]
+        pair = self.xp.concatenate([mine, theirs])
+        self._cell_table_cache = (self._cell_table_cache[0], pair[:n])
+        other._cell_table_cache = (other._cell_table_cache[0], pair[n:])
+        self._pair_table_cache = (self._cell_table_cache[1], other._cell_table_cache[1], pair)
+        return pair
+
+    def _fuses_pair(self, other) -> bool:
+        return self._fused and type(other) is type(self) and other._fused and other.spec == self.spec
+
+    def _write_pair_internal(self, other, idx, delta_us, use_self, g_self, g_other):
+        """A differential pair's update in one pass (internal path; this device is G+).
+
+        ``delta_us`` is the request in the pair's direction (raise G+ - G-); ``use_self`` says
+        per cell whether this device (else ``other``, with the request negated) is written;
+        ``g_self``/``g_other`` are the cells' conductances. ``idx``: flat indices or None
+        (dense, ``delta_us`` 0 = untouched). The physics of both devices runs as one fused pass
+        over the pair's stacked cell table, drawing cycle-to-cycle noise from this device's
+        stream; each device stores and books its own cells as :meth:`_write_internal` does.
+        Returns (cells written, pulses)."""
+        xp = self.xp
+        where, cells = (slice(None), self._every_cell()) if idx is None else (idx, idx)
+        g = xp.where(use_self, g_self, g_other)
+        rows = xp.where(use_self, cells, cells + self.g.size)
+        new, n = self._fused_update(g, self._pair_table(other)[rows], xp.where(use_self, delta_us, -delta_us))
+        cached = self._pair_cached(other)  # the pair's product arrays, patched below rather than rebuilt
+        new_self, new_other = xp.where(use_self, new, g_self), xp.where(use_self, g_other, new)
+        self._store(where, new_self)
+        other._store(where, new_other)
+        if cached is not None:
+            self._pair_patch(other, cached, where, new_self, new_other)
+        n = n.astype(xp.int64)
+        mine = xp.where(use_self, n, 0)
+        written = n > 0
+        written_mine = written & use_self
+        signs = None
+        if self.spec.declares_set_reset:  # the direction each device moves in
+            signs = xp.where(xp.where(use_self, delta_us, -delta_us) > 0, UP, DOWN).astype(xp.int8)
+        e1, p1 = self._count_writes(where, mine, "write", written=written_mine, signs=signs)
+        e2, p2 = other._count_writes(where, n - mine, "write", written=written ^ written_mine, signs=signs)
+        return e1 + e2, p1 + p2
+
     def _pulse(self, g, idx, counts, signs):
         s, xp = self.spec, self.xp
+        if self._fused:
+            d = self._direction_table[(signs > 0).astype(np.intp)]
+            return self._advance(g, self._cell_table()[idx], d, counts.astype(np.float32))
         n = counts.astype(np.float32)
         eff = n * self.cell["step_scale"].reshape(-1)[idx] * (1 + signs * np.float32(s.asymmetry))
         noise = self.compute.normal(g.shape) * np.float32(s.write_noise_us) * xp.sqrt(n)
@@ -91,12 +240,6 @@ class MemristorDevice(VariedDevice):
         a_up, a_down = self._a
         u = curves.advance((g - lo) / width, eff / pmax, a_up, a_down, signs)
         return self._pin(lo + u * width + noise, lo, hi, stuck)
-
-    def _update(self, g, idx, delta_us):
-        if not self.spec.has(ANALOG_WRITE):
-            return super()._update(g, idx, delta_us)
-        noise = self.compute.normal(g.shape) * np.float32(self.spec.write_noise_us)
-        return self._finish(g + delta_us + noise, idx), 1  # one write event per cell
 
     def _program(self, g, idx, targets_us):
         s, xp = self.spec, self.xp
