@@ -13,11 +13,13 @@ refuses and counts every host synchronisation (``compute.xp.syncs``).
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, cast
 
 import attrs
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
+from .arraytypes import Array, ArrayModule, Float32Array, Int64Array, Shape
 from .errors import ComputeUnavailable, ConfigValueError
 
 CPU_NAMES = ("cpu", "numpy")
@@ -25,7 +27,7 @@ GPU_NAMES = ("gpu", "cupy", "cuda")
 STANDIN_NAMES = ("standin",)
 
 
-def _load_cupy(device_id: int):
+def _load_cupy(device_id: int) -> Any:
     """Import cupy and select a CUDA device, or raise a clear error saying why not."""
     try:
         import cupy  # noqa: PLC0415  (lazy on purpose: CPU installs never import it)
@@ -49,19 +51,21 @@ def _load_cupy(device_id: int):
     return cupy
 
 
-def namespace_of(x):
+def namespace_of(x: Any) -> ArrayModule:
     """The array module (numpy or cupy) an array belongs to; cupy is only named, never imported here."""
+    if type(x) is np.ndarray:
+        return np
     module = type(x).__module__
     if module.startswith("cupy"):
         import cupy  # noqa: PLC0415  (already imported by whoever made the array)
 
-        return cupy
+        return cast(ArrayModule, cupy)
     if module == "imc.cupy_standin":
-        return x.__array_namespace__()
+        return cast(ArrayModule, x.__array_namespace__())
     return np
 
 
-def to_host(x) -> np.ndarray:
+def to_host(x: Any) -> np.ndarray[Any, Any]:
     """A host numpy copy of an array from either namespace (never a view of live state)."""
     return x.get() if hasattr(x, "get") and not isinstance(x, np.ndarray) else np.array(x, copy=True)
 
@@ -87,8 +91,8 @@ class Compute:
     "cpu" or "cuda:N"; ``seed`` is the seed the generator was made from.
     """
 
-    xp: Any
-    rng: Any
+    xp: ArrayModule  # numpy, or cupy on a GPU
+    rng: Any  # numpy Generator, or cupy RandomState
     device: str
     seed: int
 
@@ -121,6 +125,7 @@ class Compute:
     def spawn(self, key: int) -> Compute:
         """A child compute on the same device with an independent, reproducible stream."""
         child_seed = int(np.random.SeedSequence([self.seed, int(key)]).generate_state(1)[0])
+        rng: Any
         if self.is_gpu:
             rng = self.xp.random.RandomState(child_seed)
         else:
@@ -128,29 +133,29 @@ class Compute:
         return Compute(self.xp, rng, self.device, child_seed)
 
     # -- random numbers, float32 by default, same call on both namespaces -------------
-    def normal(self, shape, dtype=np.float32):
-        """Standard normal draws."""
-        return self.rng.standard_normal(size=shape, dtype=dtype)
+    def normal(self, shape: int | Shape, dtype: DTypeLike = np.float32) -> Float32Array:
+        """Standard normal draws (float32 unless ``dtype`` says otherwise)."""
+        return cast(Float32Array, self.rng.standard_normal(size=shape, dtype=dtype))
 
-    def uniform(self, shape, dtype=np.float32):
-        """Uniform draws in [0, 1)."""
+    def uniform(self, shape: int | Shape, dtype: DTypeLike = np.float32) -> Float32Array:
+        """Uniform draws in [0, 1) (float32 unless ``dtype`` says otherwise)."""
         if self.is_gpu:
-            return self.rng.random_sample(size=shape, dtype=dtype)
-        return self.rng.random(size=shape, dtype=dtype)
+            return cast(Float32Array, self.rng.random_sample(size=shape, dtype=dtype))
+        return cast(Float32Array, self.rng.random(size=shape, dtype=dtype))
 
-    def binomial(self, n, p, shape=None):
+    def binomial(self, n: ArrayLike, p: ArrayLike, shape: int | Shape | None = None) -> Int64Array:
         """Binomial draws (counts as int64)."""
-        return self.rng.binomial(n, p, size=shape)
+        return cast(Int64Array, self.rng.binomial(n, p, size=shape))
 
     # -- arrays ------------------------------------------------------------------------
-    def asarray(self, x, dtype=np.float32):
+    def asarray(self, x: ArrayLike, dtype: DTypeLike = np.float32) -> Array:
         """Put x on this compute's device (a copy only where needed)."""
         return self.xp.asarray(x, dtype=dtype)
 
-    def to_numpy(self, x) -> np.ndarray:
+    def to_numpy(self, x: Any) -> np.ndarray[Any, Any]:
         """Bring an array back to the host as numpy."""
         if self.is_gpu and not isinstance(x, np.ndarray):
-            return x.get()
+            return cast(np.ndarray[Any, Any], x.get())
         return np.asarray(x)
 
     # -- generator state (numpy only: cupy's cuRAND state is not exportable) ------------

@@ -33,12 +33,20 @@ update touches only its cells and untouched cells stay bit-identical.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar, cast
 
 import attrs
 import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
 
+from .arraytypes import Array, ArrayModule, BoolArray, Float32Array, Float64Array, Int8Array, Int64Array, Shape
 from .compute import Compute
 from .spec import DRIFT, READ_NOISE, DeviceSpec
+
+_T = TypeVar("_T")
+#: a conductance bound: one number for every cell, or one per selected cell (float32, uS)
+Bound = np.float32 | Float32Array
 
 UP, DOWN = 1, -1
 
@@ -48,27 +56,29 @@ _HOST = (int, float, np.generic, np.ndarray)  # values already on the host (nump
 
 @attrs.define(eq=False)
 class Counters:
-    """Per-cell wear and whole-array totals. Arrays live on the device's namespace."""
+    """Per-cell wear and whole-array totals. Arrays live on the device's namespace
+    (numpy, or cupy on a GPU), of the device's shape (rows, cols)."""
 
-    pulses: object  # int64 per cell: every pulse applied (open loop and programming)
-    writes: object  # int64 per cell: write events (times the cell was selected)
+    pulses: Int64Array  # int64 per cell: every pulse applied (open loop and programming)
+    writes: Int64Array  # int64 per cell: write events (times the cell was selected)
     cell_reads: int = 0  # cell reads (a product over B vectors reads every cell B times)
     products: int = 0  # vector products, forward and transposed
     # J by kind: open-loop pulses, closed-loop programming, reads of products, verify reads
-    energy_j: dict = attrs.field(factory=lambda: {"write": 0.0, "program": 0.0, "read": 0.0, "verify": 0.0})
+    energy_j: dict[str, float] = attrs.field(factory=lambda: {"write": 0.0, "program": 0.0, "read": 0.0, "verify": 0.0})
     # running totals over all cells, so a caller can take the difference across one
     # operation without gathering per-cell counters (not part of the saved state)
     events: int = 0  # write events
     pulse_total: int = 0  # pulses
     # totals still on the device (GPU): (field, 0-d array) added by :func:`settle`, so a
     # write never waits for the device; host (numpy) values are added at once
-    pending: list = attrs.field(factory=list, repr=False)
+    pending: list[tuple[str, Any]] = attrs.field(factory=list, repr=False)
 
     @classmethod
-    def zeros(cls, xp, shape) -> Counters:
+    def zeros(cls, xp: Any, shape: Shape) -> Counters:
+        """Zero counters for an array of ``shape`` on the array module ``xp`` (numpy or cupy)."""
         return cls(xp.zeros(shape, dtype=xp.int64), xp.zeros(shape, dtype=xp.int64))
 
-    def add(self, field: str, value) -> None:
+    def add(self, field: str, value: Any) -> None:
         """Add ``value`` to ``events``, ``pulse_total`` or ``energy_j[<key>]`` (field "energy_j.<key>").
 
         A device array (cupy) is kept pending until :func:`settle`; anything else is added now."""
@@ -77,7 +87,7 @@ class Counters:
         else:
             self.pending.append((field, value))
 
-    def add_write(self, events, pulses, category: str, energy_j) -> None:
+    def add_write(self, events: Any, pulses: Any, category: str, energy_j: Any) -> None:
         """One write's ``events``, ``pulses`` and energy (J) of ``category``: :meth:`add` three times."""
         if isinstance(pulses, _HOST) and isinstance(events, _HOST) and isinstance(energy_j, _HOST):
             self.events += int(events)
@@ -88,7 +98,7 @@ class Counters:
             self.add("pulse_total", pulses)
             self.add(f"energy_j.{category}", energy_j)
 
-    def _apply(self, field: str, value) -> None:
+    def _apply(self, field: str, value: Any) -> None:
         if field.startswith("energy_j."):
             key = field[len("energy_j.") :]
             self.energy_j[key] = self.energy_j.get(key, 0.0) + float(value)
@@ -97,10 +107,11 @@ class Counters:
 
     @property
     def total_energy_j(self) -> float:
+        """Energy of every kind added up, J."""
         return float(sum(self.energy_j.values()))
 
 
-def settle(xp, counters, extra=()) -> list:
+def settle(xp: Any, counters: Sequence[Counters], extra: Sequence[Any] = ()) -> list[float]:
     """Bring every pending device total of ``counters`` to the host in ONE transfer.
 
     ``extra`` are more values (0-d arrays or numbers) to fetch in the same transfer; their
@@ -125,6 +136,50 @@ class Device:
 
     Inputs drive rows and outputs are column currents: ``forward(x) = x @ G`` with
     ``x`` of shape (batch, rows), ``backward(d) = d @ G.T`` with ``d`` (batch, cols).
+    Conductances ``G`` (``self.g``) are float32 in uS. Arrays are numpy, or cupy on a GPU:
+    ``self.xp`` is the matching module and ``self.compute`` draws random numbers; where a
+    type says ``NDArray`` it means either.
+
+    Hooks a backend implements (docs/writing-a-backend.md, "The device: the physics hooks").
+    The base class validates input, gathers the selected cells, commits results and counts
+    pulses, writes, reads and energy; the hooks only compute. In the write hooks, ``n`` is the
+    number of selected cells and
+
+    - ``g``: float32 (n,), their current conductances, uS;
+    - ``idx``: int64 (n,), their flat indices into the device, sorted, no repeats;
+    - ``counts``: int64 (n,), pulses per cell, >= 0 (0 only on the internal path);
+    - ``signs``: int8 (n,), +1 (SET, up) or -1 (RESET, down);
+    - ``delta_us`` / ``targets_us``: float32 (n,), requested change / target, uS;
+    - ``direction``: ``UP`` (+1) or ``DOWN`` (-1).
+
+    ``_init_cells() -> None``
+        Draw per-cell parameters into ``self.cell`` (arrays of the device's shape, names
+        listed in ``cell_fields`` so they are saved). Default: none.
+    ``_pulse(g, idx, counts, signs) -> float32 (n,) uS``
+        New conductances after ``counts`` pulses of ``signs``. Required.
+    ``_update(g, idx, delta_us) -> (float32 (n,) uS, int64 (n,) pulses, or an int for all)``
+        Realise requested changes. Default: the nearest whole number of declared steps
+        (capped by ``max_update_pulses()``), then ``_pulse``.
+    ``_program(g, idx, targets_us) -> float32 (n,) uS``
+        Closed-loop write-verify result. Default: target + ``program_noise_us`` noise, clipped.
+    ``declared_step_us(g, direction) -> float32, g's shape, uS``
+        Mean |dG| of one pulse from state ``g`` (any shape). Default: ``step_us`` x asymmetry.
+    ``declared_write_noise_us(g, direction) -> float32, g's shape, uS``
+        Std of one pulse's error from state ``g``. Default: ``write_noise_us``.
+    ``window_at(idx) -> (low, high) uS``
+        Per-cell conductance bounds (float32 scalars or (n,) arrays). Default: the spec window.
+    ``max_update_pulses() -> int | None``
+        The most pulses one ``update`` may give a cell. Default: None (no cap).
+    ``_drift(g, age_s, seconds) -> float32 (rows, cols) uS``
+        Capability "drift": conductances after ``seconds`` (float, s) more of relaxation;
+        ``g`` float32 (rows, cols) uS, ``age_s`` float64 (rows, cols) s since each cell's write.
+    ``_read_noise_rel() -> float or float32 (rows, cols)``
+        Relative std of read noise now (dimensionless). Default: the spec's ``read_noise_rel``
+        when "read-noise" is declared, else 0.
+
+    Capability hooks (only for devices that declare them): ``pulse_probabilistic``
+    ("native-probabilistic"), ``switching_probability`` and ``current_for_probability``
+    ("switching-law").
     """
 
     #: set by subclasses: names of per-cell parameter arrays kept in ``self.cell``
@@ -135,41 +190,51 @@ class Device:
     #: other backend keeps the validating public API (and conformance tests through it).
     internal_path = False
 
-    def __init__(self, spec: DeviceSpec, shape, compute: Compute):
+    def __init__(self, spec: DeviceSpec, shape: Iterable[int], compute: Compute) -> None:
         if not isinstance(spec, DeviceSpec):
             raise TypeError(f"spec must be a DeviceSpec, got {type(spec).__name__}")
         shape = tuple(int(s) for s in shape)
         if len(shape) != 2 or min(shape) < 1:
             raise ValueError(f"a device array has shape (rows, cols) with both >= 1, got {shape}")
         self.spec = spec
-        self.shape = shape
+        self.shape: tuple[int, int] = (shape[0], shape[1])
         self.compute = compute
-        self.xp = compute.xp
-        self.g = self.xp.full(shape, (spec.g_min_us + spec.g_max_us) / 2, dtype=np.float32)
-        self.cell: dict[str, object] = {}
+        self.xp: ArrayModule = compute.xp
+        self.g: Float32Array = self.xp.full(shape, (spec.g_min_us + spec.g_max_us) / 2, dtype=np.float32)
+        self.cell: dict[str, Array] = {}
         self.counters = Counters.zeros(self.xp, shape)
         self.time_s = 0.0  # simulated time, s (advanced only by drift)
-        self.written_at_s = self.xp.zeros(shape, dtype=np.float64)  # per-cell last write, s
+        self.written_at_s: Float64Array = self.xp.zeros(shape, dtype=np.float64)  # per-cell last write, s
         self._init_cells()
 
     # ------------------------------------------------------------------ physics hooks
     def _init_cells(self) -> None:
-        """Draw per-cell parameters into ``self.cell`` (default: none)."""
+        """Hook: draw per-cell parameters into ``self.cell`` (default: none).
 
-    def _pulse(self, g, idx, counts, signs):
-        """Conductances of cells ``idx`` (currently ``g``) after ``counts`` pulses of ``signs``."""
+        Each is an array of the device's shape (rows, cols), drawn through ``self.compute``;
+        list their names in ``cell_fields`` so :meth:`state` saves them."""
+
+    def _pulse(self, g: Float32Array, idx: Int64Array, counts: Int64Array, signs: Int8Array) -> Float32Array:
+        """Hook (required): conductances of cells ``idx`` (currently ``g``) after ``counts`` pulses of ``signs``.
+
+        ``g`` float32 (n,) uS; ``idx`` int64 (n,) flat indices, sorted, unique; ``counts``
+        int64 (n,) >= 0; ``signs`` int8 (n,) +1 (SET, up) or -1 (RESET, down). Returns float32
+        (n,) in uS, new arrays (never modify the inputs)."""
         raise NotImplementedError
 
     def max_update_pulses(self) -> int | None:
-        """Most pulses one update may give a cell (None: no cap); more could not move it further."""
+        """Hook: most pulses one update may give a cell (an int, or None: no cap); more could not move it further."""
         return None
 
-    def _update(self, g, idx, delta_us):
-        """(new g, pulses per cell) for a requested change; default: whole nominal pulses."""
+    def _update(self, g: Float32Array, idx: Int64Array, delta_us: Float32Array) -> tuple[Float32Array, Int64Array | int]:
+        """Hook: (new g, pulses per cell) for a requested change; default: whole nominal pulses.
+
+        ``g`` float32 (n,) uS; ``idx`` int64 (n,); ``delta_us`` float32 (n,) uS. Returns float32
+        (n,) uS and int64 (n,) pulse counts (or one Python int for every cell: an analog write is 1)."""
         counts, signs = self.pulses_for(g, delta_us, max_pulses=self.max_update_pulses())
         return self._pulse_moved(g, idx, counts, signs), counts
 
-    def _pulse_moved(self, g, idx, counts, signs):
+    def _pulse_moved(self, g: Float32Array, idx: Int64Array, counts: Int64Array, signs: Int8Array) -> Float32Array:
         """``_pulse`` applied where ``counts > 0``; the other cells keep ``g``.
 
         On the host only the moved cells are gathered (a mask costs nothing there); on a GPU
@@ -186,36 +251,44 @@ class Device:
             new[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
         return new
 
-    def _program(self, g, idx, targets_us):
-        """Write-verify result: the target plus the declared programming error."""
+    def _program(self, g: Float32Array, idx: Int64Array, targets_us: Float32Array) -> Float32Array:
+        """Hook: write-verify result, float32 (n,) uS; default: the target plus the declared programming error.
+
+        ``g`` float32 (n,) uS; ``idx`` int64 (n,); ``targets_us`` float32 (n,) uS, inside the window."""
         noise = self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)
         lo, hi = self.window_at(idx)
         return self.xp.clip(targets_us + noise, lo, hi)
 
-    def declared_step_us(self, g, direction: int):
-        """Nominal |dG| of one pulse from state ``g`` in ``direction`` (+1 up, -1 down)."""
+    def declared_step_us(self, g: Float32Array, direction: int) -> Float32Array:
+        """Hook: nominal |dG| of one pulse (uS) from state ``g`` in ``direction`` (+1 up, -1 down).
+
+        ``g`` float32 of any shape, uS; returns float32 of ``g``'s shape, uS (0 where a cell cannot move)."""
         bias = 1.0 + direction * self.spec.asymmetry
         return self.xp.full(self.xp.shape(g), self.spec.step_us * bias, dtype=np.float32)
 
-    def _declared_step_toward(self, g, signs):
+    def _declared_step_toward(self, g: Float32Array, signs: Int8Array) -> Float32Array:
         """Declared step of each cell in its own direction (``signs`` +1/-1 per cell).
 
         Default: both directions, then the one asked for; a backend whose
         ``declared_step_us`` takes a per-cell direction array may override it to pay once."""
         return self.xp.where(signs > 0, self.declared_step_us(g, UP), self.declared_step_us(g, DOWN))
 
-    def declared_write_noise_us(self, g, direction: int = UP):
-        """Std of the error of one pulse (or one analog write) from state ``g``.
+    def declared_write_noise_us(self, g: Float32Array, direction: int = UP) -> Float32Array:
+        """Hook: std of the error of one pulse (or one analog write) from state ``g``, uS.
+
+        ``g`` float32 of any shape, uS; returns float32 of ``g``'s shape, uS.
 
         ``direction`` (+1 up, -1 down) matters for backends whose noise differs by
         direction (e.g. noise proportional to a nonlinear step); the default ignores it."""
         return self.xp.full(self.xp.shape(g), self.spec.write_noise_us, dtype=np.float32)
 
-    def window_at(self, idx):
-        """(low, high) conductance bounds of cells ``idx``; the spec window by default."""
+    def window_at(self, idx: Int64Array) -> tuple[Bound, Bound]:
+        """Hook: (low, high) conductance bounds of cells ``idx``, uS; the spec window by default.
+
+        ``idx`` int64 (n,); each bound is a float32 scalar or a float32 (n,) array."""
         return np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
 
-    def pulse_probabilistic(self, probabilities, signs, index=None) -> None:
+    def pulse_probabilistic(self, probabilities: ArrayLike, signs: ArrayLike, index: ArrayLike | None = None) -> None:
         """One pulse per selected cell that takes effect with the given probability.
 
         For cells that switch stochastically by nature (capability
@@ -227,20 +300,23 @@ class Device:
             f"{self.spec.name} has no native probabilistic switching (capability 'native-probabilistic' absent)"
         )
 
-    def switching_probability(self, current_ua, direction: int):
+    def switching_probability(self, current_ua: ArrayLike, direction: int) -> Float32Array:
         """Population-averaged switching probability of one pulse at ``current_ua`` (uA).
 
         Declared by devices with capability "switching-law" (e.g. MTJs); others raise."""
         raise NotImplementedError(f"{self.spec.name} declares no switching law (capability 'switching-law' absent)")
 
-    def current_for_probability(self, probability, direction: int):
+    def current_for_probability(self, probability: ArrayLike, direction: int) -> Float32Array:
         """Pulse current (uA) whose population-averaged switching probability is ``probability``.
 
         Declared by devices with capability "switching-law"; others raise."""
         raise NotImplementedError(f"{self.spec.name} declares no switching law (capability 'switching-law' absent)")
 
-    def _drift(self, g, age_s, seconds: float):
-        """Conductances (all cells, device shape) after ``seconds`` more of relaxation.
+    def _drift(self, g: Float32Array, age_s: Float64Array, seconds: float) -> Float32Array:
+        """Hook (capability "drift"): conductances (all cells, device shape) after ``seconds`` more of relaxation.
+
+        ``g`` float32 (rows, cols) uS; ``age_s`` float64 (rows, cols) s; ``seconds`` float, s.
+        Returns float32 (rows, cols) uS.
 
         ``g`` is the current state and ``age_s`` each cell's time since its last write
         (before this step), both of the device's shape. Return new conductances inside
@@ -249,8 +325,8 @@ class Device:
         """
         raise NotImplementedError(f"{self.spec.name} does not model drift (capability 'drift' absent)")
 
-    def _read_noise_rel(self):
-        """Relative std of read noise now: a number, or an array of the device's shape.
+    def _read_noise_rel(self) -> float | Float32Array:
+        """Hook: relative std of read noise now (dimensionless): a float, or float32 (rows, cols).
 
         Default: the spec's ``read_noise_rel`` when "read-noise" is declared, else 0. A
         backend whose read noise depends on the state or on the cells' age overrides it
@@ -258,7 +334,7 @@ class Device:
         """
         return self.spec.read_noise_rel if self.spec.has(READ_NOISE) else 0.0
 
-    def age_s(self):
+    def age_s(self) -> Float64Array:
         """Seconds since each cell was last written (float64, the device's shape)."""
         return np.float64(self.time_s) - self.written_at_s
 
@@ -287,7 +363,7 @@ class Device:
         self.time_s += seconds
 
     # ------------------------------------------------------------------ helpers
-    def pulses_for(self, g, delta_us, max_pulses: int | None = None):
+    def pulses_for(self, g: Float32Array, delta_us: Float32Array, max_pulses: int | None = None) -> tuple[Int64Array, Int8Array]:
         """Whole pulses (count, sign) that best realise ``delta_us`` from ``g`` nominally.
 
         The count is rounded to the nearest integer, so a request under half a step writes
@@ -306,18 +382,18 @@ class Device:
         return counts.astype(xp.int64), signs
 
     # ------------------------------------------------------------------ validation
-    def _as_array(self, name, value, dtype=np.float32):
+    def _as_array(self, name: str, value: ArrayLike, dtype: DTypeLike = np.float32) -> Array:
         try:
             arr = self.xp.asarray(value, dtype=dtype)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"{name} must be numeric: {exc}") from exc
         return arr
 
-    def _check_finite(self, name, arr):
+    def _check_finite(self, name: str, arr: Array) -> None:
         if not bool(self.xp.isfinite(arr).all()):
             raise ValueError(f"{name} contains NaN or inf; pass finite values")
 
-    def _select(self, name, values, index):
+    def _select(self, name: str, values: Array, index: ArrayLike | None) -> tuple[Int64Array, Array]:
         """Turn (dense values) or (values at flat index) into (idx, values) 1-D arrays."""
         xp = self.xp
         if index is None:
@@ -343,7 +419,7 @@ class Device:
         keep = values != 0
         return idx[keep].astype(xp.int64), values[keep]
 
-    def _select_signed(self, name, values, signs, index):
+    def _select_signed(self, name: str, values: Array, signs: ArrayLike, index: ArrayLike | None) -> tuple[Int64Array, Array, Int8Array]:
         """:meth:`_select` plus each selected cell's sign (int8), which must be +1 or -1."""
         xp = self.xp
         signs = xp.broadcast_to(self._as_array("signs", signs, dtype=np.float64), values.shape)
@@ -354,7 +430,7 @@ class Device:
         return idx, selected, s.astype(xp.int8)
 
     # ------------------------------------------------------------------ operations
-    def program(self, targets_us, mask=None) -> None:
+    def program(self, targets_us: ArrayLike, mask: ArrayLike | None = None) -> None:
         """Closed-loop write-verify of cells to target conductances (uS).
 
         ``mask`` (bool, same shape) selects cells; by default every cell is programmed.
@@ -389,7 +465,7 @@ class Device:
         self.counters.cell_reads += reads
         self.counters.energy_j["program"] += reads * self.spec.energy_per_read_j
 
-    def pulse(self, counts, signs, index=None) -> None:
+    def pulse(self, counts: ArrayLike, signs: ArrayLike, index: ArrayLike | None = None) -> None:
         """Open-loop pulses: ``counts`` (>= 0 integers) in direction ``signs`` (+1 / -1).
 
         Dense form: arrays of the device's shape (cells with count 0 are untouched).
@@ -410,7 +486,7 @@ class Device:
         self._commit(idx, new)
         self._count_writes(idx, n.astype(xp.int64), "write", signs=s)
 
-    def update(self, delta_us, index=None) -> None:
+    def update(self, delta_us: ArrayLike, index: ArrayLike | None = None) -> None:
         """Request conductance changes (uS); the device realises them with its own physics.
 
         Cells whose request is exactly 0 are not touched. Pulsed devices realise a request
@@ -430,7 +506,7 @@ class Device:
         signs = self.xp.where(d > 0, UP, DOWN).astype(self.xp.int8)
         self._count_writes(idx, n, "write", written=n > 0, signs=signs)
 
-    def read_cells(self, index):
+    def read_cells(self, index: ArrayLike) -> Float32Array:
         """Verify read of the cells at flat ``index`` (1-D ints): their conductances as the
         periphery senses them (read noise redrawn), uS. Counted as one read of each cell and
         booked as "verify" energy (closed-loop programming by an update rule)."""
@@ -447,7 +523,7 @@ class Device:
         c.add("energy_j.verify", n * self.spec.energy_per_read_j)
         return self._with_read_noise(self.g.reshape(-1)[idx.astype(xp.int64)])
 
-    def read_masked(self, mask):
+    def read_masked(self, mask: BoolArray) -> Float32Array:
         """Verify read of the cells where ``mask`` (bool, flat over every cell) is set, in the
         dense form (no host synchronisation): all conductances as sensed, uS, of which only the
         masked ones are counted as reads and booked as "verify" energy."""
@@ -457,26 +533,28 @@ class Device:
         c.add("energy_j.verify", n * self.spec.energy_per_read_j)
         return self._with_read_noise(self.g.reshape(-1))
 
-    def read(self):
+    def read(self) -> Float32Array:
         """Conductances as the periphery senses them (read noise redrawn), uS."""
         self._count_reads(1)
         return self._with_read_noise(self.g)
 
-    def forward(self, x):
+    def forward(self, x: ArrayLike) -> Float32Array:
         """Batched product ``x @ G`` (uS * input units), x of shape (batch, rows) or (rows,)."""
         return self._product(x, transposed=False)
 
-    def backward(self, d):
+    def backward(self, d: ArrayLike) -> Float32Array:
         """Batched transposed product ``d @ G.T``, d of shape (batch, cols) or (cols,)."""
         return self._product(d, transposed=True)
 
-    def peek(self):
+    def peek(self) -> Float32Array:
         """The exact stored conductances (a copy). Simulation-only: not counted, no noise."""
         return self.g.copy()
 
     # ------------------------------------------------------------------ products
-    def _product(self, x, transposed: bool, checked: bool = False, offset_us=None):
+    def _product(self, x: Any, transposed: bool, checked: bool = False, offset_us: float | np.float32 | None = None) -> Float32Array:
         """The product; ``checked=True`` (the library's own callers) skips the input checks.
+
+        ``x``: a float32 array of shape (batch, n) or (n,) when ``checked``, else anything array-like.
 
         ``offset_us`` (internal path): the product of ``G - offset_us`` (a reference column's
         current folded in, from a copy cached between writes); read noise is still that of G."""
@@ -488,18 +566,19 @@ class Device:
                 raise ValueError(f"input must have shape (batch, {need}) or ({need},), got {tuple(x.shape)}")
             self._check_finite("input", x)
         x2 = x.reshape(1, -1) if x.ndim == 1 else x
+        y: Float32Array
         if checked and self.internal_path:  # G - offset and the noise variance cached between writes
             w, var = self._product_operands(offset_us)
             y = x2 @ (w.T if transposed else w)
             if var is not None:
                 y += xp.sqrt((x2 * x2) @ (var.T if transposed else var)) * self.compute.normal(y.shape)
             self._count_reads(x2.shape[0])
-            return y[0] if x.ndim == 1 else y
+            return cast(Float32Array, y[0] if x.ndim == 1 else y)
         g = self.g.T if transposed else self.g
         y = x2 @ g
         if offset_us is not None:
             y -= np.float32(offset_us) * x2.sum(axis=1, keepdims=True)
-        rel = self._read_noise_rel()
+        rel: Any = self._read_noise_rel()  # a number or a per-cell array
         if np.ndim(rel) != 0 or rel > 0:
             # i.i.d. cell noise N(0, (rel*G)^2) per product, summed over the inputs:
             # the output-referred std is sqrt(x^2 @ (rel*G)^2), drawn per vector.
@@ -507,9 +586,9 @@ class Device:
             sg = g * (np.float32(rel) if np.ndim(rel) == 0 else (rel.T if transposed else rel).astype(np.float32))
             y += xp.sqrt((x2 * x2) @ (sg * sg)) * self.compute.normal(y.shape)
         self._count_reads(x2.shape[0])
-        return y[0] if x.ndim == 1 else y
+        return cast(Float32Array, y[0] if x.ndim == 1 else y)
 
-    def _cached(self, name: str, key, make):
+    def _cached(self, name: str, key: object, make: Callable[[], _T]) -> _T:
         """``make()`` cached under ``name`` until a write (``_store``) or a new ``self.g``.
 
         Only for the internal path: first-party backends change conductances only through
@@ -518,41 +597,41 @@ class Device:
         full = self._cache_key(key)
         hit = cache.get(name)
         if hit is not None and hit[0][0] is full[0] and hit[0][1:] == full[1:]:
-            return hit[1]
+            return cast(_T, hit[1])
         value = make()
         cache[name] = (full, value)
         return value
 
-    def _cache_key(self, key):
+    def _cache_key(self, key: object) -> tuple[Float32Array, int, float, object]:
         """What a :meth:`_cached` value depends on: this array's conductances (identity and write
         version), the clock, and ``key``."""
         return (self.g, self.__dict__.get("_version", 0), getattr(self, "time_s", 0.0), key)
 
-    def _read_var(self):
+    def _read_var(self) -> Float32Array:
         """Read-noise variance of every cell, ``(rel * G)^2`` (uS^2), cached between writes
         and clock moves (``rel`` from :meth:`_read_noise_rel`, a number or per cell)."""
 
-        def make():
-            rel = self._read_noise_rel()
+        def make() -> Float32Array:
+            rel: Any = self._read_noise_rel()  # a number or a per-cell array
             rel2 = np.float32(rel) ** 2 if np.ndim(rel) == 0 else (rel * rel).astype(np.float32)
             return (self.g * self.g) * rel2
 
         return self._cached("read_var", None, make)
 
-    def _product_operands(self, offset_us=None):
+    def _product_operands(self, offset_us: float | np.float32 | None = None) -> tuple[Float32Array, Float32Array | None]:
         """(``G - offset_us`` or G, read-noise variance or None when reads are noiseless now),
         cached between writes (internal path only). A sparse write of a noiseless array updates
         the cached copy in place (:meth:`_store`) instead of recomputing it."""
         key = None if offset_us is None else float(offset_us)
 
-        def make():
-            rel = self._read_noise_rel()
+        def make() -> tuple[Float32Array, Float32Array | None]:
+            rel: Any = self._read_noise_rel()  # a number or a per-cell array
             var = None if np.ndim(rel) == 0 and not rel > 0 else self._read_var()
             return (self.g if key is None else self.g - np.float32(key)), var
 
         return self._cached("operands", key, make)
 
-    def _pair_product(self, other, x, transposed: bool):
+    def _pair_product(self, other: Device, x: Float32Array, transposed: bool) -> Float32Array:
         """``x @ (G_self - G_other)`` for a differential pair in ONE product (internal path).
 
         Both arrays' read noises are independent Gaussians per output, so their difference is
@@ -561,14 +640,15 @@ class Device:
         xp = self.xp
         noisy = [d for d in (self, other) if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE)]
 
-        def make():
-            var = None
+        def make() -> tuple[Float32Array, Float32Array | None, Float32Array, bool]:
+            var: Float32Array | None = None
             for d in noisy:
                 var = d._read_var() if var is None else var + d._read_var()
             # a sparse write may patch the cached arrays in place where they are this pair's own
-            # and follow from G by a scalar relative noise (see _pair_patch)
-            own = len(noisy) != 1 and all(np.ndim(d._read_noise_rel()) == 0 for d in noisy)
-            return self.g - other.g, var, other.g, own
+            # and follow from G by a scalar relative noise (see _pair_patch): keep each rel^2
+            rels = [d._read_noise_rel() for d in noisy]
+            own = len(noisy) != 1 and all(np.ndim(r) == 0 for r in rels)
+            return self.g - other.g, var, other.g, [np.float32(r) ** 2 for r in rels] if own else None
 
         diff, var = self._cached("pair", self._pair_key(other), make)[:2]
         y = x @ (diff.T if transposed else diff)
@@ -579,42 +659,38 @@ class Device:
         return y
 
     @staticmethod
-    def _pair_key(other):
+    def _pair_key(other: Device) -> tuple[int, int, float]:
         # id() is safe: the cached value holds other.g, so the id cannot be reused meanwhile
         return (id(other.g), other.__dict__.get("_version", 0), getattr(other, "time_s", 0.0))
 
-    def _pair_cached(self, other):
+    def _pair_cached(self, other: Device) -> Any:
         """The cached pair product arrays if current and patchable (call before a pair write), else None."""
         hit = self.__dict__.get("_cache", {}).get("pair")
-        if hit is None or not hit[1][3]:
+        if hit is None or hit[1][3] is None:
             return None
         full = self._cache_key(self._pair_key(other))
         return hit[1] if hit[0][0] is full[0] and hit[0][1:] == full[1:] else None
 
-    def _pair_patch(self, other, cached, where, g_self, g_other) -> None:
+    def _pair_patch(self, other: Device, cached: Any, where: Array, g_self: Float32Array, g_other: Float32Array) -> None:
         """After a write of the pair's cells ``where`` (now ``g_self`` / ``g_other``, uS), bring the
         cached product arrays of :meth:`_pair_cached` up to date at those cells only (the same
         arithmetic as a rebuild, so bit-identical) instead of rebuilding them on the next product."""
-        diff, var = cached[0], cached[1]
+        diff, var, _, rel2 = cached
         diff.reshape(-1)[where] = g_self - g_other
-        if var is not None:
-            part = []
-            for d, g in ((self, g_self), (other, g_other)):
-                if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE):
-                    part.append((g * g) * np.float32(d._read_noise_rel()) ** 2)
-            var.reshape(-1)[where] = part[0] + part[1]
+        if var is not None:  # both arrays noisy, each with its scalar rel^2
+            var.reshape(-1)[where] = (g_self * g_self) * rel2[0] + (g_other * g_other) * rel2[1]
         self.__dict__["_cache"]["pair"] = (self._cache_key(self._pair_key(other)), cached)
 
-    def _with_read_noise(self, g):
-        rel = self._read_noise_rel()
+    def _with_read_noise(self, g: Float32Array) -> Float32Array:
+        rel: Any = self._read_noise_rel()  # a number or a per-cell array
         if np.ndim(rel) == 0:
             if rel > 0:
                 return g + self.xp.abs(g) * np.float32(rel) * self.compute.normal(g.shape)
             return g.copy()
-        return g + self.xp.abs(g) * rel.astype(np.float32) * self.compute.normal(g.shape)
+        return cast(Float32Array, g + self.xp.abs(g) * rel.astype(np.float32) * self.compute.normal(g.shape))
 
     # ------------------------------------------------------------------ internal path
-    def _write_internal(self, op: str, idx, values, signs=None):
+    def _write_internal(self, op: str, idx: Int64Array | None, values: Array, signs: Int8Array | None = None) -> tuple[Any, Any]:
         """Write without re-validating: the library's own callers (AnalogMatrix, rules).
 
         ``op`` "update" (``values`` = requested change, uS) or "pulse" (``values`` = int64
@@ -626,6 +702,7 @@ class Device:
         """
         xp = self.xp
         flat = self.g.reshape(-1)
+        where: Int64Array | slice
         if idx is None:
             where, cells, g = slice(None), self._every_cell(), flat
         else:
@@ -642,32 +719,32 @@ class Device:
             signs = xp.where(values > 0, UP, DOWN).astype(xp.int8) if self.spec.declares_set_reset else None
         elif op == "pulse":
             n = values
-            new = self._pulse(g, cells, n, signs)
+            new = self._pulse(g, cells, n, cast(Int8Array, signs))  # "pulse" always comes with signs
         else:
             raise ValueError(f"unknown internal write {op!r}")
         written = n > 0
         self._store(where, xp.where(written, new, g))
         return self._count_writes(where, n, "write", written=written, signs=signs)
 
-    def _every_cell(self):
+    def _every_cell(self) -> Int64Array:
         """Flat indices of every cell (cached: the shape never changes)."""
         if getattr(self, "_all_cells", None) is None:
-            self._all_cells = self.xp.arange(self.shape[0] * self.shape[1], dtype=self.xp.int64)
-        return self._all_cells
+            self._all_cells: Int64Array | None = self.xp.arange(self.shape[0] * self.shape[1], dtype=self.xp.int64)
+        return cast(Int64Array, self._all_cells)
 
     # ------------------------------------------------------------------ bookkeeping
-    def _commit(self, idx, new_values) -> None:
+    def _commit(self, idx: Int64Array, new_values: ArrayLike) -> None:
         new_values = self.xp.asarray(new_values, dtype=np.float32)
         if not bool(self.xp.isfinite(new_values).all()):
             raise FloatingPointError(f"{self.spec.name}: physics produced non-finite conductances")
         self._store(idx, new_values)
 
-    def _store(self, idx, new_values) -> None:
+    def _store(self, idx: Int64Array | slice, new_values: Array) -> None:
         """Put new conductances of cells ``idx`` (flat indices, or ``slice(None)`` for all) in place."""
         self.g.reshape(-1)[idx] = new_values
         version = self.__dict__.get("_version", 0)
         self._version = version + 1  # invalidates what _cached holds ...
-        cache = self.__dict__.get("_cache")
+        cache: Any = self.__dict__.get("_cache")
         hit = cache.get("operands") if cache else None
         if hit is not None and hit[0][1] == version and hit[0][3] is not None and hit[1][1] is None:
             if hit[0][0] is self.g and hit[0][2] == self.time_s:
@@ -675,7 +752,9 @@ class Device:
                 hit[1][0].reshape(-1)[idx] = new_values - np.float32(hit[0][3])
                 cache["operands"] = ((self.g, version + 1, *hit[0][2:]), hit[1])
 
-    def _count_writes(self, idx, pulses, category: str, written=None, signs=None):
+    def _count_writes(
+        self, idx: Int64Array | slice, pulses: Int64Array | int, category: str, written: BoolArray | None = None, signs: Int8Array | None = None
+    ) -> tuple[Any, Any]:
         """Book a write: per-cell pulses and write events, running totals, energy, clocks.
 
         Every write form (public and internal) ends here. ``idx``: flat indices or
@@ -693,7 +772,7 @@ class Device:
         c.pulses.reshape(-1)[idx] += pulses
         if isinstance(pulses, int):  # the same count for every cell of a sparse idx
             c.writes.reshape(-1)[idx] += 1
-            events = int(idx.size)
+            events = int(cast(Int64Array, idx).size)
             n = pulses * events
         elif written is None:
             c.writes.reshape(-1)[idx] += 1
@@ -719,12 +798,12 @@ class Device:
         self.counters.energy_j["read"] += cells * self.spec.energy_per_read_j
 
     # ------------------------------------------------------------------ state
-    def state(self) -> dict[str, np.ndarray]:
+    def state(self) -> dict[str, np.ndarray[Any, Any]]:
         """Everything needed to restore this device, as host numpy arrays (no pickle).
 
         The arrays are copies: later writes to the device do not change an exported state."""
 
-        def to_np(x):
+        def to_np(x: Array) -> np.ndarray[Any, Any]:
             return np.array(self.compute.to_numpy(x), copy=True)
 
         settle(self.xp, [self.counters])
@@ -746,7 +825,7 @@ class Device:
             out["rng_state"] = np.array(self.compute.rng_state())
         return out
 
-    def load_state(self, state: dict) -> None:
+    def load_state(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state` export; checks everything before changing anything.
 
         A state of another spec, shape or dtype is refused with ValueError (a missing key

@@ -141,7 +141,12 @@ def write_evaluation(run, config, run_dir, plots: bool = True) -> dict:
     atomic_write_text(run_dir / EVALUATE_TABLE, table(result, name))
     if plots:
         (run_dir / "plots").mkdir(exist_ok=True)
-        plot({name: result}, run_dir / EVALUATE_PLOT, title=f"{run.cfg.run_name}: {result['metric']} after programming")
+        from .plot.common import identity_line
+
+        who = identity_line({"name": run.cfg.run_name, "task": run.cfg.task.name, "model": run.cfg.model.name,
+                             "backend": run.cfg.backend.name, "preset": run.device.preset, "rule": run.cfg.rule.name,
+                             "seed": run.cfg.seed})
+        plot({name: result}, run_dir / EVALUATE_PLOT, title=f"{result['metric']} after programming", identity=who)
     return result
 
 
@@ -188,35 +193,9 @@ def combined_table(series: dict[str, dict], title: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot(series: dict[str, dict], path, title: str = "") -> None:
-    """Metric vs time after programming (log axis): one colour per run, solid = compensated,
-    dashed = uncompensated. ``series`` maps a label to an :func:`evaluate_over_time` result."""
-    from .report.plots import _pyplot, _save
+def plot(series: dict[str, dict], path, title: str = "", identity: str | None = None) -> None:
+    """Save :func:`imc.plot.plot_evaluation` (metric vs time after programming) as ``path``."""
+    from .plot.common import save
+    from .plot.run import plot_evaluation
 
-    plt = _pyplot()
-    many = len(series) > 3
-    fig, ax = plt.subplots(figsize=(11, 5) if many else (7, 4.2))
-    colours = plt.get_cmap("tab20" if len(series) > 10 else "tab10")
-    metric = "accuracy"
-    for k, (label, ev) in enumerate(series.items()):
-        metric = ev["metric"]
-        scale = 100.0 if metric == "accuracy" else 1.0
-        colour = colours(k % colours.N)
-        times = np.maximum(np.asarray(ev["times_s"], dtype=float), 1e-3)
-        suffix = "" if ev["drift_modelled"] else " (no drift model)"
-        if "compensated" in ev:
-            ax.plot(times, np.asarray(ev["compensated"]) * scale, "o-", color=colour, label=f"{label}, compensated{suffix}")
-        if "uncompensated" in ev:
-            ax.plot(times, np.asarray(ev["uncompensated"]) * scale, "s--", color=colour, alpha=0.8,
-                    label=f"{label}, uncompensated{suffix}")
-    ax.set_xscale("log")
-    ax.set_xlabel("time after programming (s)")
-    ax.set_ylabel("test accuracy (%)" if metric == "accuracy" else f"test {metric} (dB)")
-    if title:
-        ax.set_title(title)
-    ax.grid(True, which="both", alpha=0.3)
-    if many:  # beside the axes, so no curve hides behind it
-        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
-    else:
-        ax.legend(fontsize=7)
-    _save(fig, path)
+    save(plot_evaluation(series, title=title, identity=identity), path)

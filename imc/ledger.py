@@ -191,8 +191,9 @@ class Ledger:
         if phase not in _PHASES:
             raise ValueError(f"phase must be one of {_PHASES}, got {phase!r}")
         now = self._snapshot(settled)
-        for key in _SNAPSHOT:
-            self.totals[phase][key] += now[key] - self._last[key]
+        totals, last = self.totals[phase], self._last
+        for key, value in now.items():
+            totals[key] += value - last[key]
         self._last = now
         if len(self._groups) > 1:  # one group: its totals are the totals above
             for group, tiles in self._groups.items():
@@ -213,8 +214,9 @@ class Ledger:
 
         ``cells``/``pulses`` may be 0-d device arrays: they come back with the devices'
         totals in one transfer, the only one the ledger makes per step."""
-        cells, pulses = self._settle((cells, pulses))
-        cells, pulses, epoch = round(cells), round(pulses), int(epoch)
+        if self._xp is not np:
+            cells, pulses = self._settle((cells, pulses))
+        cells, pulses, epoch = round(float(cells)), round(float(pulses)), int(epoch)
         self.step_cells.append(cells)
         self.step_pulses.append(pulses)
         self.epoch_of_step.append(epoch)
@@ -223,12 +225,22 @@ class Ledger:
         acc = self._epoch_cells.setdefault(epoch, [0, 0])
         acc[0] += cells
         acc[1] += 1
-        n_all = self.n_weights + self.n_digital
-        self.digital_flops += self.optimizer.flops_per_weight * n_all + self.rule.flops_per_weight * self.n_weights
-        # gradient, proposal and each optimiser slot written and read once; rule state read and written
-        slots = len(getattr(self.optimizer, "slots", ()))
-        self.memory_words += (4 + 2 * slots) * n_all + 2 * getattr(self.rule, "words_per_weight", 0) * self.n_weights
+        flops, words = self._step_work()
+        self.digital_flops += flops
+        self.memory_words += words
         self.observe("train", settled=True)
+
+    def _step_work(self) -> tuple[int, int]:
+        """(digital flops, SRAM words) of one step's optimiser and rule work (fixed for a run)."""
+        key = (self.optimizer.flops_per_weight, self.rule.flops_per_weight)
+        if getattr(self, "_work", (None,))[0] != key:
+            n_all = self.n_weights + self.n_digital
+            flops = self.optimizer.flops_per_weight * n_all + self.rule.flops_per_weight * self.n_weights
+            # gradient, proposal and each optimiser slot written and read once; rule state read and written
+            slots = len(getattr(self.optimizer, "slots", ()))
+            words = (4 + 2 * slots) * n_all + 2 * getattr(self.rule, "words_per_weight", 0) * self.n_weights
+            self._work = (key, (flops, words))
+        return self._work[1]
 
     # ------------------------------------------------------------------ reporting
     @property

@@ -92,7 +92,7 @@ class SGD(Optimizer):
         return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay}
 
     def propose(self, name: str, grad, weight=None):
-        g = _decayed(grad, weight, self.weight_decay)
+        g = _decayed(grad, weight, self.weight_decay) if self.weight_decay else grad
         self.steps[name] = self.steps.get(name, 0) + 1
         if self.momentum:
             v = self._slot(name, "velocity", g)

@@ -23,7 +23,6 @@ import numpy as np
 from .compute import Compute
 from .errors import UserError
 from .ledger import EnergyConstants, Ledger
-from .nn.analog import WriteStats
 from .nn.module import Module
 
 METRICS = ("accuracy", "psnr")
@@ -160,7 +159,7 @@ class Trainer:
                 "Lower the learning rate or check the inputs for NaN/inf.", self.step, epoch,
             )
         model.backward(self.loss.backward())
-        stats = WriteStats()
+        cells = pulses = 0
         decay = bool(getattr(self.optimizer, "weight_decay", 0))
         propose, apply = self.optimizer.propose, self.rule.apply
         self.rule.begin_step(int(xb.shape[0]), getattr(self.optimizer, "lr", None))
@@ -168,7 +167,8 @@ class Trainer:
             delta = propose(name, p.grad, p.value() if decay else None)
             if p.tile is not None:
                 try:
-                    stats += apply(name, p.tile, delta)
+                    stats = apply(name, p.tile, delta)
+                    cells, pulses = cells + stats.cells, pulses + stats.pulses
                 except ValueError:  # checked only on failure: no extra host sync per step
                     if bool(self.xp.isfinite(delta).all()):
                         raise
@@ -177,9 +177,9 @@ class Trainer:
                         "training stopped. Lower the learning rate.", self.step, epoch,
                     ) from None
             else:
-                p.data += delta.astype(p.data.dtype, copy=False)
+                p.data += delta  # numpy casts within a kind in place (float64 proposals into float32)
         self.step += 1
-        self.ledger.record_step(epoch, stats.cells, stats.pulses)
+        self.ledger.record_step(epoch, cells, pulses)
         self.step_losses.append(loss)
         return loss
 
@@ -222,7 +222,7 @@ class Trainer:
                       "pulses_step": list(self.ledger.step_pulses)},
         }
 
-    def identity(self) -> dict:
+    def identity(self) -> dict[str, object]:
         """What the run is, as far as the trainer knows: model class, backend, preset, rule, seed."""
         tiles = list(self.model.tiles())
         source = getattr(tiles[0].config, "device", None) if tiles else None

@@ -21,7 +21,7 @@ PLUGINS = sorted(p.name for p in (ROOT / "plugins").iterdir() if (p / "__init__.
 # Lowest first; a module may import its own layer or lower ones. Packages are listed by
 # their top module (imc.nn covers imc.nn.*).
 LAYERS = [
-    {"imc.errors", "imc.spec", "imc.files", "imc.fields", "imc.records", "imc.hookspecs", "imc.compute",
+    {"imc.errors", "imc.arraytypes", "imc.spec", "imc.files", "imc.fields", "imc.records", "imc.hookspecs", "imc.compute",
      "imc.cupy_standin", "imc.curves", "imc.limits"},
     {"imc.device", "imc.variation", "imc.checkpoint"},
     {"imc.registry", "imc"},  # "imc": the public facade (imc/__init__.py re-exports up to the registry)

@@ -256,9 +256,10 @@ def test_fitted_device_over_its_measurements(tmp_path, monkeypatch):
     monkeypatch.setenv("IMC_PRESET_DIR", str(tmp_path / "fits"))
     csv = tmp_path / "ramps.csv"
     csv.write_text(text())
-    assert main(["fit", str(csv), "--name", "mydev"]) == 0
+    assert main(["fit", str(csv), "--name", "mydev", "--plot", str(tmp_path / "fit.png")]) == 0
     measured = read_sweeps_csv(csv)
     fig = iplot.plot_fit(measured, "table", "mydev")
+    assert iplot.png_bytes(fig) == (tmp_path / "fit.png").read_bytes()  # `imc fit --plot` saves this figure
     assert fig.get_label() == "fitted vs measured (80 ramps): table:mydev, seed 0"
     ramps, step, noise = fig.axes
     assert (ramps.get_xlabel(), ramps.get_ylabel()) == ("pulse number within the ramp (pulses)", "conductance G (uS)")
@@ -309,3 +310,16 @@ def test_axis_labels_carry_units(key, label):
     from imc.plot.common import axis_label
 
     assert axis_label(key) == label
+
+
+def test_evaluation_over_time_names_the_run_and_is_the_saved_png(tmp_path):
+    from imc.runner import train_run
+
+    cfg = apply_overrides(default_config(), {**TINY, "backend.name": "pcm", "backend.preset": "", "backend.overrides": {},
+                                             "evaluate.times_s": [1, 86400.0]})
+    summary = train_run(cfg, tmp_path / "run")
+    who = f"digits-mlp-eapu: digits / mlp on pcm:{summary['preset']}, rule eapu, seed 0"
+    fig = iplot.plot_evaluation({"eapu on pcm": summary["evaluate"]}, title="accuracy after programming", identity=who)
+    assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("time after programming (s)", "test accuracy (%)")
+    saved = (tmp_path / "run" / "plots" / "evaluate.png").read_bytes()
+    assert png_title(saved) == who and iplot.png_bytes(fig) == saved

@@ -145,7 +145,9 @@ def main(args) -> int:
         series = {_label(point): s["evaluate"] for point, s in zip(sweep.points, summaries)}
         over_time = combined_table(series, title)
         atomic_write_text(out / "compare_time.md", over_time)
-        plot(series, out / "compare_time.png", title=f"{title}: after programming")
+        from imc.plot.compare import comparison_identity
+
+        plot(series, out / "compare_time.png", title=f"{title}: after programming", identity=comparison_identity(rows))
         print(over_time)
         files += ", compare_time.md, compare_time.png"
     print(f"comparison written to {out} ({files}; runs in {out / 'runs'})")

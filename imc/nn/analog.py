@@ -34,11 +34,14 @@ with digital products and exact updates: the noiseless upper bound, with no devi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any, cast
 
 import attrs
 import numpy as np
+from numpy.typing import ArrayLike
 
+from ..arraytypes import Array, ArrayModule, BoolArray, Float32Array, Shape
 from ..compute import Compute
 from ..device import Device, settle
 from ..spec import ABRUPT_RESET, BOUNDS, NATIVE_PROBABILISTIC, DeviceSpec
@@ -50,14 +53,14 @@ PAPER_R_WG_PER_US = 1.0 / 80.0
 REFRESH_FRACTION = 0.9
 
 
-def _optional_positive_int(instance, attribute, value):
+def _optional_positive_int(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{attribute.name} must be a positive integer or None, got {value!r}")
 
 
-def _optional_bits(instance, attribute, value):
+def _optional_bits(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is not None:
         try:
             levels(value)
@@ -65,7 +68,7 @@ def _optional_bits(instance, attribute, value):
             raise ValueError(f"{attribute.name}: {exc}") from None
 
 
-def _optional_positive_float(instance, attribute, value):
+def _optional_positive_float(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (math.isfinite(value) and value > 0):
@@ -87,7 +90,7 @@ class DeviceSource:
     preset: str = ""
 
     @classmethod
-    def from_registry(cls, backend: str = "memristor", preset: str | None = None, **overrides) -> DeviceSource:
+    def from_registry(cls, backend: str = "memristor", preset: str | None = None, **overrides: Any) -> DeviceSource:
         """Resolve an installed backend, preset and spec overrides (unknown names raise a UserError)."""
         from ..registry import get_registry
 
@@ -95,7 +98,11 @@ class DeviceSource:
         spec = info.spec(preset, **overrides)
         return cls(spec=spec, factory=info.factory, backend=backend, preset=preset or info.default_preset)
 
-    def create(self, shape, compute: Compute) -> Device:
+    def label(self) -> str:
+        """``backend:preset`` (e.g. ``memristor:eapu-paper``), or the spec's name when not from the registry."""
+        return f"{self.backend}:{self.preset}" if self.backend else self.spec.name
+
+    def create(self, shape: Shape, compute: Compute) -> Device:
         """A device array of ``shape`` cells on ``compute``."""
         return self.factory(spec=self.spec, shape=tuple(shape), compute=compute)
 
@@ -118,7 +125,7 @@ class AnalogConfig:
     device: DeviceSource | None = attrs.field(default=None)
     backend: str = attrs.field(default="memristor", validator=attrs.validators.instance_of(str))
     preset: str | None = attrs.field(default=None)
-    overrides: dict = attrs.field(factory=dict, converter=dict, hash=False)
+    overrides: dict[str, Any] = attrs.field(factory=dict, converter=dict, hash=False)
     r_wg_per_us: float | None = attrs.field(default=None, validator=_optional_positive_float)
     w_max: float = attrs.field(default=1.0, converter=float, validator=_optional_positive_float)
     mapping: str | None = attrs.field(default=None, validator=attrs.validators.optional(attrs.validators.in_(MAPPINGS)))
@@ -127,7 +134,7 @@ class AnalogConfig:
     dac_bits: int | None = attrs.field(default=None, validator=_optional_bits)
     adc_bits: int | None = attrs.field(default=None, validator=_optional_bits)
 
-    def __attrs_post_init__(self):
+    def __attrs_post_init__(self) -> None:
         if self.device is None:
             object.__setattr__(self, "device", DeviceSource.from_registry(self.backend, self.preset, **self.overrides))
         elif not isinstance(self.device, DeviceSource):
@@ -135,14 +142,16 @@ class AnalogConfig:
 
     def spec(self) -> DeviceSpec:
         """The resolved device spec."""
-        return self.device.spec
+        return cast(DeviceSource, self.device).spec  # resolved in __attrs_post_init__
 
-    def resolved_mapping(self, spec) -> str:
+    def resolved_mapping(self, spec: DeviceSpec) -> str:
+        """The mapping in force: the one asked for, else 'pair' for bounded devices and 'reference' otherwise."""
         if self.mapping is not None:
             return self.mapping
         return "pair" if spec.has(BOUNDS) else "reference"
 
-    def resolved_r_wg(self, spec) -> float:
+    def resolved_r_wg(self, spec: DeviceSpec) -> float:
+        """The weight per uS in force (see ``r_wg_per_us``)."""
         if self.r_wg_per_us is not None:
             return float(self.r_wg_per_us)
         if not spec.has(BOUNDS):
@@ -158,7 +167,7 @@ class WriteStats:
     cells: int = 0
     pulses: int = 0
 
-    def __iadd__(self, other: WriteStats):
+    def __iadd__(self, other: WriteStats) -> WriteStats:
         self.cells += other.cells
         self.pulses += other.pulses
         return self
@@ -168,23 +177,26 @@ class WriteStats:
 class _Tile:
     rows: slice
     cols: slice
-    devices: list  # [G] (reference) or [G+, G-] (pair)
+    devices: list[Device]  # [G] (reference) or [G+, G-] (pair)
 
 
 class AnalogMatrix:
-    """A (inputs, outputs) weight matrix on device tiles; see the module docstring."""
+    """A (inputs, outputs) weight matrix on device tiles; see the module docstring.
 
-    def __init__(self, weights, config: AnalogConfig, compute: Compute):
+    Weights are float32 (dimensionless), conductances float32 in uS, flat weight indices
+    int64; arrays are numpy, or cupy on a GPU (``self.xp``)."""
+
+    def __init__(self, weights: ArrayLike, config: AnalogConfig, compute: Compute) -> None:
         xp = compute.xp
         w = xp.asarray(weights, dtype=np.float32)
         if w.ndim != 2:
             raise ValueError(f"an analog matrix needs 2-D weights, got shape {tuple(w.shape)}")
         self.config = config
         self.compute = compute
-        self.xp = xp
-        self.shape = tuple(int(s) for s in w.shape)
+        self.xp: ArrayModule = xp
+        self.shape: tuple[int, int] = (int(w.shape[0]), int(w.shape[1]))
         self.size = self.shape[0] * self.shape[1]
-        self.spec = config.device.spec
+        self.spec = config.spec()
         self.mapping = config.resolved_mapping(self.spec)
         self.r_wg_per_us = config.resolved_r_wg(self.spec)
         self.g_ref_us = np.float32((self.spec.g_min_us + self.spec.g_max_us) / 2)
@@ -199,7 +211,7 @@ class AnalogMatrix:
             )
         self.output_scale = 1.0  # digital gain on the outputs (global drift compensation), 1 = none
         self.refreshes = 0  # cells re-programmed by pair refresh (abrupt-reset devices)
-        self.exact = None  # float32 weights in exact (digital) mode
+        self.exact: Float32Array | None = None  # float32 weights in exact (digital) mode
         self.conversions = {"dac": 0, "adc": 0}
         self.macs = 0  # analog multiply-accumulates performed (for the digital-equivalent count)
         self.flops = 0  # digital flops of products in exact mode
@@ -214,15 +226,27 @@ class AnalogMatrix:
                 tshape = (rows.stop - rows.start, cols.stop - cols.start)
                 devices = []
                 for _ in range(2 if self.mapping == "pair" else 1):
-                    devices.append(config.device.create(tshape, compute.spawn(key)))
+                    devices.append(cast(DeviceSource, config.device).create(tshape, compute.spawn(key)))
                     key += 1
                 self.tiles.append(_Tile(rows, cols, devices))
         self._tile_rows, self._tile_cols = tr, tc
         self._tiles_per_row = -(-self.shape[1] // tc)
         self.program(w)
 
+    def label(self) -> str:
+        """Where the weights live, e.g. ``memristor:eapu-paper`` (``... exact`` in exact mode)."""
+        name = cast(DeviceSource, self.config.device).label()
+        return name + " exact" if self.exact is not None else name
+
+    def __repr__(self) -> str:
+        arrays = sum(len(t.devices) for t in self.tiles)
+        return (
+            f"AnalogMatrix({self.shape[0]} x {self.shape[1]} on {self.label()}, {self.mapping} mapping, "
+            f"{len(self.tiles)} tile{'s' if len(self.tiles) != 1 else ''}, {arrays} arrays)"
+        )
+
     # ------------------------------------------------------------------ loading weights
-    def targets_us(self, w):
+    def targets_us(self, w: Float32Array) -> list[Float32Array]:
         """Conductance targets (per device of a tile) for weights ``w``, clipped to the window."""
         xp, s = self.xp, self.spec
         lo, hi = np.float32(s.g_min_us), np.float32(s.g_max_us)
@@ -235,7 +259,7 @@ class AnalogMatrix:
             return [xp.clip(self.g_ref_us + half, lo, hi), xp.clip(self.g_ref_us - half, lo, hi)]
         return [xp.clip(self.g_ref_us + g, lo, hi)]
 
-    def program(self, weights) -> None:
+    def program(self, weights: ArrayLike) -> None:
         """Write-verify every cell to represent ``weights`` (initial load or re-programming)."""
         w = self.xp.asarray(weights, dtype=np.float32)
         if tuple(w.shape) != self.shape:
@@ -257,17 +281,18 @@ class AnalogMatrix:
         w, self.exact = self.exact, None
         self.program(w)
 
-    def set_exact(self, weights=None) -> None:
+    def set_exact(self, weights: ArrayLike | None = None) -> None:
         """Switch to exact digital weights (the "ideal" rule); default: the current array weights."""
         w = self.peek_weights() if weights is None else self.xp.asarray(weights, dtype=np.float32)
         self.exact = w.copy()
 
     @property
-    def devices(self) -> list:
+    def devices(self) -> list[Device]:
+        """Every device array of every tile, in tile order."""
         return [d for t in self.tiles for d in t.devices]
 
     # ------------------------------------------------------------------ reading
-    def _weights(self, getter):
+    def _weights(self, getter: Callable[[Device], Float32Array]) -> Float32Array:
         if self.exact is not None:
             return self.exact.copy()
         out = self.xp.empty(self.shape, dtype=np.float32)
@@ -278,15 +303,15 @@ class AnalogMatrix:
             out[tile.rows, tile.cols] = g * r
         return out
 
-    def peek_weights(self):
+    def peek_weights(self) -> Float32Array:
         """The weights the cells hold exactly (simulation-only: no read, no noise)."""
         return self._weights(lambda d: d.peek())
 
-    def read_weights(self):
+    def read_weights(self) -> Float32Array:
         """The weights as the periphery reads them (read noise, counted as reads)."""
         return self._weights(lambda d: d.read())
 
-    def read_at(self, index):
+    def read_at(self, index: ArrayLike) -> Float32Array:
         """Weights at flat ``index`` as verify reads sense them (the cell, or both cells of a
         pair, read once each; counted as "verify" reads on the devices)."""
         if self.exact is not None:
@@ -306,7 +331,7 @@ class AnalogMatrix:
                 out[pos] = g * np.float32(self.r_wg_per_us)
         return out
 
-    def read_masked(self, mask):
+    def read_masked(self, mask: BoolArray) -> Float32Array:
         """Weights as verify reads sense them, dense form: only cells where ``mask`` (bool, the
         matrix shape) is set are counted as reads (values elsewhere are not meaningful)."""
         if self.exact is not None:
@@ -321,7 +346,7 @@ class AnalogMatrix:
         return out
 
     # ------------------------------------------------------------------ products
-    def forward(self, x, *, checked: bool = False):
+    def forward(self, x: Float32Array, *, checked: bool = False) -> Float32Array:
         """``x @ W`` for x of shape (batch, inputs).
 
         ``checked=True``: the caller vouches that ``x`` is a finite float32 array on this
@@ -329,11 +354,11 @@ class AnalogMatrix:
         devices with the internal path skip their per-product checks."""
         return self._product(x, transposed=False, checked=checked)
 
-    def backward(self, d, *, checked: bool = False):
+    def backward(self, d: Float32Array, *, checked: bool = False) -> Float32Array:
         """``d @ W.T`` for d of shape (batch, outputs); ``checked`` as in :meth:`forward`."""
         return self._product(d, transposed=True, checked=checked)
 
-    def _product(self, x, transposed: bool, checked: bool = False):
+    def _product(self, x: Float32Array, transposed: bool, checked: bool = False) -> Float32Array:
         xp = self.xp
         n_in = self.shape[1] if transposed else self.shape[0]
         if x.ndim != 2 or x.shape[1] != n_in:
@@ -341,17 +366,17 @@ class AnalogMatrix:
         if self.exact is not None:
             w = self.exact.T if transposed else self.exact
             self.flops += 2 * x.shape[0] * w.shape[0] * w.shape[1]
-            return x @ w.astype(x.dtype, copy=False)
+            return x @ (w if w.dtype == x.dtype else w.astype(x.dtype))
         if checked and self._plain is not None:  # the common case, without the general loop's work
             return self._plain_product(x, transposed)
         cfg = self.config
         x = quantize_rows(xp, xp.asarray(x, dtype=np.float32), cfg.dac_bits)
         batch = x.shape[0]
         single = len(self.tiles) == 1
-        y = None if single else xp.zeros((batch, self.shape[0] if transposed else self.shape[1]), dtype=np.float32)
+        y: Any = None if single else xp.zeros((batch, self.shape[0] if transposed else self.shape[1]), dtype=np.float32)
         internal = checked and self._internal
 
-        def product(dev, xs, offset=None):
+        def product(dev: Device, xs: Float32Array, offset: float | np.float32 | None = None) -> Float32Array:
             if internal:
                 return dev._product(xs, transposed, checked=True, offset_us=offset)
             return dev.backward(xs) if transposed else dev.forward(xs)
@@ -380,10 +405,10 @@ class AnalogMatrix:
             else:
                 y[:, dst] += part
         y *= np.float32(self.r_wg_per_us * self.output_scale)
-        return y
+        return cast(Float32Array, y)
 
     @property
-    def _plain(self):
+    def _plain(self) -> list[Device] | None:
         """The devices ``[G]`` or ``[G+, G-]`` of a matrix on ONE tile with ideal converters whose
         devices take the internal path; None otherwise (computed once: nothing here changes)."""
         if not hasattr(self, "_plain_cache"):
@@ -392,10 +417,10 @@ class AnalogMatrix:
             self._plain_cache = list(self.tiles[0].devices) if plain else None
         return self._plain_cache
 
-    def _plain_product(self, x, transposed: bool):
+    def _plain_product(self, x: Float32Array, transposed: bool) -> Float32Array:
         """:meth:`_product` for a :attr:`_plain` matrix and a trusted float32 ``x`` (same result,
         same counts): one product of ``G - G_ref`` or of ``G+ - G-``."""
-        devices = self._plain
+        devices = cast(list[Device], self._plain)  # callers checked it is not None
         if x.dtype != np.float32:
             x = x.astype(np.float32)
         if len(devices) == 2:
@@ -411,7 +436,7 @@ class AnalogMatrix:
         return y
 
     # ------------------------------------------------------------------ properties for rules
-    def _declared(self, fn):
+    def _declared(self, fn: Callable[[Device, Float32Array], Float32Array]) -> Float32Array:
         dev = self.tiles[0].devices[0]
         g = self.xp.asarray([self.g_ref_us], dtype=np.float32)
         return fn(dev, g)
@@ -442,7 +467,7 @@ class AnalogMatrix:
         return float(level) if level else self.step_us()
 
     # ------------------------------------------------------------------ writes
-    def add_exact(self, delta_w) -> None:
+    def add_exact(self, delta_w: Float32Array) -> None:
         """Exact digital update (exact mode only)."""
         if self.exact is None:
             raise RuntimeError("add_exact needs exact mode (set_exact); analog weights change only through writes")
@@ -455,7 +480,7 @@ class AnalogMatrix:
             self._internal_cache = all(getattr(d, "internal_path", False) for d in self.devices)
         return self._internal_cache
 
-    def update(self, index, delta_us, *, checked: bool = False) -> WriteStats:
+    def update(self, index: ArrayLike | None, delta_us: ArrayLike, *, checked: bool = False) -> WriteStats:
         """Request changes ``delta_us`` (uS, in weight direction) at flat weight ``index``.
 
         ``index=None``: dense form, ``delta_us`` of the matrix shape, 0 = untouched (what a
@@ -464,19 +489,19 @@ class AnalogMatrix:
         so devices with the internal path are written without re-validation."""
         return self._write("update", index, delta_us, None, checked)
 
-    def pulse(self, index, counts, signs, *, checked: bool = False) -> WriteStats:
+    def pulse(self, index: ArrayLike | None, counts: ArrayLike, signs: ArrayLike, *, checked: bool = False) -> WriteStats:
         """``counts`` pulses in weight direction ``signs`` (+1 raises the weight) at ``index``.
 
         Dense form and ``checked`` as in :meth:`update` (counts 0 = untouched)."""
         return self._write("pulse", index, signs, counts, checked)
 
-    def pulse_probabilistic(self, index, probabilities, signs) -> WriteStats:
+    def pulse_probabilistic(self, index: ArrayLike | None, probabilities: ArrayLike, signs: ArrayLike) -> WriteStats:
         """One native probabilistic pulse per cell (capability native-probabilistic)."""
         if not self.native_probabilistic:
             raise NotImplementedError(f"{self.spec.name} has no native probabilistic switching")
         return self._write("pulse_probabilistic", index, signs, probabilities, False)
 
-    def _write(self, op: str, index, signed, amount, checked: bool = False) -> WriteStats:
+    def _write(self, op: str, index: Any, signed: Any, amount: Any, checked: bool = False) -> WriteStats:
         """Route a write to tiles (and to one device of a pair), counting what was written.
 
         ``signed`` carries the direction (delta for "update", +-1 signs otherwise) in weight
@@ -507,6 +532,7 @@ class AnalogMatrix:
         if index.size == 0:
             return stats
         single = len(self.tiles) == 1
+        groups: list[tuple[_Tile, Array, Any]]  # (tile, local indices, positions in index or None)
         if single:
             groups = [(self.tiles[0], index, None)]
         else:
@@ -525,12 +551,12 @@ class AnalogMatrix:
             stats += self._write_tile(op, tile, local, s, a, internal)
         return stats
 
-    def _write_tile(self, op, tile, local, s, a, internal) -> WriteStats:
+    def _write_tile(self, op: str, tile: _Tile, local: Array | None, s: Array, a: Array | None, internal: bool) -> WriteStats:
         if self.mapping == "pair":
             return self._write_pair(op, tile, local, s, a, internal)
         return self._apply(op, tile.devices[0], local, s, a, internal)
 
-    def _write_pair(self, op, tile, local, s, a, internal) -> WriteStats:
+    def _write_pair(self, op: str, tile: _Tile, local: Array | None, s: Array, a: Array | None, internal: bool) -> WriteStats:
         xp = self.xp
         plus, minus = tile.devices
         lo, hi = np.float32(self.spec.g_min_us), np.float32(self.spec.g_max_us)
@@ -544,8 +570,9 @@ class AnalogMatrix:
         else:  # headroom of each choice: raise G+ vs lower G- (increase), lower G+ vs raise G- (decrease)
             use_plus = xp.where(up, (hi - gp) >= (gm - lo), (gp - lo) >= (hi - gm))
         stats = WriteStats()
-        if op == "update" and internal and getattr(plus, "_fuses_pair", lambda other: False)(minus):
-            stats += WriteStats(*plus._write_pair_internal(minus, local, s, use_plus, gp, gm))  # one pass for both
+        if op != "pulse_probabilistic" and internal and getattr(plus, "_fuses_pair", lambda other: False)(minus):
+            fused: Any = plus  # a backend that fuses pair writes (_fuses_pair) has _write_pair_internal
+            stats += WriteStats(*fused._write_pair_internal(minus, local, s, use_plus, gp, gm, a))  # one pass for both
             return stats + self._refresh(tile) if self.set_only else stats
         if local is None:  # dense: each device gets the whole array, 0 where the other one writes
             zero = xp.zeros((), dtype=(s if a is None else a).dtype)
@@ -565,7 +592,7 @@ class AnalogMatrix:
             stats += self._refresh(tile)
         return stats
 
-    def _refresh(self, tile) -> WriteStats:
+    def _refresh(self, tile: _Tile) -> WriteStats:
         """Re-program one-sided every pair of the tile where a device passed REFRESH_FRACTION of
         the window: the periphery reads the weight (read noise included), then write-verify.
 
@@ -592,9 +619,9 @@ class AnalogMatrix:
         self.refreshes = self.refreshes + over.sum()
         return stats
 
-    def _apply(self, op, dev, local, s, a, internal) -> WriteStats:
+    def _apply(self, op: str, dev: Device, local: Array | None, s: Array, a: Array | None, internal: bool) -> WriteStats:
         if internal:
-            values = s if op == "update" else a
+            values = s if op == "update" else cast(Array, a)  # pulse ops always carry their amounts
             signs = None if op == "update" else s.astype(self.xp.int8, copy=False)
             return WriteStats(*dev._write_internal(op, local, values, signs))
         if local is None:  # dense form through the public API
@@ -607,16 +634,16 @@ class AnalogMatrix:
         if op == "update":
             dev.update(s, index=local)
         elif op == "pulse":
-            dev.pulse(a, s, index=local)
+            dev.pulse(cast(Array, a), s, index=local)
         else:
-            dev.pulse_probabilistic(a, s, index=local)
+            dev.pulse_probabilistic(cast(Array, a), s, index=local)
         settle(self.xp, [c])
         return WriteStats(c.events - w0, c.pulse_total - p0)
 
     # ------------------------------------------------------------------ state
-    def state(self) -> dict:
+    def state(self) -> dict[str, np.ndarray[Any, Any]]:
         """Plain arrays: every device's state (keys ``dev{k}.<name>``) and the exact weights."""
-        out = {}
+        out: dict[str, np.ndarray[Any, Any]] = {}
         for k, dev in enumerate(self.devices):
             for name, arr in dev.state().items():
                 out[f"dev{k}.{name}"] = arr
@@ -627,7 +654,8 @@ class AnalogMatrix:
             out["exact"] = np.array(self.compute.to_numpy(self.exact), copy=True)
         return out
 
-    def load_state(self, state: dict) -> None:
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state`; on any failure every device is put back as it was."""
         devs = self.devices
         parts = [{k[len(f"dev{i}.") :]: v for k, v in state.items() if k.startswith(f"dev{i}.")} for i in range(len(devs))]
         if any(not p for p in parts) or "conversions" not in state:

@@ -7,8 +7,13 @@ convolution is ``cols @ W`` with ``W`` of shape (C * kh * kw, out_channels).
 
 from __future__ import annotations
 
+from typing import Any, cast
+
+from ..arraytypes import Array, Shape
+
 
 def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
+    """Output length along one axis of a convolution (raises ValueError when the input is too small)."""
     out = (size + 2 * padding - kernel) // stride + 1
     if out < 1:
         raise ValueError(
@@ -17,7 +22,7 @@ def output_size(size: int, kernel: int, stride: int, padding: int) -> int:
     return out
 
 
-def im2col(xp, x, kh: int, kw: int, stride: int, padding: int):
+def im2col(xp: Any, x: Array, kh: int, kw: int, stride: int, padding: int) -> tuple[Array, tuple[int, int]]:
     """(N, C, H, W) -> columns (N*Ho*Wo, C*kh*kw) and the output size (Ho, Wo)."""
     n, c, h, w = x.shape
     ho, wo = output_size(h, kh, stride, padding), output_size(w, kw, stride, padding)
@@ -31,7 +36,7 @@ def im2col(xp, x, kh: int, kw: int, stride: int, padding: int):
     return cols.reshape(n * ho * wo, c * kh * kw), (ho, wo)
 
 
-def col2im(xp, cols, x_shape, kh: int, kw: int, stride: int, padding: int):
+def col2im(xp: Any, cols: Array, x_shape: Shape, kh: int, kw: int, stride: int, padding: int) -> Array:
     """Adjoint of :func:`im2col`: sum columns back into an (N, C, H, W) image."""
     n, c, h, w = x_shape
     ho, wo = output_size(h, kh, stride, padding), output_size(w, kw, stride, padding)
@@ -44,4 +49,4 @@ def col2im(xp, cols, x_shape, kh: int, kw: int, stride: int, padding: int):
             )
     if padding:
         out = out[:, :, padding:-padding, padding:-padding]
-    return out
+    return cast(Array, out)

@@ -4,7 +4,8 @@ One module per figure family; the CLI saves exactly these figures:
 
 - :mod:`imc.plot.run`: one run (``plots/*.png`` of ``imc train``): :func:`plot_curves`,
   :func:`plot_update_ratio`, :func:`plot_cumulative_writes`, :func:`plot_writes`,
-  :func:`plot_energy`, :func:`plot_run` (all of them). Input: a run folder, the dict
+  :func:`plot_energy`, :func:`plot_run` (all of them); :func:`plot_evaluation` (metric vs
+  time after programming, plots/evaluate.png and compare_time.png). Input: a run folder, the dict
   ``Trainer.fit`` returns, a Trainer or an ``imc.runner.Run``.
 - :mod:`imc.plot.compare`: ``imc compare`` (compare.png, compare_energy.png):
   :func:`plot_comparison`, :func:`plot_comparison_energy`.
@@ -25,6 +26,7 @@ from .run import (
     plot_cumulative_writes,
     plot_curves,
     plot_energy,
+    plot_evaluation,
     plot_run,
     plot_update_ratio,
     plot_writes,
@@ -32,6 +34,6 @@ from .run import (
 from .sweep import plot_sweep
 
 __all__ = [
-    "RunRecord", "identity_line", "load_run", "plot_cumulative_writes", "plot_curves", "plot_energy", "plot_run",
+    "RunRecord", "identity_line", "load_run", "plot_cumulative_writes", "plot_curves", "plot_energy", "plot_evaluation", "plot_run",
     "plot_comparison", "plot_comparison_energy", "plot_device_response", "plot_fit", "plot_sweep", "plot_update_ratio", "plot_writes", "png_bytes", "save",
 ]

@@ -61,6 +61,8 @@ def run_labels(rows: list[dict]) -> list[str]:
 
 def _bars(ax, rows, series, y, *, log: bool, unlimited: str = "") -> None:
     """Horizontal grouped bars of ``series`` [(legend, key)], zeros/None marked at the floor."""
+    from matplotlib.ticker import NullFormatter
+
     height = 0.8 / len(series)
     values_all = [r[key] for _, key in series for r in rows]
     floor = log_floor(values_all)
@@ -73,14 +75,18 @@ def _bars(ax, rows, series, y, *, log: bool, unlimited: str = "") -> None:
             if row["warnings"]:  # did not train: hatched in red, the series colour kept
                 bar.set_hatch("///")
                 bar.set_edgecolor(UNTRAINED)
+        for yy, v in zip(pos, values):  # the number at each bar's end: a log axis is hard to read off
+            if np.isfinite(v) and v > 0:
+                ax.annotate(f"{v:.3g}", (v, yy), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
         if log:
             mark_at_floor(ax, pos[values == 0], floor, "0")
             if unlimited:
                 mark_at_floor(ax, pos[np.isnan(values)], floor, unlimited, color="C2")
     if log:
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())  # decade labels only: minor ones overlap on short spans
         top = max((v for v in values_all if v is not None and v > 0), default=10 * floor)
-        ax.set_xlim(floor, top * 3)
+        ax.set_xlim(floor, top * 8)
     if len(series) > 1:  # below the panel: never over a bar
         ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.3), ncol=len(series), frameon=False)
     ax.grid(axis="x", alpha=0.3, which="major")

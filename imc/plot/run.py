@@ -254,12 +254,15 @@ def plot_energy(source, *, identity: str | None = None):
 
 def _log_barh(ax, labels, values, colors) -> None:
     """Horizontal bars on a log axis, the value written at each bar's end, zeros marked at the floor."""
+    from matplotlib.ticker import NullFormatter
+
     y = np.arange(len(labels))[::-1]
     floor = log_floor(values)
     shown = [v if v > 0 else 0.0 for v in values]
     ax.barh(y, shown, color=colors)
     ax.set_yticks(y, labels, fontsize=8)
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(NullFormatter())  # decade labels only
     top = max((v for v in values if v > 0), default=10 * floor)
     ax.set_xlim(floor, top * 30)
     for yy, v in zip(y, values):
@@ -297,6 +300,40 @@ def energy_breakdown(ax, labels: list[str], categories: list[dict]) -> None:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     else:
         ax.text(0.5, 0.5, "no energy booked", ha="center", va="center", transform=ax.transAxes)
+
+
+def plot_evaluation(series: dict, *, title: str = "", identity: str | None = None):
+    """The metric against time after programming (s, log axis): one colour per run, solid =
+    drift-compensated, dashed = uncompensated. ``series`` maps a label to an
+    :func:`imc.evaluate.evaluate_over_time` result (``plots/evaluate.png``, ``compare_time.png``)."""
+    from matplotlib import colormaps
+
+    many = len(series) > 3
+    fig, ((ax,),) = new_figure(1, 1, figsize=(11, 5) if many else (7, 4.4), identity=identity or "")
+    colours = colormaps["tab20" if len(series) > 10 else "tab10"]
+    metric = "accuracy"
+    for k, (label, ev) in enumerate(series.items()):
+        metric = ev["metric"]
+        scale = 100.0 if metric == "accuracy" else 1.0
+        colour = colours(k % colours.N)
+        times = np.maximum(np.asarray(ev["times_s"], dtype=float), 1e-3)  # t = 0 drawn at 1 ms on the log axis
+        suffix = "" if ev["drift_modelled"] else " (no drift model)"
+        if "compensated" in ev:
+            ax.plot(times, np.asarray(ev["compensated"]) * scale, "o-", color=colour, label=f"{label}, compensated{suffix}")
+        if "uncompensated" in ev:
+            ax.plot(times, np.asarray(ev["uncompensated"]) * scale, "s--", color=colour, alpha=0.8,
+                    label=f"{label}, uncompensated{suffix}")
+    ax.set_xscale("log")
+    ax.set_xlabel("time after programming (s)")
+    ax.set_ylabel(metric_label(metric))
+    if title:
+        ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    if many:  # beside the axes, so no curve hides behind it
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize=7)
+    return fig
 
 
 #: the run figures: file name under plots/ -> function

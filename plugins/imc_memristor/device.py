@@ -192,21 +192,29 @@ class MemristorDevice(VariedDevice):
     def _fuses_pair(self, other) -> bool:
         return self._fused and type(other) is type(self) and other._fused and other.spec == self.spec
 
-    def _write_pair_internal(self, other, idx, delta_us, use_self, g_self, g_other):
-        """A differential pair's update in one pass (internal path; this device is G+).
+    def _write_pair_internal(self, other, idx, delta_us, use_self, g_self, g_other, counts=None):
+        """A differential pair's write in one pass (internal path; this device is G+).
 
-        ``delta_us`` is the request in the pair's direction (raise G+ - G-); ``use_self`` says
-        per cell whether this device (else ``other``, with the request negated) is written;
-        ``g_self``/``g_other`` are the cells' conductances. ``idx``: flat indices or None
-        (dense, ``delta_us`` 0 = untouched). The physics of both devices runs as one fused pass
-        over the pair's stacked cell table, drawing cycle-to-cycle noise from this device's
-        stream; each device stores and books its own cells as :meth:`_write_internal` does.
-        Returns (cells written, pulses)."""
+        An update: ``delta_us`` is the request in the pair's direction (raise G+ - G-). Pulses
+        (``counts`` given, whole numbers >= 0): ``delta_us`` holds their signs (+1 raises the
+        pair's difference). ``use_self`` says per cell whether this device (else ``other``, in
+        the opposite direction) is written; ``g_self``/``g_other`` are the cells' conductances.
+        ``idx``: flat indices or None (dense; 0 = untouched). The physics of both devices runs
+        as one fused pass over the pair's stacked cell table, drawing cycle-to-cycle noise from
+        this device's stream; each device stores and books its own cells as
+        :meth:`_write_internal` does. Returns (cells written, pulses)."""
         xp = self.xp
         where, cells = (slice(None), self._every_cell()) if idx is None else (idx, idx)
         g = xp.where(use_self, g_self, g_other)
         rows = xp.where(use_self, cells, cells + self.g.size)
-        new, n = self._fused_update(g, self._pair_table(other)[rows], xp.where(use_self, delta_us, -delta_us))
+        table = self._pair_table(other)[rows]
+        own = xp.where(use_self, delta_us, -delta_us)  # each written device's own direction
+        if counts is None:
+            new, n = self._fused_update(g, table, own)
+        else:
+            n = counts.astype(np.float32)
+            d = self._direction_table[(own > 0).astype(np.intp)]
+            new = xp.where(n > 0, self._advance(g, table, d, n), g)
         cached = self._pair_cached(other)  # the pair's product arrays, patched below rather than rebuilt
         new_self, new_other = xp.where(use_self, new, g_self), xp.where(use_self, g_other, new)
         self._store(where, new_self)
@@ -217,9 +225,7 @@ class MemristorDevice(VariedDevice):
         mine = xp.where(use_self, n, 0)
         written = n > 0
         written_mine = written & use_self
-        signs = None
-        if self.spec.declares_set_reset:  # the direction each device moves in
-            signs = xp.where(xp.where(use_self, delta_us, -delta_us) > 0, UP, DOWN).astype(xp.int8)
+        signs = xp.where(own > 0, UP, DOWN).astype(xp.int8) if self.spec.declares_set_reset else None
         e1, p1 = self._count_writes(where, mine, "write", written=written_mine, signs=signs)
         e2, p2 = other._count_writes(where, n - mine, "write", written=written ^ written_mine, signs=signs)
         return e1 + e2, p1 + p2

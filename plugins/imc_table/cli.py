@@ -33,6 +33,8 @@ def register(sub) -> None:
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="set a spec field the data cannot tell, e.g. energy_per_pulse_j=2e-12 (repeatable)")
     p.add_argument("--force", action="store_true", help="overwrite an existing preset file")
+    p.add_argument("--plot", type=Path, metavar="PNG",
+                   help="also save the fitted device over the data as this PNG (imc.plot.plot_fit)")
     p.set_defaults(func=run)
 
 
@@ -100,6 +102,10 @@ def run(args) -> int:
         print("  " + "  |  ".join(cells))
     preset = args.name if args.out is None else str(target)
     print(f"wrote {target}")
+    if args.plot is not None:
+        from imc.plot import plot_fit, save
+
+        print(f"wrote {save(plot_fit(result.sweeps, 'table', preset), args.plot)} (fitted device over the data)")
     print(f"use it: imc.backend('table', preset={preset!r})   or   imc characterize table --preset {preset}")
     return 0
 
