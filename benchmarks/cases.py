@@ -112,6 +112,32 @@ def b6(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
     return out
 
 
+def b1_bound(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
+    """What bounds B1 on eapu-paper: EaPU written by hand in numpy (``EaPUMLPStep``) against the
+    hand-written SGD step (no framework: the least any numpy implementation pays for EaPU's
+    decision and write per layer), and imc's EaPU step against that hand-written EaPU step."""
+    from .handwritten import EaPUMLPStep, MLPStep
+
+    x, y = digits_arrays()
+    out = []
+    for batch in batches:
+        hand, sgd = EaPUMLPStep(hidden=HIDDEN), MLPStep(hidden=HIDDEN)
+        d1, d2 = itertools.cycle(_batches(np, x, y, batch)), itertools.cycle(_batches(np, x, y, batch))
+        res = against_floor(lambda hand=hand, d=d1: hand(*next(d)), lambda sgd=sgd, d=d2: sgd(*next(d)), reps=reps)
+        res.update(id=f"B1-hand-b{batch}", case=f"B1 bound: hand-written numpy EaPU step, eapu-paper, batch {batch}",
+                   floor="hand-written numpy SGD step", batch=batch,
+                   update_ratio=hand.cells / max(hand.steps, 1) / (hand.w1.size + hand.w2.size))
+        out.append(res)
+        trainer = _mlp_trainer("eapu", "eapu-paper", compute_name, batch=batch)
+        hand, d3 = EaPUMLPStep(hidden=HIDDEN), itertools.cycle(_batches(np, x, y, batch))
+        res = against_floor(_stepper(trainer, x, y, batch), lambda hand=hand, d=d3: hand(*next(d)), reps=reps,
+                            sync=sync_of(trainer.compute))
+        res.update(id=f"B1-vs-hand-b{batch}", case=f"B1 imc EaPU step / hand-written EaPU step, eapu-paper, batch {batch}",
+                   floor="hand-written numpy EaPU step", batch=batch)
+        out.append(res)
+    return out
+
+
 def b7(compute_name: str, reps: int, batches=(32,)) -> list[dict]:
     """imc's digits CNN step (ideal rule, and EaPU on eapu-paper) vs a hand-written numpy im2col step."""
     from .handwritten import CNNStep

@@ -1,4 +1,5 @@
-"""Hand-written numpy training steps of the digits networks: the floors of B6 and B7.
+"""Hand-written numpy training steps of the digits networks: the floors of B6 and B7, and
+the EaPU step that bounds B1 (:class:`EaPUMLPStep`).
 
 Each is the same network, loss and plain SGD update as imc's models ("mlp": 64-hidden-10
 ReLU; "cnn": conv3x3 pad 1 (1->c1) ReLU, conv3x3 stride 2 pad 1 (c1->c2) ReLU, flatten,
@@ -119,4 +120,63 @@ class CNNStep:
         lr = self.lr
         for p, gp in ((self.w, gw), (self.b, gb), (self.k2, gk2), (self.kb2, gkb2), (self.k1, gk1), (self.kb1, gkb1)):
             p -= lr * gp
+        return loss
+
+
+class EaPUMLPStep(MLPStep):
+    """:class:`MLPStep` with EaPU on the two weight matrices, as lean as numpy allows.
+
+    The memristor "eapu-paper" setting written by hand: W = r (G - G_ref) with r = 1/80
+    weight per uS, threshold dG_th = write noise = 2 uS, an analog write of the selected
+    cells (the change plus Gaussian write noise), and the per-cell wear counter imc keeps
+    (pulses; one per written cell). The decision is imc's: one float32 uniform per weight
+    into a kept buffer, selected where ``|dW| > u * dG_th * r``; the fixed change
+    ``sign(dG) * dG_th`` below the threshold. Biases take plain SGD. No ledger, no
+    validation, no layers: what any numpy implementation of the same step must do."""
+
+    def __init__(self, hidden: int = 64, lr: float = 0.1, seed: int = 0, r_wg_per_us: float = 1 / 80,
+                 threshold_us: float = 2.0, write_noise_us: float = 2.0, **kwargs):
+        super().__init__(hidden=hidden, lr=lr, seed=seed, **kwargs)
+        self.rng = np.random.default_rng(seed + 1)
+        self.r, self.th = np.float32(r_wg_per_us), np.float32(threshold_us)
+        self.sigma = np.float32(write_noise_us)
+        self.work = {w.size: (np.empty(w.size, np.float32), np.empty(w.size, np.float32), np.empty(w.size, bool))
+                     for w in (self.w1, self.w2)}
+        self.pulses = [np.zeros(w.size, np.int64) for w in (self.w1, self.w2)]
+        self.cells = self.steps = 0  # cells written, steps taken
+
+    def _eapu(self, w, dw, pulses) -> None:
+        u, mag, hit = self.work[w.size]
+        self.rng.random(dtype=np.float32, out=u)
+        u *= self.th * self.r
+        idx = np.flatnonzero(np.greater(np.abs(dw.reshape(-1), out=mag), u, out=hit))
+        dg = dw.reshape(-1)[idx] / self.r
+        fixed = np.abs(dg)
+        np.maximum(fixed, self.th, out=fixed)
+        np.copysign(fixed, dg, out=fixed)
+        noise = self.rng.standard_normal(idx.size, dtype=np.float32)
+        noise *= self.sigma
+        noise += fixed
+        noise *= self.r
+        w.reshape(-1)[idx] += noise
+        pulses[idx] += 1
+        self.cells += idx.size
+
+    def __call__(self, x, y) -> float:
+        h = x @ self.w1
+        h += self.b1
+        a = np.maximum(h, 0)
+        z = a @ self.w2
+        z += self.b2
+        loss, g = _softmax_ce(z, y)
+        gw2, gb2 = a.T @ g, g.sum(axis=0)
+        da = g @ self.w2.T
+        da *= h > 0
+        gw1, gb1 = x.T @ da, da.sum(axis=0)
+        lr = self.lr
+        self._eapu(self.w2, gw2 * -lr, self.pulses[1])
+        self.b2 -= lr * gb2
+        self._eapu(self.w1, gw1 * -lr, self.pulses[0])
+        self.b1 -= lr * gb1
+        self.steps += 1
         return loss

@@ -1,6 +1,7 @@
 """imc: train neural networks on simulated analog in-memory-computing hardware."""
 
 from importlib import metadata as _metadata
+from types import ModuleType as _ModuleType
 
 from .compute import Compute
 from .device import Counters, Device
@@ -18,7 +19,7 @@ except _metadata.PackageNotFoundError:  # running from a source tree without ins
 _LAZY_SUBMODULES = ("nn", "optim", "rules", "ledger", "train", "models")
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> _ModuleType:
     if name in _LAZY_SUBMODULES:
         import importlib
 

@@ -640,7 +640,7 @@ class Device:
         xp = self.xp
         noisy = [d for d in (self, other) if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE)]
 
-        def make() -> tuple[Float32Array, Float32Array | None, Float32Array, bool]:
+        def make() -> tuple[Float32Array, Float32Array | None, Float32Array, list[np.float32] | None]:
             var: Float32Array | None = None
             for d in noisy:
                 var = d._read_var() if var is None else var + d._read_var()

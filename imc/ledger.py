@@ -33,19 +33,28 @@ lifetime is endurance over the worst cell's pulses and over the mean cell's puls
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 import numpy as np
 
 from .device import settle
 
+if TYPE_CHECKING:
+    from .device import Device
+    from .nn.analog import AnalogMatrix
+    from .nn.module import Module
+    from .optim import Optimizer
+    from .rules.base import UpdateRule
 
-def _non_negative(instance, attribute, value):
+
+def _non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ValueError(f"{attribute.name} must be a finite number >= 0, got {value!r}")
 
 
-def _constant(default: float, unit: str):
+def _constant(default: float, unit: str) -> Any:
     return attrs.field(default=default, converter=lambda v: float(v) if isinstance(v, int) and not isinstance(v, bool) else v,
                        validator=_non_negative, metadata={"unit": unit})
 
@@ -67,10 +76,12 @@ class EnergyConstants:
     gpu_kernels_fixed: float = _constant(10.0, "kernels per step besides the parameters (loss, ...)")
 
     def adc_j(self, bits: int | None) -> float:
-        return self.adc_fom_j_per_step * 2 ** (bits or self.default_bits)
+        """Energy of one ADC conversion at ``bits`` (None: ``default_bits``), J."""
+        return self.adc_fom_j_per_step * 2.0 ** (bits or self.default_bits)
 
     def dac_j(self, bits: int | None) -> float:
-        return self.dac_fom_j_per_step * 2 ** (bits or self.default_bits)
+        """Energy of one DAC conversion at ``bits`` (None: ``default_bits``), J."""
+        return self.dac_fom_j_per_step * 2.0 ** (bits or self.default_bits)
 
 
 #: energy categories inside each accounting boundary (each boundary includes the ones before it)
@@ -81,9 +92,10 @@ BOUNDARIES = {
 }
 
 
-def boundary_totals(categories: dict) -> dict[str, float]:
+def boundary_totals(categories: Mapping[str, float]) -> dict[str, float]:
     """{"array", "chip", "system"} J from the per-category energies (cumulative boundaries)."""
-    out, running = {}, 0.0
+    out: dict[str, float] = {}
+    running = 0.0
     for boundary, names in BOUNDARIES.items():
         running += sum(float(categories.get(n, 0.0)) for n in names)
         out[boundary] = running
@@ -98,15 +110,15 @@ _PHASES = ("train", "eval")
 class Ledger:
     """Per-step and cumulative cost of a training run on ``model`` (see module docstring)."""
 
-    def __init__(self, model, optimizer, rule, constants: EnergyConstants | None = None):
+    def __init__(self, model: Module, optimizer: Optimizer, rule: UpdateRule, constants: EnergyConstants | None = None) -> None:
         self.model, self.optimizer, self.rule = model, optimizer, rule
         self.constants = constants or EnergyConstants()
         params = model.parameters()
         # device arrays by name: the model's weights, then any the rule owns (Tiki-Taka's A)
-        self._groups = {rule.weight_array: model.tiles(), **rule.device_arrays()}
+        self._groups: dict[str, list[AnalogMatrix]] = {rule.weight_array: model.tiles(), **rule.device_arrays()}
         self._tiles = [t for tiles in self._groups.values() for t in tiles]  # fixed once built
         self._counters = [dev.counters for dev in self._devices()]
-        self._xp = self._tiles[0].xp if self._tiles else np
+        self._xp: Any = self._tiles[0].xp if self._tiles else np
         self._modules = list(model.modules())
         self.n_weights = sum(p.size for p in params if p.analog)
         self.n_digital = sum(p.size for p in params if not p.analog)
@@ -161,7 +173,7 @@ class Ledger:
         return {"write": write, "program": program, "read": read, "dac": dac, "adc": adc, "model_flops": flops,
                 "analog_macs": macs, "verify": verify, "pulses": pulses, "conversions": conversions}
 
-    def _tile_costs(self) -> list:
+    def _tile_costs(self) -> list[tuple[AnalogMatrix, float, float]]:
         """(tile, J per DAC conversion, J per ADC conversion) of every tile; computed once
         (the constants and each tile's converter bits are frozen)."""
         if getattr(self, "_costs", None) is None:
@@ -169,7 +181,7 @@ class Ledger:
             self._costs = [(t, c.dac_j(t.config.dac_bits), c.adc_j(t.config.adc_bits)) for t in self._tiles]
         return self._costs
 
-    def _array_snapshot(self, tiles) -> dict[str, float]:
+    def _array_snapshot(self, tiles: Sequence[AnalogMatrix]) -> dict[str, float]:
         """Energy counters (J) of one named group of device arrays."""
         snap = dict.fromkeys(_ARRAY_KEYS, 0.0)
         c = self.constants
@@ -181,7 +193,7 @@ class Ledger:
             snap["adc"] += tile.conversions["adc"] * c.adc_j(tile.config.adc_bits)
         return snap
 
-    def _array_wear(self, tiles) -> tuple[int, int]:
+    def _array_wear(self, tiles: Sequence[AnalogMatrix]) -> tuple[int, int]:
         """(write events, pulses) summed over every cell of a group, programming included."""
         devs = [dev for t in tiles if t.exact is None for dev in t.devices]
         return (sum(int(dev.counters.writes.sum()) for dev in devs), sum(int(dev.counters.pulses.sum()) for dev in devs))
@@ -202,14 +214,14 @@ class Ledger:
                     self.array_totals[phase][group][key] += snap[key] - self._array_last[group][key]
                 self._array_last[group] = snap
 
-    def _settle(self, extra=()) -> list:
+    def _settle(self, extra: Sequence[Any] = ()) -> list[float]:
         """Every device total still on the GPU (and ``extra``) to the host in one transfer."""
         if self._xp is np:  # numpy devices add their totals at once: nothing is ever pending
             return [float(v) for v in extra]
         self._counters = [dev.counters for dev in self._devices()]  # load_state replaces them
         return settle(self._xp, self._counters, extra)
 
-    def record_step(self, epoch: int, cells, pulses) -> None:
+    def record_step(self, epoch: int, cells: Any, pulses: Any) -> None:
         """Close a training step: what the rule wrote, plus optimiser/rule digital work.
 
         ``cells``/``pulses`` may be 0-d device arrays: they come back with the devices'
@@ -245,9 +257,11 @@ class Ledger:
     # ------------------------------------------------------------------ reporting
     @property
     def steps(self) -> int:
+        """Training steps recorded."""
         return len(self.step_cells)
 
     def update_ratio(self, step: int = -1) -> float:
+        """Fraction of the analog weights written at ``step`` (default: the last one)."""
         return self.step_cells[step] / self.n_weights if self.n_weights and self.step_cells else 0.0
 
     def epoch_update_ratio(self, epoch: int) -> float:
@@ -293,7 +307,8 @@ class Ledger:
             "step_time_s": step_s,
         }
 
-    def step_metrics(self) -> dict:
+    def step_metrics(self) -> dict[str, Any]:
+        """The figures the trainer logs every step: update ratio, write events, pulses, energy per boundary (J)."""
         e = self.boundary_j("train")
         return {
             "update_ratio": self.update_ratio(),
@@ -305,15 +320,15 @@ class Ledger:
             "energy_system_j": e["system"],
         }
 
-    def _devices(self) -> list:
+    def _devices(self) -> list[Device]:
         """Devices that hold weights (exact-mode tiles hold none)."""
         return [dev for t in self._tiles if t.exact is None for dev in t.devices]
 
-    def _cell_counts(self, name: str) -> np.ndarray:
+    def _cell_counts(self, name: str) -> np.ndarray[Any, Any]:
         arrays = [dev.compute.to_numpy(getattr(dev.counters, name)).reshape(-1) for dev in self._devices()]
         return np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.int64)
 
-    def wear(self) -> dict:
+    def wear(self) -> dict[str, Any]:
         """Per-cell wear: write events and pulses (including the initial programming)."""
         writes, pulses = self._cell_counts("writes"), self._cell_counts("pulses")
         if writes.size == 0:
@@ -334,7 +349,7 @@ class Ledger:
             "histogram": {"edges": [int(e) for e in edges], "counts": [int(c) for c in counts]},
         }
 
-    def lifetime(self, epochs: float, wear: dict | None = None) -> dict:
+    def lifetime(self, epochs: float, wear: dict[str, Any] | None = None) -> dict[str, float]:
         """Endurance over the worst cell's and over the mean cell's pulses: trainings the array survives."""
         wear = wear or self.wear()
         endurance = min((dev.spec.endurance_cycles for dev in self._devices()), default=math.inf)
@@ -350,10 +365,10 @@ class Ledger:
             "epochs_worst_cell": endurance / per_epoch if per_epoch else math.inf,
         }
 
-    def arrays(self) -> dict:
+    def arrays(self) -> dict[str, dict[str, Any]]:
         """Per named device array (the weights, or Tiki-Taka's "C" and "A"): training writes,
-        pulses, energy and wear. The arrays' figures add up to the ledger's totals."""
-        out = {}
+        pulses. energy and wear. The arrays' figures add up to the ledger's totals."""
+        out: dict[str, dict[str, Any]] = {}
         for group, tiles in self._groups.items():
             devs = [dev for t in tiles if t.exact is None for dev in t.devices]
             if len(self._groups) > 1:
@@ -381,7 +396,7 @@ class Ledger:
             first["total"] += self.initial_program_j
         return out
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """Everything as plain JSON-able values (inf is reported as None)."""
         ratios = np.asarray(self.step_cells, dtype=np.float64) / max(self.n_weights, 1)
         epochs = np.asarray(self.epoch_of_step)
@@ -419,10 +434,11 @@ class Ledger:
             "arrays": self.arrays(),
             "constants": attrs.asdict(self.constants),
         }
-        return _json_safe(out)
+        return cast(dict[str, Any], _json_safe(out))
 
     # ------------------------------------------------------------------ state
-    def state(self) -> dict[str, np.ndarray]:
+    def state(self) -> dict[str, np.ndarray[Any, Any]]:
+        """Everything needed to resume the ledger, as host numpy arrays."""
         totals = np.array([[self.totals[p][k] for k in _SNAPSHOT] for p in _PHASES], dtype=np.float64)
         return {
             "step_cells": np.asarray(self.step_cells, dtype=np.int64),
@@ -440,7 +456,8 @@ class Ledger:
             "array_base": np.array([self._array_base[g] for g in self._groups], dtype=np.int64),
         }
 
-    def load_state(self, state: dict) -> None:
+    def load_state(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state` (older, shorter states load with zeros for the newer figures)."""
         need = ["step_cells", "step_pulses", "epoch_of_step", "totals", "last", "scalars",
                 "array_totals", "array_last", "array_base"]
         missing = [k for k in need if k not in state]
@@ -461,7 +478,7 @@ class Ledger:
                              for i, p in enumerate(_PHASES)}
         array_last = np.asarray(state["array_last"], dtype=np.float64)
         self._array_last = {g: dict(zip(_ARRAY_KEYS, array_last[j].tolist())) for j, g in enumerate(groups)}
-        self._array_base = {g: tuple(int(v) for v in row) for g, row in zip(groups, np.asarray(state["array_base"]).tolist())}
+        self._array_base = {g: cast(tuple[int, int], tuple(int(v) for v in row)) for g, row in zip(groups, np.asarray(state["array_base"]).tolist())}
         self.step_cells = [int(v) for v in np.asarray(state["step_cells"]).tolist()]
         self.step_pulses = [int(v) for v in np.asarray(state["step_pulses"]).tolist()]
         self.epoch_of_step = [int(v) for v in np.asarray(state["epoch_of_step"]).tolist()]
@@ -476,7 +493,7 @@ class Ledger:
         self._reset_running()
 
 
-def _widen(values: np.ndarray, ndim: int) -> np.ndarray:
+def _widen(values: np.ndarray[Any, Any], ndim: int) -> np.ndarray[Any, Any]:
     """Pad a saved snapshot from an older, shorter ``_SNAPSHOT`` with zeros (keys were appended)."""
     if values.ndim == ndim and values.shape[-1] < len(_SNAPSHOT):
         pad = [(0, 0)] * (ndim - 1) + [(0, len(_SNAPSHOT) - values.shape[-1])]
@@ -484,11 +501,11 @@ def _widen(values: np.ndarray, ndim: int) -> np.ndarray:
     return values
 
 
-def _ratio(numerator, denominator):
+def _ratio(numerator: float, denominator: float) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def _json_safe(value):
+def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: _json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -8,11 +8,12 @@ as a third party's, from an explicit list of imc modules (:data:`imc.registry.BU
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 
-_name = attrs.field(validator=attrs.validators.instance_of(str))
-_callable = attrs.field(validator=attrs.validators.is_callable())
+_name: Any = attrs.field(validator=attrs.validators.instance_of(str))
+_callable: Any = attrs.field(validator=attrs.validators.is_callable())
 
 
 @attrs.frozen(kw_only=True)
@@ -20,7 +21,7 @@ class RuleInfo:
     """An update rule: ``factory(**params)`` builds an :class:`imc.rules.UpdateRule`."""
 
     name: str = _name
-    factory: Callable = _callable
+    factory: Callable[..., Any] = _callable
     description: str = ""
 
 
@@ -29,7 +30,7 @@ class OptimizerInfo:
     """A digital optimiser: ``factory(**params)`` builds an :class:`imc.optim.Optimizer`."""
 
     name: str = _name
-    factory: Callable = _callable
+    factory: Callable[..., Any] = _callable
     description: str = ""
 
 
@@ -47,9 +48,9 @@ class ModelInfo:
     """
 
     name: str = _name
-    factory: Callable = _callable
-    needs: Callable = _callable
-    data_params: tuple = attrs.field(default=(), converter=tuple)
+    factory: Callable[..., Any] = _callable
+    needs: Callable[[Any], dict[str, Any]] = _callable
+    data_params: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     flatten: bool = False
     description: str = ""
 
@@ -60,8 +61,8 @@ class TaskInfo:
     default is the task's name), ``load(task_config) -> imc.tasks.TaskData`` reads its data."""
 
     name: str = _name
-    config: type = attrs.field(validator=attrs.validators.instance_of(type))
-    load: Callable = _callable
+    config: type[Any] = attrs.field(validator=attrs.validators.instance_of(type))
+    load: Callable[[Any], Any] = _callable
     description: str = ""
 
 
@@ -70,7 +71,7 @@ class SubcommandInfo:
     """An ``imc`` subcommand: ``register(subparsers)`` adds its argparse parser and sets ``func``."""
 
     name: str = _name
-    register: Callable = _callable
+    register: Callable[[Any], Any] = _callable
     description: str = ""
 
 

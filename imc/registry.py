@@ -27,11 +27,13 @@ import re
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from importlib import metadata
+from typing import Any, cast
 
 import attrs
 import pluggy
 
 from . import hookspecs
+from .arraytypes import Shape
 from .compute import Compute, as_compute
 from .device import Device
 from .errors import PluginError, UnknownNameError
@@ -67,15 +69,18 @@ class PluginProblem:
 
     @property
     def origin(self) -> str:
+        """``distribution version``, as messages print it."""
         return f"{self.distribution} {self.version}".strip()
 
     @property
     def verb(self) -> str:
+        """What happened, as a verb phrase ("failed to import", ...)."""
         return {"import": "failed to import", "duplicate": "was not loaded", "hook": "failed in a hook",
                 "clash": "is not used"}.get(self.stage, "failed")
 
     @property
     def fix(self) -> str:
+        """How to fix or silence it."""
         return f"fix or uninstall it, or skip it with IMC_DISABLED_PLUGINS={self.distribution}"
 
     def message(self) -> str:
@@ -92,7 +97,7 @@ def disabled_plugins() -> set[str]:
     return {_normalise(n) for n in os.environ.get("IMC_DISABLED_PLUGINS", "").split(",") if n.strip()}
 
 
-def record_problem(pm, problem: PluginProblem) -> None:
+def record_problem(pm: Any, problem: PluginProblem) -> None:
     """Note a plugin problem on the manager (once) and warn about it."""
     if problem in pm.imc_problems:  # a second Registry over the same manager finds it again
         return
@@ -100,7 +105,7 @@ def record_problem(pm, problem: PluginProblem) -> None:
     warnings.warn(problem.message(), PluginLoadWarning, stacklevel=3)
 
 
-def _spec_table(value) -> dict:
+def _spec_table(value: Any) -> dict[str, DeviceSpec]:
     table = dict(value)
     for key, spec in table.items():
         if not isinstance(spec, DeviceSpec):
@@ -127,13 +132,13 @@ class BackendInfo:
     description: str = ""
     load_preset: Callable[[str], DeviceSpec] | None = None
 
-    def __attrs_post_init__(self):
+    def __attrs_post_init__(self) -> None:
         if self.default_preset not in self.presets:
             raise ValueError(
                 f"backend {self.name!r}: default_preset {self.default_preset!r} is not one of {sorted(self.presets)}"
             )
 
-    def spec(self, preset: str | None = None, **overrides) -> DeviceSpec:
+    def spec(self, preset: str | None = None, **overrides: Any) -> DeviceSpec:
         """The preset's spec with overrides applied (unknown names raise KeyError)."""
         key = self.default_preset if preset is None else preset
         if key in self.presets:
@@ -147,7 +152,7 @@ class BackendInfo:
 class Registered:
     """A catalogue record (backend, rule, ...) together with the distribution that provided it."""
 
-    info: object
+    info: Any  # the record: BackendInfo, RuleInfo, ... (one of CATALOGUE's record types)
     distribution: str
     version: str
 
@@ -165,20 +170,21 @@ CATALOGUE = {
 }
 
 
-def _record_type(path: str) -> type:
+def _record_type(path: str) -> type[Any]:
     import importlib
 
     module, _, name = path.partition(":")
-    return getattr(importlib.import_module(module), name)
+    return cast(type[Any], getattr(importlib.import_module(module), name))
 
 
-def make_plugin_manager(autoload: bool | None = None, plugins=()) -> pluggy.PluginManager:
+def make_plugin_manager(autoload: bool | None = None, plugins: Iterable[object] = ()) -> pluggy.PluginManager:
     """A fresh plugin manager: entry points (unless disabled), then ``plugins``.
 
     Problems with entry-point plugins are recorded in ``pm.imc_problems`` (and warned
     about); an in-process plugin passed in ``plugins`` with an invalid hook still raises.
     """
-    pm = pluggy.PluginManager("imc")
+    # a plain pluggy manager carrying two attributes of imc's (imc_distributions, imc_problems)
+    pm: Any = pluggy.PluginManager("imc")
     pm.add_hookspecs(hookspecs)
     if autoload is None:
         autoload = not os.environ.get("IMC_DISABLE_PLUGIN_AUTOLOAD")
@@ -190,7 +196,7 @@ def make_plugin_manager(autoload: bool | None = None, plugins=()) -> pluggy.Plug
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()
-    return pm
+    return cast(pluggy.PluginManager, pm)
 
 
 # imc's own parts, registered through the same hooks as a third party's (as pytest and tox
@@ -198,7 +204,7 @@ def make_plugin_manager(autoload: bool | None = None, plugins=()) -> pluggy.Plug
 BUILTIN_PLUGINS = ("imc.rules", "imc.optim", "imc.models", "imc.tasks", "imc.cli.commands")
 
 
-def _register_builtins(pm: pluggy.PluginManager) -> None:
+def _register_builtins(pm: Any) -> None:
     import importlib
 
     from . import __version__
@@ -208,7 +214,7 @@ def _register_builtins(pm: pluggy.PluginManager) -> None:
         pm.imc_distributions[module_name] = (FIRST_PARTY, __version__)
 
 
-def _origin_of(ep) -> tuple[str, str]:
+def _origin_of(ep: metadata.EntryPoint) -> tuple[str, str]:
     dist = getattr(ep, "dist", None)
     if dist is None:
         return "unknown-distribution", "?"
@@ -217,7 +223,7 @@ def _origin_of(ep) -> tuple[str, str]:
 
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     blocked = disabled_plugins()
-    by_name: dict[str, list] = {}
+    by_name: dict[str, list[metadata.EntryPoint]] = {}
     for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
         dist, _ = _origin_of(ep)
         if _normalise(ep.name) in blocked or _normalise(dist) in blocked:
@@ -230,7 +236,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             _load_one(pm, ep)
 
 
-def _resolve_duplicate(pm, name: str, eps: list) -> list:
+def _resolve_duplicate(pm: pluggy.PluginManager, name: str, eps: list[metadata.EntryPoint]) -> list[metadata.EntryPoint]:
     """Two distributions use one entry-point name: keep imc's own, else load neither."""
     eps = sorted(eps, key=lambda ep: _normalise(_origin_of(ep)[0]))
     origins = [_origin_of(ep) for ep in eps]
@@ -245,7 +251,7 @@ def _resolve_duplicate(pm, name: str, eps: list) -> list:
     return first_party[:1]
 
 
-def _load_one(pm, ep) -> None:
+def _load_one(pm: Any, ep: metadata.EntryPoint) -> None:
     dist, version = _origin_of(ep)
     try:
         plugin = ep.load()
@@ -263,7 +269,7 @@ def _load_one(pm, ep) -> None:
     pm.imc_distributions[ep.name] = (dist, version)
 
 
-def collect_hook(pm: pluggy.PluginManager, hook_name: str, record_type: type, what: str):
+def collect_hook(pm: Any, hook_name: str, record_type: type[Any], what: str) -> list[tuple[str, str, str, list[Any]]]:
     """Call ``hook_name`` on each plugin on its own: [(plugin name, distribution, version, records)].
 
     A plugin whose hook raises, or returns something other than an iterable of
@@ -289,7 +295,7 @@ def collect_hook(pm: pluggy.PluginManager, hook_name: str, record_type: type, wh
     return out
 
 
-def _in_process(plugin) -> tuple[str, str]:
+def _in_process(plugin: object) -> tuple[str, str]:
     """(name, version) for a plugin registered in-process rather than through an entry point."""
     name = getattr(plugin, "__name__", None) or type(plugin).__qualname__
     return f"(in-process {name})", ""
@@ -299,7 +305,7 @@ class _WrongRecords(TypeError):
     pass
 
 
-def _records(result, record_type: type, what: str) -> list:
+def _records(result: Any, record_type: type[Any], what: str) -> list[Any]:
     if result is None:
         return []
     if isinstance(result, (str, bytes, Mapping, record_type)) or not isinstance(result, Iterable):
@@ -314,8 +320,8 @@ def _records(result, record_type: type, what: str) -> list:
 class Registry:
     """A typed facade over the plugin manager: the rest of imc never calls pm.hook directly."""
 
-    def __init__(self, pm: pluggy.PluginManager):
-        self.pm = pm
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm: Any = pm  # carries imc_problems and imc_distributions (make_plugin_manager)
         self._cache: dict[str, dict[str, Registered]] = {}
 
     def _catalogue(self, kind: str) -> dict[str, Registered]:
@@ -361,11 +367,11 @@ class Registry:
         table = self._catalogue(kind)
         return dict(sorted(table.items(), key=lambda item: _normalise(item[1].distribution) != FIRST_PARTY))
 
-    def records(self, kind: str) -> dict:
+    def records(self, kind: str) -> dict[str, Any]:
         """name -> record (BackendInfo, RuleInfo, ...) of one kind of :data:`CATALOGUE`."""
         return {name: reg.info for name, reg in self.registered(kind).items()}
 
-    def lookup(self, kind: str, name: str):
+    def lookup(self, kind: str, name: str) -> Any:
         """One record by kind and name; an unknown name lists the known ones and the closest."""
         if kind == "backend":
             return self.get(name).info
@@ -374,23 +380,23 @@ class Registry:
             return table[name].info
         raise UnknownNameError(unknown_name_message(kind, name, table))
 
-    def rules(self) -> dict:
+    def rules(self) -> dict[str, Any]:
         """Update rules by name (:class:`imc.records.RuleInfo`)."""
         return self.records("update rule")
 
-    def optimizers(self) -> dict:
+    def optimizers(self) -> dict[str, Any]:
         """Digital optimisers by name (:class:`imc.records.OptimizerInfo`)."""
         return self.records("optimizer")
 
-    def models(self) -> dict:
+    def models(self) -> dict[str, Any]:
         """Models by name (:class:`imc.records.ModelInfo`)."""
         return self.records("model")
 
-    def tasks(self) -> dict:
+    def tasks(self) -> dict[str, Any]:
         """Tasks by name (:class:`imc.records.TaskInfo`)."""
         return self.records("task")
 
-    def subcommands(self) -> dict:
+    def subcommands(self) -> dict[str, Any]:
         """``imc`` subcommands by name (:class:`imc.records.SubcommandInfo`)."""
         return self.records("subcommand")
 
@@ -420,22 +426,23 @@ class Registry:
                 )
         raise UnknownNameError(unknown_name_message("backend", name, self._backends))
 
-    def spec(self, name: str, preset: str | None = None, **overrides) -> DeviceSpec:
-        return self.get(name).info.spec(preset, **overrides)
+    def spec(self, name: str, preset: str | None = None, **overrides: Any) -> DeviceSpec:
+        """The spec of backend ``name``'s preset (default preset when None) with overrides applied."""
+        return cast(DeviceSpec, self.get(name).info.spec(preset, **overrides))
 
     def create(
         self,
         name: str,
-        shape=(64, 64),
+        shape: Shape = (64, 64),
         preset: str | None = None,
         compute: Compute | str | None = None,
         seed: int = 0,
-        **overrides,
+        **overrides: Any,
     ) -> Device:
         """Build a device of backend ``name`` with a preset and spec overrides."""
         info = self.get(name).info
         spec = info.spec(preset, **overrides)
-        return info.factory(spec=spec, shape=shape, compute=as_compute(compute, seed))
+        return cast(Device, info.factory(spec=spec, shape=shape, compute=as_compute(compute, seed)))
 
 
 @functools.cache
@@ -446,9 +453,11 @@ def get_plugin_manager() -> pluggy.PluginManager:
 
 @functools.cache
 def get_registry() -> Registry:
+    """The process's registry (over :func:`get_plugin_manager`), built on first use."""
     return Registry(get_plugin_manager())
 
 
-def backend(name: str, shape=(64, 64), preset: str | None = None, compute=None, seed: int = 0, **overrides) -> Device:
+def backend(name: str, shape: Shape = (64, 64), preset: str | None = None, compute: Compute | str | None = None, seed: int = 0,
+            **overrides: Any) -> Device:
     """Build a device by backend name: ``imc.backend("memristor", (64, 32), preset="eapu-paper")``."""
     return get_registry().create(name, shape, preset=preset, compute=compute, seed=seed, **overrides)

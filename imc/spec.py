@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Mapping
-from typing import ClassVar
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, ClassVar, cast
 
 import attrs
 import numpy as np
@@ -40,7 +40,7 @@ KNOWN_CAPABILITIES = frozenset(
 FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
-def finite(instance, attribute, value):
+def finite(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
     """attrs validator: a finite number (public: backends use it for their own spec fields)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SpecTypeError(f"{attribute.name} must be a number, got {value!r}")
@@ -50,36 +50,39 @@ def finite(instance, attribute, value):
         raise SpecError(f"{attribute.name} must lie within +-{FLOAT32_MAX:.4g} (what float32 holds), got {value!r}")
 
 
-def non_negative(instance, attribute, value):
+def non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator: a finite number >= 0."""
     finite(instance, attribute, value)
     if value < 0:
         raise SpecError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
-def positive(instance, attribute, value):
+def positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator: a finite number > 0."""
     finite(instance, attribute, value)
     if value <= 0:
         raise SpecError(f"{attribute.name} must be > 0, got {value!r}")
 
 
-def probability(instance, attribute, value):
+def probability(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator: a finite number in [0, 1]."""
     finite(instance, attribute, value)
     if not 0.0 <= value <= 1.0:
         raise SpecError(f"{attribute.name} is a probability and must lie in [0, 1], got {value!r}")
 
 
-def _capabilities(value) -> frozenset:
+def _capabilities(value: Any) -> frozenset[str]:
     if isinstance(value, str):
         raise SpecTypeError(f"capabilities must be a collection of names, got the string {value!r}")
     return frozenset(str(v) for v in value)
 
 
-def float_field(default: float, validator=finite, doc: str = ""):
+def float_field(default: float, validator: Callable[[Any, attrs.Attribute[Any], Any], None] = finite, doc: str = "") -> Any:
     """A float field with a validator (numbers are converted to float)."""
     return attrs.field(default=default, validator=validator, converter=_to_float, metadata={"doc": doc})
 
 
-def _to_float(value):
+def _to_float(value: Any) -> Any:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return value  # let the validator report the wrong type
     return float(value)
@@ -88,10 +91,10 @@ def _to_float(value):
 _NOT_SETTABLE = frozenset({"name", "capabilities", "source"})
 
 
-def _same_value(a, b) -> bool:
+def _same_value(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
-    return a == b
+    return cast(bool, a == b)
 
 
 @attrs.frozen(kw_only=True)
@@ -135,10 +138,10 @@ class DeviceSpec:
     energy_per_read_j: float = float_field(1e-15, non_negative, doc="energy of reading one cell once, J")
     pulse_width_s: float = float_field(50e-9, positive, doc="write pulse width, s")
     read_time_s: float = float_field(10e-9, positive, doc="time of one read or product, s")
-    capabilities: frozenset = attrs.field(factory=frozenset, converter=_capabilities)
+    capabilities: frozenset[str] = attrs.field(factory=frozenset, converter=_capabilities)
     source: str = attrs.field(default="", validator=attrs.validators.instance_of(str))
 
-    def __attrs_post_init__(self):
+    def __attrs_post_init__(self) -> None:
         if self.g_min_us >= self.g_max_us:
             raise SpecError(
                 f"g_min_us ({self.g_min_us}) must be below g_max_us ({self.g_max_us})"
@@ -164,6 +167,7 @@ class DeviceSpec:
         return self.g_max_us - self.g_min_us
 
     def has(self, capability: str) -> bool:
+        """Whether the spec declares ``capability`` (e.g. imc.spec.BOUNDS, "drift")."""
         return capability in self.capabilities
 
     # -- optional declarations: None when a technology has nothing to declare -----------
@@ -180,7 +184,7 @@ class DeviceSpec:
         native-probabilistic cells whose switch is not the nominal pulse step; None otherwise."""
         return None
 
-    def evolve(self, **overrides) -> DeviceSpec:
+    def evolve(self, **overrides: Any) -> DeviceSpec:
         """A copy with some fields changed.
 
         An unknown field is an :class:`~imc.errors.UnknownNameError` naming the closest. A
@@ -196,7 +200,8 @@ class DeviceSpec:
                 raise UnknownNameError(unknown_name_message("spec field", key, fields, cls.__name__))
         new = attrs.evolve(self, **overrides)
         for key, value in overrides.items():
-            converter = fields[key].converter
+            # one-argument converters (an attrs.Converter taking self or the field would need more)
+            converter = cast(Callable[[Any], Any] | None, fields[key].converter)
             wanted = converter(value) if converter is not None else value
             if not _same_value(getattr(new, key), wanted):
                 how = self.derived_fields.get(key)
@@ -213,17 +218,18 @@ class DeviceSpec:
         """Fields a user may override: all but name, capabilities, source and derived ones."""
         return [a.name for a in attrs.fields(cls) if a.name not in _NOT_SETTABLE and a.name not in cls.derived_fields]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able dict of the fields."""
         out = attrs.asdict(self)
         out["capabilities"] = sorted(self.capabilities)
         return out
 
     def field_docs(self) -> dict[str, str]:
+        """Field name -> its documentation (meaning and unit)."""
         return {a.name: a.metadata.get("doc", "") for a in attrs.fields(type(self))}
 
 
-def unknown_name_message(kind: str, name: str, known, where: str = "") -> str:
+def unknown_name_message(kind: str, name: str, known: Iterable[str], where: str = "") -> str:
     """"unknown X 'y' [in where]; did you mean 'z'? known: a, b, c" for all lookups."""
     known = sorted(known)
     close = difflib.get_close_matches(str(name), known, n=1)

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -24,6 +26,12 @@ from .compute import Compute
 from .errors import UserError
 from .ledger import EnergyConstants, Ledger
 from .nn.module import Module
+
+if TYPE_CHECKING:
+    from .arraytypes import Array
+    from .nn.losses import Loss
+    from .optim import Optimizer
+    from .rules.base import UpdateRule
 
 METRICS = ("accuracy", "psnr")
 RULE_STREAM = 7919  # key of the rule's random stream, spawned from the trainer's compute
@@ -37,7 +45,7 @@ class TrainingDiverged(UserError, FloatingPointError):
 
     exit_code = 3
 
-    def __init__(self, message: str, step: int = -1, epoch: int = -1):
+    def __init__(self, message: str, step: int = -1, epoch: int = -1) -> None:
         super().__init__(message)
         self.step, self.epoch = int(step), int(epoch)
 
@@ -45,9 +53,9 @@ class TrainingDiverged(UserError, FloatingPointError):
 class Trainer:
     """See the module docstring."""
 
-    def __init__(self, model: Module, loss, optimizer, rule, compute: Compute, *, batch_size: int, seed: int,
-                 metric: str = "accuracy", callbacks=(), eval_batch_size: int = 1024,
-                 energy: EnergyConstants | None = None, data_range: float = 1.0):
+    def __init__(self, model: Module, loss: Loss, optimizer: Optimizer, rule: UpdateRule, compute: Compute, *,
+                 batch_size: int, seed: int, metric: str = "accuracy", callbacks: Iterable[Any] = (),
+                 eval_batch_size: int = 1024, energy: EnergyConstants | None = None, data_range: float = 1.0) -> None:
         if not isinstance(model, Module):
             raise TypeError(f"model must be an imc.nn.Module, got {type(model).__name__}")
         if not isinstance(compute, Compute):
@@ -70,20 +78,20 @@ class Trainer:
         _skip_input_gradient(model)
         self.step = 0  # optimisation steps done
         self.epoch = 0  # epochs completed
-        self.history: list[dict] = []  # end-of-epoch metrics
+        self.history: list[dict[str, Any]] = []  # end-of-epoch metrics
         self.step_losses: list[float] = []  # training loss of every step (the figures' curves, imc.plot)
         self.should_stop = False
-        self._order_cache: tuple[int, int, np.ndarray] | None = None
+        self._order_cache: tuple[int, int, np.ndarray[Any, Any]] | None = None
 
     # ------------------------------------------------------------------ data
-    def batch_order(self, epoch: int, n: int) -> np.ndarray:
+    def batch_order(self, epoch: int, n: int) -> np.ndarray[Any, Any]:
         """The sample order of ``epoch``, from ``(seed, epoch)`` only."""
         if self._order_cache is None or self._order_cache[:2] != (epoch, n):
             perm = np.random.default_rng([self.seed, int(epoch)]).permutation(n)
             self._order_cache = (epoch, n, perm)
         return self._order_cache[2]
 
-    def _arrays(self, data, what: str):
+    def _arrays(self, data: Any, what: str) -> tuple[Array, Array]:
         if not isinstance(data, (tuple, list)) or len(data) != 2:
             raise ValueError(f"{what} must be a pair (x, y)")
         x, y = data
@@ -105,11 +113,16 @@ class Trainer:
         return x, y
 
     def steps_per_epoch(self, n: int) -> int:
+        """Batches per epoch of ``n`` samples (the last one may be short)."""
         return -(-n // self.batch_size)
 
     # ------------------------------------------------------------------ training
-    def fit(self, train, test=None, epochs: int = 1) -> dict:
-        """Train until ``epochs`` epochs are complete (continuing from the current step)."""
+    def fit(self, train: Sequence[Any], test: Sequence[Any] | None = None, epochs: int = 1) -> dict[str, Any]:
+        """Train until ``epochs`` epochs are complete (continuing from the current step).
+
+        ``train`` and ``test`` are pairs ``(x, y)`` of arrays (numpy, or cupy on a GPU): ``x``
+        (samples, features...) float, ``y`` int64 class labels (accuracy) or float targets (psnr).
+        Returns :meth:`summary`."""
         if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 1:
             raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
         x, y = self._arrays(train, "train")
@@ -138,7 +151,7 @@ class Trainer:
                         cb.on_epoch_end(self, metrics)
         return self.summary()
 
-    def train_step(self, xb, yb, epoch: int | None = None, *, checked: bool = False) -> float:
+    def train_step(self, xb: Array, yb: Array, epoch: int | None = None, *, checked: bool = False) -> float:
         """One optimisation step on a batch; returns the loss (before the update).
 
         ``checked=True``: the batch comes from data validated once (as ``fit`` does), so the
@@ -183,7 +196,7 @@ class Trainer:
         return loss
 
     # ------------------------------------------------------------------ evaluation
-    def predict(self, x):
+    def predict(self, x: Array) -> Array:
         """Model outputs in eval mode, batched by ``eval_batch_size`` (counted as inference)."""
         model = self.model.eval()
         self.ledger.observe("train")
@@ -191,7 +204,7 @@ class Trainer:
         self.ledger.observe("eval")
         return self.xp.concatenate(outs)
 
-    def evaluate(self, x, y) -> dict:
+    def evaluate(self, x: Array, y: Array) -> dict[str, float]:
         """Loss and the metric ("accuracy" as a fraction, or "psnr" in dB) on (x, y)."""
         if len(x) != len(y):
             raise ValueError(f"evaluate: x has {len(x)} samples but y has {len(y)}")
@@ -204,7 +217,7 @@ class Trainer:
         return result
 
     # ------------------------------------------------------------------ results
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         last = self.history[-1] if self.history else {}
         return {
             "steps": self.step,
@@ -221,7 +234,7 @@ class Trainer:
                       "pulses_step": list(self.ledger.step_pulses)},
         }
 
-    def identity(self) -> dict[str, object]:
+    def identity(self) -> dict[str, Any]:
         """What the run is, as far as the trainer knows: model class, backend, preset, rule, seed."""
         tiles = list(self.model.tiles())
         source = getattr(tiles[0].config, "device", None) if tiles else None
@@ -229,7 +242,7 @@ class Trainer:
                 "preset": getattr(source, "preset", "") or "", "rule": self.rule.name, "seed": self.seed}
 
     # ------------------------------------------------------------------ state
-    def state(self) -> dict[str, np.ndarray]:
+    def state(self) -> dict[str, np.ndarray[Any, Any]]:
         """Everything needed for an exact resume at this step boundary (plain numpy arrays)."""
         out = {}
         for prefix, part in (("model.", self.model), ("optim.", self.optimizer), ("rule.", self.rule), ("ledger.", self.ledger)):
@@ -240,7 +253,7 @@ class Trainer:
         out["trainer.step_losses"] = np.asarray(self.step_losses, dtype=np.float64)
         return out
 
-    def load_state(self, state: dict) -> None:
+    def load_state(self, state: Mapping[str, Any]) -> None:
         """Restore a :meth:`state` export; on any error the trainer is left as it was."""
         if "trainer.counters" not in state:
             raise KeyError("trainer state is missing 'trainer.counters'")
@@ -265,7 +278,7 @@ class Trainer:
             raise
         self.step, self.epoch, self.history, self.step_losses = step, epoch, history, losses
 
-    def _restore(self, backup: dict) -> None:
+    def _restore(self, backup: Mapping[str, Any]) -> None:
         parts = {p: {k[len(p) :]: v for k, v in backup.items() if k.startswith(p)} for p in ("model.", "optim.", "rule.", "ledger.")}
         self.model.load_state(parts["model."])
         self.optimizer.load_state(parts["optim."], xp=self.xp)
@@ -285,7 +298,7 @@ def _skip_input_gradient(model: Module) -> None:
         first.input_grad = False
 
 
-def psnr(xp, pred, target, data_range: float = 1.0) -> float:
+def psnr(xp: Any, pred: Array, target: Array, data_range: float = 1.0) -> float:
     """Mean per-image PSNR in dB, ``10 log10(range^2 / mse)`` (images on axis 0)."""
     if tuple(pred.shape) != tuple(target.shape):
         raise ValueError(f"psnr: prediction {tuple(pred.shape)} and target {tuple(target.shape)} differ in shape")

@@ -10,13 +10,19 @@ and keeps its results physical with ``_pin`` (inside the window, stuck cells at 
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 
+from .arraytypes import Array, Float32Array, Int8Array, Int64Array
 from .device import Device
 
 
 class VariedDevice(Device):
-    """A :class:`Device` whose cells carry their own step scale, window and stuck state."""
+    """A :class:`Device` whose cells carry their own step scale, window and stuck state.
+
+    ``self.cell``: "step_scale" float32 (lognormal, mean 1), "g_lo"/"g_hi" float32 uS, "stuck"
+    int8 (-1 stuck low, +1 stuck high, 0 free), each of the device's shape (rows, cols)."""
 
     cell_fields = ("step_scale", "g_lo", "g_hi", "stuck")
 
@@ -35,7 +41,7 @@ class VariedDevice(Device):
         self.cell["stuck"] = stuck
         self.g = self._pin((lo + hi) / 2, self.cell["g_lo"], self.cell["g_hi"], stuck)
 
-    def _draw_window(self):
+    def _draw_window(self) -> tuple[Float32Array, Float32Array]:
         """(low, high) per cell: each bound times ``1 + bounds_d2d * xi``, at least 10 % of the range wide, above 0 uS.
 
         A backend whose bounds spread differently overrides this (same draws, in this order)."""
@@ -48,21 +54,22 @@ class VariedDevice(Device):
             hi = xp.maximum(hi * (1 + b * c.normal(shape)), lo + np.float32(0.1 * s.range_us))
         return lo, hi
 
-    def _gather(self, idx):
-        """(low, high, stuck) of cells ``idx``."""
-        return tuple(self.cell[k].reshape(-1)[idx] for k in ("g_lo", "g_hi", "stuck"))
+    def _gather(self, idx: Int64Array) -> tuple[Float32Array, Float32Array, Int8Array]:
+        """(low, high, stuck) of cells ``idx``: float32 uS, float32 uS, int8, each the length of ``idx``."""
+        return cast(tuple[Float32Array, Float32Array, Int8Array], tuple(self.cell[k].reshape(-1)[idx] for k in ("g_lo", "g_hi", "stuck")))
 
-    def _pin(self, g, lo, hi, stuck):
+    def _pin(self, g: Array, lo: Array, hi: Array, stuck: Int8Array) -> Float32Array:
         """``g`` clipped to each cell's window, stuck cells at their bound (float32)."""
         xp = self.xp
         return xp.where(stuck < 0, lo, xp.where(stuck > 0, hi, xp.clip(g, lo, hi))).astype(np.float32)
 
-    def _program(self, g, idx, targets_us):
+    def _program(self, g: Float32Array, idx: Int64Array, targets_us: Float32Array) -> Float32Array:
         """Write-verify: the target plus the declared programming error, kept physical."""
         lo, hi, stuck = self._gather(idx)
         noisy = targets_us + self.compute.normal(targets_us.shape) * np.float32(self.spec.program_noise_us)
         return self._pin(noisy, lo, hi, stuck)
 
-    def window_at(self, idx):
+    def window_at(self, idx: Int64Array) -> tuple[Float32Array, Float32Array]:
+        """Each selected cell's own (low, high) window, float32 uS (the length of ``idx``)."""
         lo, hi, _ = self._gather(idx)
         return lo, hi

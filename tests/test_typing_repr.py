@@ -4,6 +4,9 @@ import pydoc
 import re
 from pathlib import Path
 
+import attrs
+import numpy as np
+
 import imc
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "writing-a-backend.md"
@@ -105,3 +108,29 @@ def test_parameter_and_analog_matrix_repr():
     assert repr(layer.weight) == "Parameter(analog (6, 3), fefet:fefet)"
     assert repr(layer.bias) == "Parameter(digital (3,), float32)"
     assert repr(layer.weight.tile) == "AnalogMatrix(6 x 3 on fefet:fefet, pair mapping, 2 tiles, 4 arrays)"
+
+
+def test_fused_pair_update_on_a_set_only_pair_refreshes_and_counts():
+    """A fused pair write (memristor's one-pass pair update) on a device that resets abruptly
+    (SET-only pair, refreshed after writes) returns its write counts: mypy --strict found
+    ``WriteStats + WriteStats`` here, which WriteStats does not define (only +=)."""
+    from imc.nn import AnalogConfig, DeviceSource
+    from imc.nn.analog import AnalogMatrix
+    from imc.spec import ABRUPT_RESET
+
+    info = imc.get_registry().get("memristor").info
+    base = info.spec("rram-realistic")
+    spec = attrs.evolve(base, capabilities=base.capabilities | {ABRUPT_RESET})
+    source = DeviceSource(spec=spec, factory=info.factory, backend="memristor", preset="rram-realistic+abrupt")
+    compute = imc.Compute.create("cpu", seed=0)
+    w = np.zeros((4, 3), dtype=np.float32)
+    tile = AnalogMatrix(w, AnalogConfig(device=source), compute)
+    plus, minus = tile.tiles[0].devices
+    assert tile.set_only and plus._fuses_pair(minus) and tile._internal
+    events0, pulses0 = plus.counters.events + minus.counters.events, plus.counters.pulse_total + minus.counters.pulse_total
+    delta = np.full(12, 40.0, dtype=np.float32)  # uS, several steps: every cell is written
+    stats = tile.update(np.arange(12, dtype=np.int64), delta, checked=True)
+    # the write (12 cells) plus the refresh's re-programming, exactly as the devices counted them
+    assert stats.cells >= 12
+    assert stats.cells == plus.counters.events + minus.counters.events - events0
+    assert stats.pulses == plus.counters.pulse_total + minus.counters.pulse_total - pulses0

@@ -516,6 +516,8 @@ class AnalogMatrix:
             index = xp.asarray(index, dtype=xp.int64)
             if index.size == 0:
                 return WriteStats()
+            if op == "update":
+                return WriteStats(*self.tiles[0].devices[0]._write_internal(op, index, signed))
             return self._apply(op, self.tiles[0].devices[0], index, signed, amount, True)
         stats = WriteStats()
         if index is None:
@@ -573,7 +575,9 @@ class AnalogMatrix:
         if op != "pulse_probabilistic" and internal and getattr(plus, "_fuses_pair", lambda other: False)(minus):
             fused: Any = plus  # a backend that fuses pair writes (_fuses_pair) has _write_pair_internal
             stats += WriteStats(*fused._write_pair_internal(minus, local, s, use_plus, gp, gm, a))  # one pass for both
-            return stats + self._refresh(tile) if self.set_only else stats
+            if self.set_only:
+                stats += self._refresh(tile)
+            return stats
         if local is None:  # dense: each device gets the whole array, 0 where the other one writes
             zero = xp.zeros((), dtype=(s if a is None else a).dtype)
             for dev, choose, flip in ((plus, use_plus, 1), (minus, ~use_plus, -1)):

@@ -36,7 +36,7 @@ def init_uniform(compute: Compute, shape: Shape, fan_in: int, dtype: DTypeLike =
     return ((compute.uniform(shape, dtype=np.float32) * 2 - 1) * np.float32(bound)).astype(dtype)
 
 
-def _add_bias(y, b):
+def _add_bias(y: Array, b: Array) -> Array:
     """``y + b`` in place where the types allow: ``y`` is a product the layer just made."""
     if y.dtype == b.dtype:
         y += b

@@ -7,10 +7,22 @@ trainer uses it on data it validated once, and reads the loss back once per step
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from ..arraytypes import Array
 from ..compute import namespace_of
+
+
+class Loss(Protocol):
+    """What the trainer needs of a loss (MSELoss and CrossEntropyLoss are two)."""
+
+    def forward(self, pred: Array, target: Array) -> float:
+        """The loss of ``pred`` against ``target``, checked, as a Python float."""
+        ...
+
+    def backward(self) -> Array:
+        """d loss / d prediction of the last call (the prediction's shape)."""
+        ...
 
 
 class MSELoss:

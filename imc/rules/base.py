@@ -9,14 +9,23 @@ reach a rule: the trainer updates them exactly in digital periphery.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 
+from ..arraytypes import Array, ArrayModule, Float32Array
 from ..compute import Compute
 from ..records import RuleInfo  # noqa: F401  (re-exported: imc.rules.RuleInfo)
 
+if TYPE_CHECKING:
+    from ..nn.analog import AnalogMatrix, WriteStats
+    from ..nn.module import Module
+
 
 class UpdateRule:
-    """Base class. Subclasses set ``name``, implement :meth:`apply`, and may keep arrays in ``self.arrays``."""
+    """Base class. Subclasses set ``name``, implement :meth:`apply`, and may keep arrays in ``self.arrays``.
+
+    Arrays are numpy, or cupy on a GPU (``self.xp``); ``compute`` is set by :meth:`attach`."""
 
     name = "base"
     #: digital operations per weight per step spent on the decision (ledger energy)
@@ -26,31 +35,33 @@ class UpdateRule:
     #: the ledger's name for the model's own weight arrays (Tiki-Taka calls them "C")
     weight_array = "weights"
 
-    def __init__(self):
-        self.compute: Compute | None = None
-        self.arrays: dict[str, object] = {}
+    def __init__(self) -> None:
+        self.compute: Compute = None  # type: ignore[assignment]  # set by attach(), before any other call
+        self.arrays: dict[str, Array] = {}
 
-    def params(self) -> dict:
+    def params(self) -> dict[str, Any]:
         """The rule's parameters (JSON-able)."""
         return {}
 
-    def attach(self, model, compute: Compute) -> None:
+    def attach(self, model: Module, compute: Compute) -> None:
         """Bind to a model before training; ``compute`` is this rule's own random stream."""
         self.compute = compute
 
-    def device_arrays(self) -> dict[str, list]:
+    def device_arrays(self) -> dict[str, list[AnalogMatrix]]:
         """Device arrays the rule owns besides the model's (name -> AnalogMatrix list); the ledger counts them."""
         return {}
 
-    def apply(self, name: str, tile, delta_w):
-        """Ask ``tile`` (an AnalogMatrix) to realise the proposed change ``delta_w`` (weights)."""
+    def apply(self, name: str, tile: AnalogMatrix, delta_w: Float32Array) -> WriteStats:
+        """Ask ``tile`` (an AnalogMatrix) to realise the proposed change ``delta_w`` (weights, float32, the
+        matrix's shape); returns what was written (an :class:`imc.nn.WriteStats`)."""
         raise NotImplementedError
 
     @property
-    def xp(self):
+    def xp(self) -> ArrayModule:
+        """The array module (numpy or cupy) of the rule's compute."""
         return self.compute.xp
 
-    def accumulator(self, name: str, tile):
+    def accumulator(self, name: str, tile: AnalogMatrix) -> Float32Array:
         """The float32 array of pending weight change (uS) kept per matrix ``name`` (zeros at first)."""
         key = f"chi.{name}"
         if key not in self.arrays:
@@ -71,13 +82,15 @@ class UpdateRule:
         return self.compute.is_gpu
 
     # -- state ---------------------------------------------------------------------------
-    def state(self) -> dict[str, np.ndarray]:
+    def state(self) -> dict[str, np.ndarray[Any, Any]]:
+        """The rule's arrays and random state, as host numpy arrays."""
         out = {f"array.{k}": np.array(self.compute.to_numpy(v), copy=True) for k, v in self.arrays.items()}
         if self.compute is not None and not self.compute.is_gpu:
             out["rng_state"] = np.array(self.compute.rng_state())
         return out
 
-    def load_state(self, state: dict) -> None:
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state`; unknown entries raise KeyError before anything changes."""
         unknown = [k for k in state if k != "rng_state" and not k.startswith("array.")]
         if unknown:
             raise KeyError(f"rule {self.name!r} state has unexpected entries {unknown}")
@@ -87,7 +100,8 @@ class UpdateRule:
         self.arrays = arrays
 
 
-def check_number(name, value, positive=True):
+def check_number(name: str, value: Any, positive: bool = True) -> float:
+    """``value`` as a float if it is a finite number (and > 0 when ``positive``), else ValueError."""
     import math
 
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):

@@ -83,8 +83,7 @@ class EaPURule(UpdateRule):
         if self.native:
             raise ValueError(f"eapu native=True needs a native-probabilistic device; {tile.spec.name} is not")
         xp = self.xp
-        r = np.float32(tile.r_wg_per_us)
-        th = np.float32(self.threshold(tile))
+        r, th = self._constants(tile)
         if self.dense:  # a mask, no index: nothing waits for the device
             u = self.compute.uniform(delta_w.shape)
             u *= th * r
@@ -98,6 +97,15 @@ class EaPURule(UpdateRule):
         xp.maximum(fixed, th, out=fixed)  # |dG| < dG_th: the fixed change dG_th ...
         xp.copysign(fixed, dg, out=fixed)  # ... in the proposal's direction; otherwise dG itself
         return tile.update(index, fixed, checked=True)
+
+    def _constants(self, tile):
+        """(r_wg_per_us, dG_th) of ``tile`` as float32, worked out once per matrix and settings."""
+        memo = self.__dict__.setdefault("_memo", {})
+        key = (tile, tile.r_wg_per_us, self.k, self.threshold_us)
+        hit = memo.get(id(tile))
+        if hit is None or hit[0][0] is not tile or hit[0][1:] != key[1:]:
+            hit = memo[id(tile)] = (key, np.float32(tile.r_wg_per_us), np.float32(self.threshold(tile)))
+        return hit[1], hit[2]
 
     def _decide(self, flat, limit):
         """Sorted flat indices, each selected independently with probability min(1, |d| / limit)."""
