@@ -7,7 +7,7 @@ import imc
 import imc.models
 from imc.nn import AnalogConfig, CrossEntropyLoss, Linear, Sequential
 from imc.optim import make_optimizer
-from imc.rules import make_rule
+from imc.rules import UpdateRule, make_rule
 from imc.train import Trainer
 
 SOFT = AnalogConfig(backend="memristor", preset="soft-bounds", mapping="reference", w_max=0.6)
@@ -269,3 +269,29 @@ def test_runs_on_every_first_party_backend(rule, backend, preset):
     ledger = trainer.fit(train=(x, y), test=(x[:16], y[:16]), epochs=1)["ledger"]
     assert ledger["arrays"]["A"]["writes"] > 0
     assert np.isfinite(ledger["energy_by_boundary_j"]["system"])
+
+
+@pytest.mark.parametrize("rule", ["tiki-taka", "tiki-taka-v2", "c-tiki-taka"])
+def test_the_dense_gpu_form_writes_what_the_index_form_writes(rule, monkeypatch):
+    """The GPU path (whole-matrix writes) against the CPU path (sorted indices), with whole-pulse
+    requests so the rounding draws decide nothing."""
+    def run():
+        model, compute = one_layer(shape=(5, 3))
+        # TTv1: a transfer large enough to saturate at 31 pulses per cell (no rounding draw decides)
+        extra = {"chop_prob": 0.0, "fast_lr": 0.0} if rule == "c-tiki-taka" else {}
+        r, name, c = attach(rule, model, compute, transfer_lr=1e3 if rule == "tiki-taka" else 1.0, **extra)
+        step = c.step_us() * c.r_wg_per_us
+        total = 0
+        for k, vectors in enumerate((3, 4, 1, 7)):  # wraps around the 5 lines, more reads than lines once
+            r.begin_step(vectors, lr=0.1)
+            lines = np.array([1, -2, 3, -1, 2], np.float32)[:, None] * np.ones(c.shape, np.float32)  # lines differ
+            delta = lines * np.float32((k % 3 + 1) * step * (1 if k % 2 else -1))
+            total += r.apply(name, c, delta).pulses
+        return weights(c), weights(r.a[name]), total, r.counters[name].tolist()
+
+    index = run()
+    monkeypatch.setattr(UpdateRule, "dense", property(lambda self: True))  # A's writes (analog-sgd's) too
+    dense = run()
+    np.testing.assert_allclose(dense[0], index[0], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(dense[1], index[1], rtol=1e-5, atol=1e-7)
+    assert dense[2:] == index[2:]
