@@ -15,8 +15,11 @@ Sources: NeuroSim V3 manual Eq. 1-3 and its A-vs-NL table (docs/device-sources.m
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import numpy as np
 
+from .arraytypes import Array
 from .compute import namespace_of
 
 # NeuroSim nonlinearity label -> normalised A (docs/device-sources.md, from Nonlinearity-NormA.htm)
@@ -40,41 +43,42 @@ def a_from_label(label: float) -> float:
     return a if label > 0 else -a
 
 
-def _curve(x, a):
+def _curve(x: Array, a: float) -> Array:
     if not np.isfinite(a) or abs(a) > LINEAR_A:
         return x
-    return (1 - np.exp(-x / a)) / (1 - np.exp(-1 / a))
+    return cast(Array, (1 - np.exp(-x / a)) / (1 - np.exp(-1 / a)))
 
 
-def _inverse(u, a):
+def _inverse(u: Array, a: float) -> Array:
     if not np.isfinite(a) or abs(a) > LINEAR_A:
         return u
-    return -a * np.log1p(-u * (1 - np.exp(-1 / a)))
+    return cast(Array, -a * np.log1p(-u * (1 - np.exp(-1 / a))))
 
 
-def _slope(u, a):
+def _slope(u: Array, a: float) -> Array:
     """du/dx at position u (1 for a linear curve)."""
     if not np.isfinite(a) or abs(a) > LINEAR_A:
         return np.ones_like(u)
     k = 1 - np.exp(-1 / a)
-    return (1 - u * k) / (a * k)
+    return cast(Array, (1 - u * k) / (a * k))
 
 
-def _unit(xp, v):
+def _unit(xp: Any, v: Array) -> Array:
     """v clipped to [0, 1] (two ufuncs: cheaper than clip's dispatch on small arrays)."""
-    return xp.minimum(xp.maximum(v, 0), 1)
+    return cast(Array, xp.minimum(xp.maximum(v, 0), 1))
 
 
-def is_nonlinear(a) -> bool:
+def is_nonlinear(a: float) -> bool:
     """True when the curve of ``a`` is evaluated as an exponential (not treated as linear)."""
     return bool(np.isfinite(a)) and abs(a) <= LINEAR_A
 
 
 
-def advance(u, pulses, a_up: float, a_down: float, direction):
+def advance(u: Array, pulses: Array | float | np.floating[Any], a_up: float, a_down: float, direction: Array | int) -> Array:
     """Position after ``pulses`` (>= 0, may be fractional) in ``direction`` (+1/-1), clipped to [0, 1].
 
-    Works elementwise on numpy or cupy arrays (``direction`` may be an array).
+    Works elementwise on numpy or cupy arrays (``direction`` may be an array of +1/-1).
+    ``u`` and the result are positions in the window, 0..1 (dimensionless).
     """
     xp = namespace_of(u)
     u = _unit(xp, u)
@@ -96,19 +100,19 @@ def advance(u, pulses, a_up: float, a_down: float, direction):
     return xp.where(up, _curve(x_up, a_up), 1 - _curve(x_dn, a_down))
 
 
-def position(u, a: float):
+def position(u: Array, a: float) -> Array:
     """Where along the pulse axis (x in [0, 1]) the curve of ``a`` reaches ``u`` (its inverse)."""
     xp = namespace_of(u)
     return _inverse(xp.clip(u, 0, 1), a)
 
 
-def level(x, a: float):
+def level(x: Array, a: float) -> Array:
     """The curve itself: position ``u`` reached after ``x`` (in [0, 1]) of the pulse axis."""
     xp = namespace_of(x)
     return _curve(xp.clip(x, 0, 1), a)
 
 
-def slope(u, a_up: float, a_down: float, direction):
+def slope(u: Array, a_up: float, a_down: float, direction: Array | int) -> Array:
     """Nominal du per unit x (one full-range pulse train) at u in ``direction``."""
     xp = namespace_of(u)
     u = _unit(xp, u)
@@ -118,5 +122,5 @@ def slope(u, a_up: float, a_down: float, direction):
     if is_nonlinear(a_up) and is_nonlinear(a_down):  # per-cell a: each cell pays once
         a = xp.where(up, np.float32(a_up), np.float32(a_down))
         k = xp.where(up, np.float32(1 - np.exp(-1 / a_up)), np.float32(1 - np.exp(-1 / a_down)))
-        return (1 - xp.where(up, u, 1 - u) * k) / (a * k)
+        return cast(Array, (1 - xp.where(up, u, 1 - u) * k) / (a * k))
     return xp.where(up, _slope(u, a_up), _slope(1 - u, a_down))
