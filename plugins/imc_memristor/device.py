@@ -96,23 +96,27 @@ class MemristorDevice(VariedDevice):
 
     @functools.cached_property
     def _direction_table(self):
-        """Per-direction constants, row 0 down and row 1 up (float32), gathered once per write:
+        """Per-direction constants (float32, 9 x 2: column 0 down, 1 up), gathered once per write:
 
-        sign, offset (position measured in the direction of motion is ``offset + sign * u``),
-        a, -1/a, k = 1 - exp(-1/a), -1/k, the nominal step factor ``step_us * (1 + sign *
-        asymmetry) / (a k)`` (uS; times ``1 - v k`` it is the declared step at position v) and
-        the pulse-axis advance of one pulse ``(1 + sign * asymmetry) / pmax``."""
+        0 sign, 1 offset (position measured in the direction of motion is ``offset + sign * u``),
+        2 -a, 3 -1/a, 4 k = 1 - exp(-1/a), 5 -k, 6 -1/k, 7 the nominal step factor
+        ``step_us * (1 + sign * asymmetry) / (a k)`` (uS; times ``1 - v k`` it is the declared
+        step at position v), 8 the pulse-axis advance of one pulse ``(1 + sign * asymmetry) / pmax``."""
         s = self.spec
         pmax = s.range_us / s.step_us  # pulses that cross the nominal window
-        rows = []
+        cols = []
         for sign, a in ((-1.0, self._a[1]), (1.0, self._a[0])):
             k = 1 - np.exp(-1 / a)
             bias = 1 + sign * s.asymmetry
-            rows.append([sign, (1 - sign) / 2, a, -1 / a, k, -1 / k, s.step_us * bias / (a * k), bias / pmax])
-        return self.xp.asarray(np.array(rows, dtype=np.float32))
+            cols.append([sign, (1 - sign) / 2, -a, -1 / a, k, -k, -1 / k, s.step_us * bias / (a * k), bias / pmax])
+        return self.xp.asarray(np.array(cols, dtype=np.float32).T.copy())
+
+    def _directions(self, up):
+        """Columns of :attr:`_direction_table` for each cell's direction (``up`` bool): 9 x cells."""
+        return self.xp.take(self._direction_table, up.astype(np.intp), axis=1)
 
     def _cell_table(self):
-        """Per-cell parameters packed for ONE gather per write (float32, cells x 5): step scale,
+        """Per-cell parameters packed for ONE gather per write (float32, 5 x cells): step scale,
         window low, window width, and the pin bounds (a stuck cell's bound on both sides).
 
         Rebuilt when ``self.cell`` is replaced (``load_state`` does); the per-cell parameters
@@ -124,47 +128,65 @@ class MemristorDevice(VariedDevice):
         lo, hi, stuck = c["g_lo"].reshape(-1), c["g_hi"].reshape(-1), c["stuck"].reshape(-1)
         pin_lo = xp.where(stuck > 0, hi, lo)
         pin_hi = xp.where(stuck < 0, lo, hi)
-        table = xp.stack([c["step_scale"].reshape(-1), lo, hi - lo, pin_lo, pin_hi], axis=1).astype(np.float32)
+        table = xp.stack([c["step_scale"].reshape(-1), lo, hi - lo, pin_lo, pin_hi]).astype(np.float32)
         self._cell_table_cache = (self.cell, table)
         return table
 
     def _advance(self, g, t, d, n):
         """New conductances of cells now at ``g`` after ``n`` (float32, >= 0) pulses: the pulsed
-        physics of :meth:`_pulse` in one fused pass. ``t``: the cells' rows of
-        :meth:`_cell_table`; ``d``: their rows of :attr:`_direction_table` (their directions).
+        physics of :meth:`_pulse` in one fused pass. ``t``: the cells' columns of
+        :meth:`_cell_table`; ``d``: their columns of :attr:`_direction_table` (their directions).
 
         Same law as ``curves.advance`` with a per-cell curve parameter: each cell moves
         ``n * step_scale * (1 + sign * asymmetry) / pmax`` along the pulse axis of its own
         window, plus cycle-to-cycle noise ``write_noise_us * sqrt(n)``, clipped to its window
         (stuck cells stay at their bound)."""
         xp = self.xp
-        sign, off, a, k, neg_inv_a, neg_inv_k = d[:, 0], d[:, 1], d[:, 2], d[:, 4], d[:, 3], d[:, 5]
-        lo, width = t[:, 1], t[:, 2]
-        u = (g - lo) / width
-        u = xp.minimum(xp.maximum(u, np.float32(0)), np.float32(1))
-        v = off + sign * u  # position in the direction of motion
-        x = n * t[:, 0] * d[:, 7] - a * xp.log1p(-(v * k))
-        x = xp.minimum(xp.maximum(x, np.float32(0)), np.float32(1))
-        c = xp.expm1(x * neg_inv_a) * neg_inv_k  # the curve at x
+        zero, one = np.float32(0), np.float32(1)
+        lo, width = t[1], t[2]
+        u = xp.minimum(xp.maximum((g - lo) / width, zero), one)
+        v = d[1] + d[0] * u  # position in the direction of motion
+        x = xp.minimum(xp.maximum(n * t[0] * d[8] + d[2] * xp.log1p(v * d[5]), zero), one)
+        c = xp.expm1(x * d[3]) * d[6]  # the curve at x
         noise = self.compute.normal(g.shape)
         noise *= xp.sqrt(n) * np.float32(self.spec.write_noise_us)
-        new = lo + (off + sign * c) * width + noise
-        return xp.clip(new, t[:, 3], t[:, 4])
+        new = lo + (d[1] + d[0] * c) * width + noise
+        return xp.minimum(xp.maximum(new, t[3]), t[4])
 
     def _fused_update(self, g, t, delta_us):
-        """(new g, pulses as float32) for requests ``delta_us`` from ``g`` (cells' table rows ``t``):
+        """(new g, pulses as float32) for requests ``delta_us`` from ``g`` (cells' table columns ``t``):
         whole nominal pulses as :meth:`Device.pulses_for` counts them with the declared step of
         :meth:`declared_step_us`, then :meth:`_advance`; cells given 0 pulses keep ``g``."""
+        d, n = self._counts(g, delta_us)
+        return self._advance_moved(g, t, d, n), n
+
+    def _counts(self, g, delta_us):
+        """(direction columns, whole pulses as float32) for requests ``delta_us`` from ``g``."""
         s, xp = self.spec, self.xp
-        d = self._direction_table[(delta_us >= 0).astype(np.intp)]
+        d = self._directions(delta_us >= 0)
         u = (g - np.float32(s.g_min_us)) * np.float32(1 / s.range_us)
         u = xp.minimum(xp.maximum(u, np.float32(0)), np.float32(1))
-        step = d[:, 6] * (1 - (d[:, 1] + d[:, 0] * u) * d[:, 4])  # declared step in its direction, > 0
+        step = d[7] * (1 - (d[1] + d[0] * u) * d[4])  # declared step in its direction, > 0
         n = xp.rint(xp.abs(delta_us) / step)
         cap = self.max_update_pulses()
         if cap is not None:
             n = xp.minimum(n, np.float32(cap))
-        return xp.where(n > 0, self._advance(g, t, d, n), g), n
+        return d, n
+
+    def _advance_moved(self, g, t, d, n):
+        """:meth:`_advance` where ``n > 0``; the other cells keep ``g``. On the host only the moved
+        cells go through the physics (most of a small-request update rounds to 0 pulses); on a
+        GPU every cell does and a ``where`` keeps the unmoved ones, so nothing waits."""
+        xp = self.xp
+        if self.compute.is_gpu:
+            return xp.where(n > 0, self._advance(g, t, d, n), g)
+        moved = xp.flatnonzero(n)
+        if moved.size == n.size:
+            return self._advance(g, t, d, n)
+        new = g.copy()
+        if moved.size:
+            new[moved] = self._advance(g[moved], xp.take(t, moved, axis=1), xp.take(d, moved, axis=1), n[moved])
+        return new
 
     def _update(self, g, idx, delta_us):
         if self.spec.has(ANALOG_WRITE):
@@ -175,20 +197,20 @@ class MemristorDevice(VariedDevice):
             return self._finish(new, idx), 1  # one write event per cell
         if not self._fused:
             return super()._update(g, idx, delta_us)
-        new, n = self._fused_update(g, self._cell_table()[idx], delta_us)
+        new, n = self._fused_update(g, self.xp.take(self._cell_table(), idx, axis=1), delta_us)
         return new, n.astype(self.xp.int64)
 
     def _pair_table(self, other):
-        """:meth:`_cell_table` of this device stacked on ``other``'s (cells x 5 each), for one
+        """:meth:`_cell_table` of this device beside ``other``'s (5 x cells each), for one
         gather per pair write; both devices' own tables become views of it (no second copy)."""
         mine, theirs = self._cell_table(), other._cell_table()
         cached = self.__dict__.get("_pair_table_cache")
         if cached is not None and cached[0] is mine and cached[1] is theirs:
             return cached[2]
-        n = mine.shape[0]
-        pair = self.xp.concatenate([mine, theirs])
-        self._cell_table_cache = (self._cell_table_cache[0], pair[:n])
-        other._cell_table_cache = (other._cell_table_cache[0], pair[n:])
+        n = mine.shape[1]
+        pair = self.xp.concatenate([mine, theirs], axis=1)
+        self._cell_table_cache = (self._cell_table_cache[0], pair[:, :n])
+        other._cell_table_cache = (other._cell_table_cache[0], pair[:, n:])
         self._pair_table_cache = (self._cell_table_cache[1], other._cell_table_cache[1], pair)
         return pair
 
@@ -207,17 +229,24 @@ class MemristorDevice(VariedDevice):
         this device's stream; each device stores and books its own cells as
         :meth:`_write_internal` does. Returns (cells written, pulses)."""
         xp = self.xp
-        where, cells = (slice(None), self._every_cell()) if idx is None else (idx, idx)
         g = xp.where(use_self, g_self, g_other)
-        rows = xp.where(use_self, cells, cells + self.g.size)
-        table = self._pair_table(other)[rows]
         own = xp.where(use_self, delta_us, -delta_us)  # each written device's own direction
         if counts is None:
-            new, n = self._fused_update(g, table, own)
+            d, n = self._counts(g, own)
         else:
-            n = counts.astype(np.float32)
-            d = self._direction_table[(own > 0).astype(np.intp)]
-            new = xp.where(n > 0, self._advance(g, table, d, n), g)
+            d, n = self._directions(own > 0), counts.astype(np.float32)
+        if idx is not None and not self.compute.is_gpu:  # on the host only cells given pulses go on
+            moved = xp.flatnonzero(n)
+            if moved.size == 0:
+                return 0, 0
+            if moved.size < n.size:
+                idx, g, g_self, g_other, use_self, own, n = (
+                    v[moved] for v in (idx, g, g_self, g_other, use_self, own, n))
+                d = xp.take(d, moved, axis=1)
+        where, cells = (slice(None), self._every_cell()) if idx is None else (idx, idx)
+        rows = xp.where(use_self, cells, cells + self.g.size)
+        table = xp.take(self._pair_table(other), rows, axis=1)
+        new = self._advance_moved(g, table, d, n)
         cached = self._pair_cached(other)  # the pair's product arrays, patched below rather than rebuilt
         new_self, new_other = xp.where(use_self, new, g_self), xp.where(use_self, g_other, new)
         self._store(where, new_self)
@@ -236,8 +265,8 @@ class MemristorDevice(VariedDevice):
     def _pulse(self, g, idx, counts, signs):
         s, xp = self.spec, self.xp
         if self._fused:
-            d = self._direction_table[(signs > 0).astype(np.intp)]
-            return self._advance(g, self._cell_table()[idx], d, counts.astype(np.float32))
+            t = self.xp.take(self._cell_table(), idx, axis=1)
+            return self._advance(g, t, self._directions(signs > 0), counts.astype(np.float32))
         n = counts.astype(np.float32)
         eff = n * self.cell["step_scale"].reshape(-1)[idx] * (1 + signs * np.float32(s.asymmetry))
         noise = self.compute.normal(g.shape) * np.float32(s.write_noise_us) * xp.sqrt(n)
