@@ -323,3 +323,23 @@ def test_evaluation_over_time_names_the_run_and_is_the_saved_png(tmp_path):
     assert (fig.axes[0].get_xlabel(), fig.axes[0].get_ylabel()) == ("time after programming (s)", "test accuracy (%)")
     saved = (tmp_path / "run" / "plots" / "evaluate.png").read_bytes()
     assert png_title(saved) == who and iplot.png_bytes(fig) == saved
+
+
+def test_training_and_plotting_never_touch_pyplot(tmp_path):
+    """A notebook keeps its own backend: nothing on the run/plot path imports pyplot or sets a backend."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, matplotlib\n"
+        "from imc.config import apply_overrides, default_config\n"
+        "from imc.runner import train_run\n"
+        "import imc.plot\n"
+        f"train_run(apply_overrides(default_config(), {TINY!r}), {str(tmp_path / 'run')!r})\n"
+        "print('pyplot' if 'matplotlib.pyplot' in sys.modules else 'no pyplot')\n"
+    )
+    env = {k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().endswith("no pyplot")
+    assert sorted(p.name for p in (tmp_path / "run" / "plots").iterdir()) == sorted(RUN_FUNCTIONS)

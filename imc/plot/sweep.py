@@ -49,6 +49,8 @@ def plot_sweep(source, axis: str | None = None, *, metrics=None, identity: str |
     s = summarise(source, metrics=metrics)
     if not s.group_axes:
         raise ValueError("this sweep varies only seeds: there is no axis to plot against")
+    if not s.metrics:
+        raise ValueError(f"no point of {s.root} has finished with numbers yet: nothing to plot")
     axis = s.group_axes[0] if axis is None else axis
     if axis not in s.group_axes:
         raise ValueError(f"{axis!r} is not an axis of this sweep; its axes: {', '.join(s.group_axes)}")

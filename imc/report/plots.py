@@ -12,15 +12,6 @@ from imc.plot.run import RUN_FIGURES, energy_breakdown, load_run, read_metrics
 __all__ = ["PLOT_FILES", "energy_breakdown", "example_images", "missing_plots", "read_metrics", "run_identity", "run_plots"]
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=True)  # files only, never a window
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 PLOT_FILES = tuple(RUN_FIGURES)
 
 
@@ -33,7 +24,9 @@ def _save(fig, path: Path, identity: str | None = None) -> None:
     """Save a figure whole or not at all (a kill mid-save leaves no half-written PNG).
 
     ``identity`` (see :func:`run_identity`) goes on top of the figure and into its PNG Title;
-    a figure of :mod:`imc.plot` carries its own (its label).
+    a figure of :mod:`imc.plot` carries its own (its label). Figures here are made without
+    pyplot: saving never touches the matplotlib backend of the calling process (a notebook
+    that trains through :func:`imc.runner.train_run` keeps its inline figures).
     """
     from imc.plot.common import save, set_identity
 
@@ -41,10 +34,7 @@ def _save(fig, path: Path, identity: str | None = None) -> None:
         set_identity(fig, identity)
     if fig.get_layout_engine() is None:
         fig.tight_layout()
-    try:
-        save(fig, Path(path))
-    finally:
-        _pyplot().close(fig)
+    save(fig, Path(path))
 
 
 def missing_plots(run_dir) -> list[str]:
@@ -69,11 +59,13 @@ def run_plots(run_dir) -> list[Path]:
 def example_images(path, inputs, restored, clean, task: str, identity: str | None = None) -> Path:
     """A grid: input (noisy or low-resolution) / network output / clean, one column per image
     (``identity``: the run's, on top and in the PNG Title)."""
-    plt = _pyplot()
+    from matplotlib.figure import Figure
+
     from imc.tasks.base import psnr_db
 
     count = len(inputs)
-    fig, axes = plt.subplots(3, count, figsize=(2.4 * count, 7.4), squeeze=False)
+    fig = Figure(figsize=(2.4 * count, 7.4))
+    axes = fig.subplots(3, count, squeeze=False)
     first = "noisy" if task == "denoise" else "input (low-res)"
     for j in range(count):
         last = "clean" if task == "denoise" else "original"
