@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -176,7 +176,7 @@ class Trainer:
         decay = bool(getattr(self.optimizer, "weight_decay", 0))
         propose, apply = self.optimizer.propose, self.rule.apply
         for name, p in self._params:
-            delta = propose(name, p.grad, p.value() if decay else None)
+            delta = propose(name, cast("Array", p.grad), p.value() if decay else None)  # grad: set by backward above
             if p.tile is not None:
                 try:
                     stats = apply(name, p.tile, delta)
