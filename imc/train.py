@@ -175,6 +175,7 @@ class Trainer:
         cells = pulses = 0
         decay = bool(getattr(self.optimizer, "weight_decay", 0))
         propose, apply = self.optimizer.propose, self.rule.apply
+        self.rule.begin_step(int(xb.shape[0]), getattr(self.optimizer, "lr", None))
         for name, p in self._params:
             delta = propose(name, cast("Array", p.grad), p.value() if decay else None)  # grad: set by backward above
             if p.tile is not None:

@@ -21,7 +21,7 @@ SYNC_BUDGET = 2
 #: (validated public writes, data-dependent index arithmetic): not yet held to the budget.
 #: A rule leaves this set by writing as imc/rules/eapu.py does (dense form when rule.dense,
 #: checked=True); docs/performance.md lists what each of them does per step.
-NOT_YET_BUDGETED = {"tiki-taka", "tiki-taka-v2", "c-tiki-taka"}
+NOT_YET_BUDGETED: set[str] = set()
 
 
 @pytest.fixture(scope="module")

@@ -168,3 +168,10 @@ def test_list_mode_reports_counts_and_runs_nothing(capsys):
 def test_an_unknown_page_is_one_line_exit_2(capsys, tmp_path):
     assert dc.main([str(tmp_path / "nope.md")]) == 2
     assert "no such page" in capsys.readouterr().err
+
+
+def test_a_scratch_folder_it_did_not_make_is_refused_not_emptied(capsys, tmp_path):
+    (tmp_path / "precious.txt").write_text("keep", encoding="utf-8")
+    assert dc.main(["--scratch", str(tmp_path), str(ROOT / "README.md")]) == 2
+    assert (tmp_path / "precious.txt").read_text() == "keep"
+    assert "did not make" in capsys.readouterr().err

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]  # docs/api/ too, like tools/doc_commands.py
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 PARTIAL = "# partial:"
 
@@ -29,6 +29,11 @@ FIT_MYDEV = [
 SETUP = {"devices.md": FIT_MYDEV}
 
 
+def page_name(path: Path) -> str:
+    """README.md, or the path under docs/ (api/training.md and training.md are different pages)."""
+    return path.relative_to(ROOT / "docs").as_posix() if path.is_relative_to(ROOT / "docs") else path.name
+
+
 def blocks(path: Path) -> list[str]:
     return BLOCK.findall(path.read_text(encoding="utf-8"))
 
@@ -38,7 +43,7 @@ def runnable(path: Path) -> list[str]:
 
 
 def test_blocks_are_found_and_partial_ones_say_why():
-    found = {p.name: blocks(p) for p in DOCS}
+    found = {page_name(p): blocks(p) for p in DOCS}
     assert len(found["README.md"]) >= 2
     for name, texts in found.items():
         for text in texts:
@@ -48,11 +53,11 @@ def test_blocks_are_found_and_partial_ones_say_why():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", [p for p in DOCS if runnable(p)], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [p for p in DOCS if runnable(p)], ids=page_name)
 def test_python_blocks_run_as_written(path, tmp_path):
     (tmp_path / "examples").symlink_to(ROOT / "examples")
     env = {**os.environ, "IMC_PRESET_DIR": str(tmp_path / "fits"), "MPLBACKEND": "Agg"}
-    for command in SETUP.get(path.name, []):
+    for command in SETUP.get(page_name(path), []):
         subprocess.run(command, cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
     script = "\n\n".join(runnable(path))
     done = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True,

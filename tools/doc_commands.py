@@ -38,6 +38,7 @@ SHELL_LANGS = {"bash", "sh", "shell", "console"}
 SKIP_MARK = "# not run in CI:"
 FENCE_OPEN = re.compile(r"^(?P<indent> {0,3})(?P<fence>`{3,}|~{3,})[ \t]*(?P<info>[^`\n]*)$")
 PROMPT = "$ "
+SCRATCH_MARK = ".doc-commands-scratch"
 BLOCK_TIMEOUT_S = 900
 COPY_IGNORE = shutil.ignore_patterns(".git", ".tox", ".venv*", "runs", "site", "build", "dist", "*.egg-info",
                                      "__pycache__", ".pytest_cache", ".hypothesis")
@@ -188,9 +189,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     scratch_root = args.scratch or Path(tempfile.mkdtemp(prefix="imc-doc-commands-"))
-    if args.scratch and scratch_root.exists():
-        shutil.rmtree(scratch_root)
+    if args.scratch and scratch_root.exists() and any(scratch_root.iterdir()):
+        if not (scratch_root / SCRATCH_MARK).exists():
+            print(f"doc-commands: error: --scratch {scratch_root} is a non-empty folder this runner did not make; "
+                  "pass a new or empty folder", file=sys.stderr)
+            return 2
+        shutil.rmtree(scratch_root)  # our own previous scratch folder
     scratch_root.mkdir(parents=True, exist_ok=True)
+    (scratch_root / SCRATCH_MARK).write_text("made by tools/doc_commands.py; removed on its next run\n", encoding="utf-8")
     started = time.perf_counter()
     ran = failed = 0
     skips: list[str] = []

@@ -6,7 +6,7 @@ leave docs/ still work in the site.
   served from ``repo/<path>`` in the site, so the link and an image still resolve.
 - A link to a repository folder (``examples/imc-ecram``) cannot be a page: it becomes the
   folder's path in code, as the reader would find it in a clone.
-- The docs/api/ section of the nav is called "API reference".
+- The docs/api/ section of the nav is called "API reference"; nav titles are H1s up to a colon.
 - Sphinx roles in docstrings (``:class:`X```) are shown as plain code in the API reference.
 """
 
@@ -91,6 +91,10 @@ def _relpath(path: Path, start: Path) -> str:
 
 
 def on_page_content(html, page, config, files):
+    # nav and window titles: a page's H1 up to its first colon ("Devices: FeFET, MRAM, ..." -> "Devices");
+    # every page is rendered before any template, so the nav sees the short titles
+    if page.title and ":" in page.title:
+        page.title = page.title.split(":", 1)[0].strip()
     return LITERAL_INTRO.sub(":</p>", ROLE.sub("<code>", html))
 
 

@@ -38,6 +38,10 @@ class UpdateRule:
     def __init__(self) -> None:
         self.compute: Compute = None  # type: ignore[assignment]  # set by attach(), before any other call
         self.arrays: dict[str, Array] = {}
+        #: input vectors (samples) behind the current step's gradient, and the optimiser's
+        #: learning rate for it (None: not told); set by :meth:`begin_step`
+        self.step_vectors: int = 1
+        self.step_lr: float | None = None
 
     def params(self) -> dict[str, Any]:
         """The rule's parameters (JSON-able)."""
@@ -50,6 +54,15 @@ class UpdateRule:
     def device_arrays(self) -> dict[str, list[AnalogMatrix]]:
         """Device arrays the rule owns besides the model's (name -> AnalogMatrix list); the ledger counts them."""
         return {}
+
+    def begin_step(self, vectors: int, lr: float | None = None) -> None:
+        """The trainer's word before a step's :meth:`apply` calls: ``vectors`` input vectors
+        (samples of the mini-batch) are behind its gradient, ``lr`` is the optimiser's learning
+        rate. Rules that count in input vectors (Tiki-Taka's transfers) use it; without a
+        call, every step counts as one vector."""
+        if isinstance(vectors, bool) or not isinstance(vectors, (int, np.integer)) or vectors < 1:
+            raise ValueError(f"vectors must be a whole number >= 1, got {vectors!r}")
+        self.step_vectors, self.step_lr = int(vectors), (None if lr is None else float(lr))
 
     def apply(self, name: str, tile: AnalogMatrix, delta_w: Float32Array) -> WriteStats:
         """Ask ``tile`` (an AnalogMatrix) to realise the proposed change ``delta_w`` (weights, float32, the
