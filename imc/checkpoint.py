@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import zipfile
 from pathlib import Path
+from typing import IO, Any, cast
 
 import numpy as np
 
@@ -35,7 +37,7 @@ class CheckpointMissing(InputFileError):
     """No checkpoint (or its arrays) where one was expected."""
 
 
-def _is_scalar(value) -> bool:
+def _is_scalar(value: Any) -> bool:
     if value is None or isinstance(value, (bool, int, float, str)):
         return True
     if isinstance(value, (list, tuple)):
@@ -43,9 +45,10 @@ def _is_scalar(value) -> bool:
     return False
 
 
-def flatten(state: dict, prefix: str = "") -> tuple[dict[str, np.ndarray], dict]:
+def flatten(state: dict[str, Any], prefix: str = "") -> tuple[dict[str, np.ndarray[Any, Any]], dict[str, Any]]:
     """Split a nested state into (arrays by path, JSON-able scalars by path)."""
-    arrays, scalars = {}, {}
+    arrays: dict[str, np.ndarray[Any, Any]] = {}
+    scalars: dict[str, Any] = {}
     for key, value in state.items():
         key = str(key)
         if _SEP in key:
@@ -70,9 +73,9 @@ def flatten(state: dict, prefix: str = "") -> tuple[dict[str, np.ndarray], dict]
     return arrays, scalars
 
 
-def unflatten(arrays: dict, scalars: dict) -> dict:
+def unflatten(arrays: dict[str, Any], scalars: dict[str, Any]) -> dict[str, Any]:
     """Inverse of :func:`flatten`."""
-    out: dict = {}
+    out: dict[str, Any] = {}
     for path, value in [*scalars.items(), *arrays.items()]:
         node = out
         *parents, leaf = path.split(_SEP)
@@ -94,13 +97,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save(folder, state: dict, step: int, meta: dict | None = None) -> Path:
+def save(folder: str | os.PathLike[str], state: dict[str, Any], step: int, meta: dict[str, Any] | None = None) -> Path:
     """Write a checkpoint of ``state`` at ``step`` into ``folder``; returns the .npz path."""
     folder = Path(folder)
     arrays, scalars = flatten(state)
     npz_path = folder / f"checkpoint-{int(step):08d}.npz"
     size = sum(a.nbytes for a in arrays.values()) + 1024 * (len(arrays) + 1)  # data + zip headers
-    atomic_write(npz_path, lambda handle: np.savez(handle, **arrays), size_hint=size)
+    def write(handle: IO[bytes]) -> None:
+        # the arrays' paths are keyword names to savez (numpy's stubs type **kwds as its own options)
+        np.savez(handle, **cast(dict[str, Any], arrays))
+
+    atomic_write(npz_path, write, size_hint=size)
     index = {
         "format": FORMAT,
         "step": int(step),
@@ -116,7 +123,7 @@ def save(folder, state: dict, step: int, meta: dict | None = None) -> Path:
     return npz_path
 
 
-def remove_temporaries(folder) -> list[Path]:
+def remove_temporaries(folder: str | os.PathLike[str]) -> list[Path]:
     """Delete temporary files a killed writer left behind (``.<name>.*.tmp``)."""
     removed = [p for p in Path(folder).glob(".*.tmp") if p.is_file()]
     for path in removed:
@@ -124,11 +131,12 @@ def remove_temporaries(folder) -> list[Path]:
     return removed
 
 
-def exists(folder) -> bool:
+def exists(folder: str | os.PathLike[str]) -> bool:
+    """Whether ``folder`` holds a checkpoint (its index file)."""
     return (Path(folder) / INDEX).is_file()
 
 
-def load(folder) -> tuple[dict, int, dict]:
+def load(folder: str | os.PathLike[str]) -> tuple[dict[str, Any], int, dict[str, Any]]:
     """(state, step, meta) of the checkpoint in ``folder``; clear errors if absent or damaged."""
     folder = Path(folder)
     index_path = folder / INDEX

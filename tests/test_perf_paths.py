@@ -121,3 +121,37 @@ def test_write_stats_equal_the_per_cell_counter_changes(backend, preset, op):
     pulses = sum(int((d.counters.pulses - p).sum()) for d, (_, p) in zip(t.devices, before))
     assert (stats.cells, stats.pulses) == (cells, pulses)
     assert stats.cells > 0
+
+
+@pytest.mark.parametrize("n", [eapu_module.BYTES_MIN, 40000])
+def test_byte_decision_selects_each_cell_with_probability_p(n):
+    """Matrices of BYTES_MIN..SPARSE_MIN weights decide from a random byte plus a refinement:
+    the same selection probabilities as the float draw (levels across byte boundaries, 0, 1, > 1)."""
+    assert eapu_module.BYTES_MIN <= n < eapu_module.SPARSE_MIN
+    ps = [0.0, 0.0005, 1 / 256, 0.01, 0.25, 0.5 + 1 / 512, 0.99, 1.0, 3.0]
+    d, p = magnitudes(n, ps)
+    limit = np.float32(0.02)
+    d = (d * limit).astype(np.float32)
+    reps, hits, r = 40, np.zeros(n, dtype=np.int64), rule()
+    for _ in range(reps):
+        idx = r._decide(d, limit)
+        assert np.all(np.diff(idx) > 0) and idx.min() >= 0 and idx.max() < n
+        hits[idx] += 1
+    for level in ps:
+        sel = p == np.float32(level)
+        expect = min(1.0, level)
+        freq = hits[sel].mean() / reps
+        se = math.sqrt(max(expect * (1 - expect), 1e-12) / (reps * sel.sum()))
+        assert abs(freq - expect) <= 4 * se + 1e-9, (level, freq, expect)
+
+
+def test_byte_decision_is_independent_between_neighbours_and_steps():
+    n = eapu_module.BYTES_MIN * 4
+    d = np.full(n, np.float32(0.3 * 0.02), dtype=np.float32)  # p = 0.3 everywhere
+    r = rule()
+    a = np.zeros(n, dtype=bool)
+    b = np.zeros(n, dtype=bool)
+    a[r._decide(d, np.float32(0.02))] = True
+    b[r._decide(d, np.float32(0.02))] = True
+    for both in ((a[1:] & a[:-1]).mean(), (a & b).mean()):  # neighbours; the same cell in two steps
+        assert abs(both - 0.09) < 4 * math.sqrt(0.09 * 0.91 / n)

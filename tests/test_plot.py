@@ -217,6 +217,7 @@ def test_sweep_figure_has_units_identity_and_matches_the_report_png(sweep_dir):
     rules = iplot.plot_sweep(sweep_dir, "rule.name")
     assert [t.get_text() for t in rules.axes[0].get_xticklabels()] == ["original", "eapu"]
     assert all(line.get_linestyle() == "None" for line in rules.axes[0].get_lines())  # categories: points, no lines
+    assert rules.axes[0].get_legend_handles_labels()[1] == [f"{NOISE}={v} uS" for v in ("0", "1", "2")]  # legend units too
     with pytest.raises(ValueError, match="not an axis"):
         iplot.plot_sweep(sweep_dir, "seed")
 

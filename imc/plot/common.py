@@ -99,6 +99,12 @@ def mark_at_floor(ax, positions, floor: float, text: str, *, horizontal: bool = 
 UNITS = {"_us": "uS", "_j": "J", "_s": "s", "_db": "dB", "_ua": "uA", "_v": "V"}  # name suffix -> unit
 
 
+def unit_of(key: str) -> str:
+    """The unit :func:`axis_label` reads from a key ("" when it has none)."""
+    label = axis_label(key)
+    return label[len(key) + 2 : -1] if label != key else ""
+
+
 def axis_label(key: str) -> str:
     """A config key or metric with its unit from the name's suffix: ``..._us`` -> ``... (uS)``;
     a table's unit applies to its entries (``energy_by_category_j.array_write`` -> J)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from .common import axis_label, new_figure
+from .common import axis_label, new_figure, unit_of
 
 #: identity parts and the config keys they come from
 IDENTITY_KEYS = (("task", "task.name"), ("model", "model.name"), ("backend", "backend.name"),
@@ -85,7 +85,7 @@ def axis_figure(plan: dict, axis: str, group_axes, groups, metrics, identity: st
             if not points:
                 continue
             xs = [x if numeric_x else x_values.index(x) + dodge for x, _ in points]
-            label = ", ".join(f"{a}={_fmt(v)}" for a, v in zip(others, key)) or None
+            label = ", ".join(f"{a}={_fmt(v)}" + (f" {unit_of(a)}" if unit_of(a) else "") for a, v in zip(others, key)) or None
             panel.errorbar(xs, [s["mean"] for _, s in points], yerr=[s["std"] for _, s in points], marker="o", capsize=3,
                            label=label, linestyle="-" if numeric_x else "none")
         if not numeric_x:
