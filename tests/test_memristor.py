@@ -292,3 +292,28 @@ def test_pair_product_arrays_patched_after_a_write_equal_a_rebuild():
     diff, var = cached[0], cached[1]
     np.testing.assert_array_equal(diff, plus.g - minus.g)
     np.testing.assert_array_equal(var, plus._read_var() + minus._read_var())
+
+
+def test_fused_pair_writes_never_wait_for_a_gpu():
+    """On a GPU-like compute (the cupy stand-in) the pair's one-pass writes, sparse and dense, and
+    the products that follow them (cache patched) make no host synchronisation."""
+    from imc.compute import Compute
+    from imc.nn import AnalogConfig, AnalogMatrix
+
+    c = Compute.create("standin", 3)
+    xp = c.xp
+    tile = AnalogMatrix(c.uniform((40, 30)) - np.float32(0.5), AnalogConfig(preset="rram-realistic", mapping="pair"),
+                        c.spawn(1))
+    plus, minus = tile.devices
+    assert plus._fuses_pair(minus)
+    x = c.uniform((4, 40))
+    tile.forward(x, checked=True)
+    index = xp.asarray(np.arange(0, 1200, 7, dtype=np.int64))
+    xp.reset()
+    tile.update(index, c.normal(index.shape), checked=True)
+    tile.pulse(index, xp.ones(index.shape, dtype=xp.int64), xp.where(c.uniform(index.shape) < 0.5, 1, -1).astype(xp.int8),
+               checked=True)
+    tile.update(None, c.normal((40, 30)) * (c.uniform((40, 30)) < 0.1), checked=True)
+    tile.forward(x, checked=True)
+    assert xp.sync_count == 0, xp.sync_sites
+    np.testing.assert_array_equal(plus._pair_cached(minus)[0].get(), (plus.g - minus.g).get())

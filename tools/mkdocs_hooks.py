@@ -12,10 +12,9 @@ leave docs/ still work in the site.
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
-
-from mkdocs.structure.files import File
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
@@ -50,6 +49,8 @@ def _sources(files) -> list[Path]:
 
 
 def on_files(files, config):
+    from mkdocs.structure.files import File  # here, so the link rules above import (and test) without mkdocs
+
     files.append(File.generated(config, "index.md", abs_src_path=str(README)))
     added = set()
     for source in _sources(files):
@@ -85,8 +86,6 @@ def on_page_markdown(markdown, page, config, files):
 
 
 def _relpath(path: Path, start: Path) -> str:
-    import os
-
     return Path(os.path.relpath(path, start)).as_posix()
 
 
