@@ -40,7 +40,8 @@ class MLPStep:
         self.w2, self.b2 = _init(rng, hidden, classes)
         self.lr = np.float32(lr)
 
-    def __call__(self, x, y) -> float:
+    def gradients(self, x, y):
+        """Forward and backward: the loss and the gradients of w1, b1, w2, b2."""
         h = x @ self.w1
         h += self.b1
         a = np.maximum(h, 0)
@@ -50,7 +51,10 @@ class MLPStep:
         gw2, gb2 = a.T @ g, g.sum(axis=0)
         da = g @ self.w2.T
         da *= h > 0
-        gw1, gb1 = x.T @ da, da.sum(axis=0)
+        return loss, x.T @ da, da.sum(axis=0), gw2, gb2
+
+    def __call__(self, x, y) -> float:
+        loss, gw1, gb1, gw2, gb2 = self.gradients(x, y)
         lr = self.lr
         self.w2 -= lr * gw2
         self.b2 -= lr * gb2
@@ -163,16 +167,7 @@ class EaPUMLPStep(MLPStep):
         self.cells += idx.size
 
     def __call__(self, x, y) -> float:
-        h = x @ self.w1
-        h += self.b1
-        a = np.maximum(h, 0)
-        z = a @ self.w2
-        z += self.b2
-        loss, g = _softmax_ce(z, y)
-        gw2, gb2 = a.T @ g, g.sum(axis=0)
-        da = g @ self.w2.T
-        da *= h > 0
-        gw1, gb1 = x.T @ da, da.sum(axis=0)
+        loss, gw1, gb1, gw2, gb2 = self.gradients(x, y)
         lr = self.lr
         self._eapu(self.w2, gw2 * -lr, self.pulses[1])
         self.b2 -= lr * gb2

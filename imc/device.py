@@ -235,20 +235,25 @@ class Device:
         return self._pulse_moved(g, idx, counts, signs), counts
 
     def _pulse_moved(self, g: Float32Array, idx: Int64Array, counts: Int64Array, signs: Int8Array) -> Float32Array:
-        """``_pulse`` applied where ``counts > 0``; the other cells keep ``g``.
+        """``_pulse`` applied where ``counts > 0``; the other cells keep ``g``."""
+        return self._where_moved(counts, g, self._pulse, idx, counts, signs)
 
-        On the host only the moved cells are gathered (a mask costs nothing there); on a GPU
-        every selected cell goes through the physics and a ``where`` keeps the unmoved ones,
-        so nothing waits for the device."""
+    def _where_moved(self, counts: Array, g: Float32Array, physics: Callable[..., Float32Array],
+                     *per_cell: Array) -> Float32Array:
+        """``physics(g, *per_cell)`` for the cells with ``counts > 0``; the other cells keep ``g``.
+
+        ``per_cell`` arrays hold one entry per cell along their last axis. On the host only the
+        moved cells are gathered (a mask costs nothing there); on a GPU every cell goes through
+        the physics and a ``where`` keeps the unmoved ones, so nothing waits for the device."""
         xp = self.xp
         if self.compute.is_gpu:
-            return xp.where(counts > 0, self._pulse(g, idx, counts, signs), g)
+            return cast(Float32Array, xp.where(counts > 0, physics(g, *per_cell), g))
         moved = xp.flatnonzero(counts)
         if moved.size == counts.size:
-            return self._pulse(g, idx, counts, signs)
+            return physics(g, *per_cell)
         new = g.copy()
         if moved.size:
-            new[moved] = self._pulse(g[moved], idx[moved], counts[moved], signs[moved])
+            new[moved] = physics(g[moved], *(xp.take(a, moved, axis=-1) for a in per_cell))
         return new
 
     def _program(self, g: Float32Array, idx: Int64Array, targets_us: Float32Array) -> Float32Array:

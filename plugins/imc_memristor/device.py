@@ -174,19 +174,9 @@ class MemristorDevice(VariedDevice):
         return d, n
 
     def _advance_moved(self, g, t, d, n):
-        """:meth:`_advance` where ``n > 0``; the other cells keep ``g``. On the host only the moved
-        cells go through the physics (most of a small-request update rounds to 0 pulses); on a
-        GPU every cell does and a ``where`` keeps the unmoved ones, so nothing waits."""
-        xp = self.xp
-        if self.compute.is_gpu:
-            return xp.where(n > 0, self._advance(g, t, d, n), g)
-        moved = xp.flatnonzero(n)
-        if moved.size == n.size:
-            return self._advance(g, t, d, n)
-        new = g.copy()
-        if moved.size:
-            new[moved] = self._advance(g[moved], xp.take(t, moved, axis=1), xp.take(d, moved, axis=1), n[moved])
-        return new
+        """:meth:`_advance` where ``n > 0``; the other cells keep ``g`` (most of a small-request
+        update rounds to 0 pulses)."""
+        return self._where_moved(n, g, self._advance, t, d, n)
 
     def _update(self, g, idx, delta_us):
         if self.spec.has(ANALOG_WRITE):
