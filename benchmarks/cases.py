@@ -152,10 +152,11 @@ def _hand_products(t1, t2, xb, hb, db):
     any implementation of this read-noise model pays, without the framework's calls and counts."""
     rng = np.random.default_rng(0)
 
-    def operands(tile):
-        plan = tile._plain
-        dev = plan.dev
-        w, var = dev._product_operands(tile.g_ref_us) if plan.other is None else dev._pair_operands(plan.other)
+    def operands(tile):  # what the devices' products use: G - G_ref or G+ - G-, and the summed variance
+        devices = tile.tiles[0].devices
+        w = devices[0].g - (devices[1].g if len(devices) == 2 else tile.g_ref_us)
+        noisy = [d._read_var() for d in devices if d.spec.read_noise_rel > 0 and d.spec.has("read-noise")]
+        var = None if not noisy else noisy[0] if len(noisy) == 1 else noisy[0] + noisy[1]
         return w, var, np.asarray(np.float32(tile.r_wg_per_us))
 
     ops = [(xb, *operands(t1), False), (hb, *operands(t2), False), (db, *operands(t2), True)]
