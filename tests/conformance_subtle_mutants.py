@@ -575,6 +575,22 @@ class SparseZeroCountCellsDisturbed(MemristorDevice):
                 flat[zero] = flat[zero] + np.float32(self.spec.write_noise_us) * self.compute.normal(zero.shape)
 
 
+# -- 7. a declared switching law that is not one ----------------------------------------------------
+class InverseLawCurrent10PercentHigh(MramDevice):
+    """current_for_probability returns 1.1 x the current its own switching_probability gives for p
+    (the inverse tabulated against a different Ic0)."""
+
+    def current_for_probability(self, probability, direction):
+        return super().current_for_probability(probability, direction) * np.float32(1.1)
+
+
+class LawDirectionIgnoredByInverse(MramDevice):
+    """current_for_probability always uses the down (P -> AP) critical current, whatever the direction."""
+
+    def current_for_probability(self, probability, direction):
+        return super().current_for_probability(probability, -1)
+
+
 # (mutant, healthy device, spec, the check that must fail, words its message must contain)
 SUBTLE = [
     (WriteNoise18PercentOver, EcramDevice, ECRAM, "pulse_step_and_noise", "understated"),
@@ -623,4 +639,6 @@ SUBTLE = [
     (ClockSetOnRoundedAwayCells, EcramDevice, ECRAM, "write_clock_per_cell", "not written"),
     (ClockExportedAsFloat32, EcramDevice, ECRAM, "state_keeps_ages", "different ages"),
     (SparseZeroCountCellsDisturbed, MemristorDevice, REALISTIC, "counters_on_every_form", "without a counted write"),
+    (InverseLawCurrent10PercentHigh, MramDevice, STT, "switching_law_consistent", "inverses of one law"),
+    (LawDirectionIgnoredByInverse, MramDevice, STT, "switching_law_consistent", "up: current_for_probability"),
 ]
