@@ -26,7 +26,7 @@ import math
 import numpy as np
 
 from imc import curves
-from imc.spec import BOUNDS, FAULTS, NATIVE_PROBABILISTIC
+from imc.spec import ABRUPT_RESET, BOUNDS, FAULTS, NATIVE_PROBABILISTIC
 
 from .probes import declared, host, mid_targets, on_device, windows
 from .registry import check, fail
@@ -340,7 +340,7 @@ def long_trains_reach_bounds(target):
 @check("device_variation_as_declared")
 def device_variation_as_declared(target):
     """A declared device-to-device spread is there: windows spread by about bounds_d2d, mean steps of
-    cells by about step_d2d (at least half of each)."""
+    cells by about step_d2d (at least half of each), up and down (up only for an abrupt RESET)."""
     from .writes import measure_single_steps
 
     spec = target.spec
@@ -357,8 +357,10 @@ def device_variation_as_declared(target):
         notes.append(f"window spread {rel:.1%} vs declared {spec.bounds_d2d:.0%}")
     if spec.step_d2d > 0:
         s = measure_single_steps(target, 136, "pulse", rounds=16)
-        best = None
-        for d in (1, -1):  # a declared spread must show in at least one direction (e.g. SET of a PCM cell)
+        measured = []
+        # a declared spread must show in both directions, except the RESET of an abrupt-reset cell (PCM),
+        # which melts the cell to its low state whatever its SET step scale
+        for d, word in ((1, "up"), (-1, "down"))[: 1 if spec.has(ABRUPT_RESET) else 2]:
             ok = s.usable & (s.step > 0) & (s.direction == d)
             ratio = np.where(ok, s.moved / np.where(s.step > 0, s.step, 1.0), np.nan)
             k = np.sum(np.isfinite(ratio), axis=0)
@@ -372,20 +374,20 @@ def device_variation_as_declared(target):
             grand_d = float(mean.mean())
             terms = (mean - grand_d) ** 2 - within / kk  # unbiased per-cell parts of the between-cell variance
             between_d, se_d = mean_and_se(terms)
-            share = between_d / max(grand_d**2, 1e-300)
-            if best is None or share > best[0]:
-                best = (share, between_d, se_d, grand_d)
-        if best is None:
+            measured.append((word, between_d, se_d, grand_d))
+        if not measured:
             return "; ".join(notes + ["too few cells written repeatedly to measure the step spread"])
-        _, between, se, grand = best
-        declared_var = math.expm1(spec.step_d2d**2) * grand**2
-        z = z_for(1)
-        if between < 0.5 * declared_var - z * se:
-            fail(f"the spec declares step_d2d = {spec.step_d2d:g} (cells' mean steps spread by ~{spec.step_d2d:.0%}) but "
-                 f"they spread by {math.sqrt(max(between, 0)) / max(grand, 1e-30):.1%} ({sigmas(0.5 * declared_var - between, se)} "
-                 "below half the declared variance): scale each cell's step in _pulse by a per-cell factor "
-                 "drawn in _init_cells, or declare step_d2d = 0")
-        notes.append(f"step spread {math.sqrt(max(between, 0)) / max(grand, 1e-30):.1%} vs declared {spec.step_d2d:.0%}")
+        z = z_for(len(measured))
+        for word, between, se, grand in measured:
+            declared_var = math.expm1(spec.step_d2d**2) * grand**2
+            if between < 0.5 * declared_var - z * se:
+                fail(f"the spec declares step_d2d = {spec.step_d2d:g} (cells' mean steps spread by ~{spec.step_d2d:.0%}) "
+                     f"but their {word} steps spread by {math.sqrt(max(between, 0)) / max(grand, 1e-30):.1%} "
+                     f"({sigmas(0.5 * declared_var - between, se)} below half the declared variance): scale each "
+                     "cell's step in _pulse (both directions) by a per-cell factor drawn in _init_cells, or declare "
+                     "step_d2d = 0")
+            notes.append(f"{word} step spread {math.sqrt(max(between, 0)) / max(grand, 1e-30):.1%} vs declared "
+                         f"{spec.step_d2d:.0%}")
     return "; ".join(notes) or "no device-to-device spread declared"
 
 
