@@ -195,8 +195,10 @@ def b6(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
 def b1_bound(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
     """What bounds B1 on eapu-paper: EaPU written by hand in numpy (``EaPUMLPStep``) against the
     hand-written SGD step (no framework: the least any numpy implementation pays for EaPU's
-    decision and write per layer), and imc's EaPU step against that hand-written EaPU step."""
-    from .handwritten import EaPUMLPStep, MLPStep
+    decision and write per layer); the same with every layer in one buffer
+    (``FusedEaPUMLPStep``: one decision and one write per step); and imc's EaPU step against
+    the per-layer hand-written EaPU step."""
+    from .handwritten import EaPUMLPStep, FusedEaPUMLPStep, MLPStep
 
     x, y = digits_arrays()
     out = []
@@ -207,6 +209,14 @@ def b1_bound(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
         res.update(id=f"B1-hand-b{batch}", case=f"B1 bound: hand-written numpy EaPU step, eapu-paper, batch {batch}",
                    floor="hand-written numpy SGD step", batch=batch,
                    update_ratio=hand.cells / max(hand.steps, 1) / (hand.w1.size + hand.w2.size))
+        out.append(res)
+        fused, sgd = FusedEaPUMLPStep(hidden=HIDDEN), MLPStep(hidden=HIDDEN)
+        d1, d2 = itertools.cycle(_batches(np, x, y, batch)), itertools.cycle(_batches(np, x, y, batch))
+        res = against_floor(lambda fused=fused, d=d1: fused(*next(d)), lambda sgd=sgd, d=d2: sgd(*next(d)), reps=reps)
+        res.update(id=f"B1-hand-fused-b{batch}",
+                   case=f"B1 bound: hand-written numpy EaPU, all layers in one buffer, eapu-paper, batch {batch}",
+                   floor="hand-written numpy SGD step", batch=batch,
+                   update_ratio=fused.cells / max(fused.steps, 1) / fused.flat.size)
         out.append(res)
         trainer = _mlp_trainer("eapu", "eapu-paper", compute_name, batch=batch)
         hand, d3 = EaPUMLPStep(hidden=HIDDEN), itertools.cycle(_batches(np, x, y, batch))
