@@ -94,6 +94,49 @@ def b1(compute_name: str, reps: int, rules=RULES, presets=PRESETS, batches=BATCH
     return out
 
 
+def b1_norule(compute_name: str, reps: int, presets=PRESETS, batches=BATCHES) -> list[dict]:
+    """The analog product path's share of B1: the EaPU trainer's step with the rule's ``apply``
+    replaced by a no-op (forward, loss, backward with the analog products, optimiser, ledger; no
+    decision, no write) against a fresh ideal step; and the step's three analog products alone
+    (forward of both layers, backward of the second, as the layers call them) against the same
+    three bare float32 products of the ideal network."""
+    from imc.nn.analog import WriteStats
+
+    x, y = digits_arrays()
+    out = []
+    for preset in presets:
+        for batch in batches:
+            floor = _stepper(_mlp_trainer("ideal", preset, compute_name, batch=batch), x, y, batch)
+            trainer = _mlp_trainer("eapu", preset, compute_name, batch=batch)
+            trainer.rule.apply = lambda name, tile, delta: WriteStats(0, 0)
+            res = against_floor(_stepper(trainer, x, y, batch), floor, reps=reps, sync=sync_of(trainer.compute))
+            res.update(id=f"B1-norule-{preset}-b{batch}", case=f"B1 digits MLP step, rule's apply a no-op, {preset}, batch {batch}",
+                       floor="ideal digital step (fresh)", preset=preset, batch=batch)
+            out.append(res)
+            t1, t2 = (layer.weight.tile for layer in trainer.model.modules() if isinstance(layer, Linear))
+            xp = trainer.xp
+            xb = xp.asarray(x[:batch])
+            hb = xp.asarray(np.random.default_rng(0).random((batch, HIDDEN), dtype=np.float32))
+            db = xp.asarray(np.random.default_rng(1).standard_normal((batch, 10)).astype(np.float32))
+            w1, w2 = t1.peek_weights(), t2.peek_weights()
+
+            def products(t1=t1, t2=t2, xb=xb, hb=hb, db=db):
+                t1.forward(xb, checked=True)
+                t2.forward(hb, checked=True)
+                t2.backward(db, checked=True)
+
+            def bare(w1=w1, w2=w2, xb=xb, hb=hb, db=db):
+                xb @ w1
+                hb @ w2
+                db @ w2.T
+
+            res = against_floor(products, bare, reps=reps, sync=sync_of(trainer.compute))
+            res.update(id=f"B1-products-{preset}-b{batch}", case=f"B1's three analog products, {preset}, batch {batch}",
+                       floor="the three bare float32 products", preset=preset, batch=batch)
+            out.append(res)
+    return out
+
+
 # ---------------------------------------------------------------------------- B6 / B7 / B8
 def b6(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
     """imc's ideal digits MLP step (Trainer.train_step) vs a hand-written numpy step of the same network."""

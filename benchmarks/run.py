@@ -139,6 +139,7 @@ def run(args) -> list[dict]:
         print(f"# running {key} ...", file=sys.stderr, flush=True)
         if key == "B1":
             results += cases.b1(c, args.reps, rules=args.rules, batches=args.batches)
+            results += cases.b1_norule(c, args.reps, batches=args.batches)
             if c == "cpu":  # the hand-written numpy EaPU step: what bounds B1 (numpy only)
                 results += cases.b1_bound(c, args.reps, batches=args.batches)
         elif key == "B2":

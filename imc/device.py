@@ -649,6 +649,24 @@ class Device:
         one Gaussian with the summed variance: ``sqrt(x^2 @ (var_self + var_other))``, drawn
         once (from this array's stream). Both arrays are counted as read."""
         xp = self.xp
+        diff, var = self._pair_operands(other)
+        y = x @ (diff.T if transposed else diff)
+        if var is not None:
+            y += xp.sqrt((x * x) @ (var.T if transposed else var)) * self.compute.normal(y.shape)
+        self._count_reads(x.shape[0])
+        other._count_reads(x.shape[0])
+        return y
+
+    def _pair_operands(self, other: Device) -> tuple[Float32Array, Float32Array | None]:
+        """(``G_self - G_other``, the summed read-noise variance of both or None when neither is
+        noisy), cached between writes of either array (internal path; see :meth:`_pair_product`)."""
+        cache = self.__dict__.get("_cache")
+        hit = cache.get("pair") if cache else None
+        if hit is not None:  # the common case, checked as _cached does without building the key
+            held = hit[0]
+            if (held[0] is self.g and held[1] == self.__dict__.get("_version", 0) and held[2] == self.time_s
+                    and held[3] == self._pair_key(other)):
+                return hit[1][0], hit[1][1]
         noisy = [d for d in (self, other) if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE)]
 
         def make() -> tuple[Float32Array, Float32Array | None, Float32Array, list[np.float32] | None]:
@@ -662,12 +680,7 @@ class Device:
             return self.g - other.g, var, other.g, [np.float32(r) ** 2 for r in rels] if own else None
 
         diff, var = self._cached("pair", self._pair_key(other), make)[:2]
-        y = x @ (diff.T if transposed else diff)
-        if var is not None:
-            y += xp.sqrt((x * x) @ (var.T if transposed else var)) * self.compute.normal(y.shape)
-        self._count_reads(x.shape[0])
-        other._count_reads(x.shape[0])
-        return y
+        return diff, var
 
     @staticmethod
     def _pair_key(other: Device) -> tuple[int, int, float]:

@@ -141,3 +141,14 @@ def test_levels_compare_up_with_up_and_offsets_with_the_declaration():
         assert r["declared_offset_us"] == 0.3
         assert abs(r["offset_us"] - 0.3) <= 4 * r["offset_se_us"] + 0.03, r
         assert abs(r["noise_us"] - r["declared_noise_us"]) <= 4 * r["noise_se_us"] + 0.05 * r["declared_noise_us"], r
+
+
+def test_the_table_says_why_sweep_means_fall_below_a_spread_population_declaration():
+    from imc.characterize import characterize
+    from imc.characterize.report import format_table
+
+    spread = format_table(characterize("memristor", "rram-realistic", cells=16, pulses=20, cycles=1))
+    assert "weighs every cell once" in spread and "imc conformance memristor" in spread
+    same = format_table(characterize("memristor", "rram-realistic", cells=16, pulses=20, cycles=1,
+                                     step_d2d=0.0, bounds_d2d=0.0))
+    assert "weighs every cell once" not in same

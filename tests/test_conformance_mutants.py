@@ -219,6 +219,14 @@ class DeclaredStepIgnoresNonlinearity(MemristorDevice):
         return self.xp.full(self.xp.shape(g), s.step_us * (1 + direction * s.asymmetry), dtype=np.float32)
 
 
+class DeclaresSweepPooledStep(MemristorDevice):
+    """Declares 0.8 x the step: what per-pulse means of pulse sweeps read on a population with a spread of
+    windows and steps (a sweep spends more pulses on slow cells), not the mean over cells."""
+
+    def declared_step_us(self, g, direction):
+        return (super().declared_step_us(g, direction) * np.float32(0.8)).astype(np.float32)
+
+
 class TrainAppliesOnePulse(MemristorDevice):
     """A train of n pulses moves like one pulse (the counters still count n)."""
 
@@ -537,6 +545,7 @@ MUTANTS = [
     # statistics over the window
     (LinearDespiteDeclaredNonlinearity, MemristorDevice, STRESS, "nonlinearity_as_declared", "nonlinearity_up"),
     (DeclaredStepIgnoresNonlinearity, MemristorDevice, STRESS, "steps_across_window", "declared_step_us"),
+    (DeclaresSweepPooledStep, MemristorDevice, REALISTIC, "steps_across_window", "declared_step_us says"),
     (TrainAppliesOnePulse, MemristorDevice, REALISTIC, "pulse_trains_match_single_pulses", "fix _pulse"),
     (TrainNoiseOnce, EcramDevice, ECRAM, "pulse_trains_match_single_pulses", "write_noise_us"),
     (TrainExtrapolatesLinearly, FefetDevice, FEFET, "pulse_trains_match_single_pulses", "fix _pulse"),

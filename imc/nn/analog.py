@@ -45,7 +45,7 @@ from ..arraytypes import Array, ArrayModule, BoolArray, Float32Array, Shape
 from ..compute import Compute
 from ..device import Device, settle
 from ..spec import ABRUPT_RESET, BOUNDS, NATIVE_PROBABILISTIC, DeviceSpec
-from .quant import levels, quantize_rows
+from .quant import RowQuantizer, levels, quantize_rows
 
 MAPPINGS = ("reference", "pair")
 PAPER_R_WG_PER_US = 1.0 / 80.0
@@ -178,6 +178,45 @@ class _Tile:
     rows: slice
     cols: slice
     devices: list[Device]  # [G] (reference) or [G+, G-] (pair)
+
+
+def _base_product(dev: Device) -> bool:
+    """True when ``dev`` reads through the base class's product and read counting (a subclass
+    that overrides them is driven through its own methods, never around them)."""
+    kind = type(dev)
+    return (kind._product is Device._product and kind._pair_product is Device._pair_product
+            and kind._product_operands is Device._product_operands and kind._pair_operands is Device._pair_operands
+            and kind._count_reads is Device._count_reads)
+
+
+class _ProductPlan:
+    """What every product of a one-tile matrix on internal-path devices needs, worked out once
+    (:meth:`AnalogMatrix._plain_product`): the devices, the converters with their constants,
+    each device's read count and energy per vector, and the output scale as a 0-d array."""
+
+    __slots__ = ("dev", "other", "k", "cells", "reads", "dac", "adc", "_xp", "_r", "_scale_for", "_scale")
+
+    def __init__(self, matrix: AnalogMatrix) -> None:
+        devices = matrix.tiles[0].devices
+        xp, cfg = matrix.xp, matrix.config
+        self.dev: Device = devices[0]
+        self.other: Device | None = devices[1] if len(devices) == 2 else None  # a pair: G+ - G-
+        self.k = len(devices)
+        self.cells = self.dev.shape[0] * self.dev.shape[1]  # cells read per vector, each device
+        self.reads = [(d, d.spec.energy_per_read_j) for d in devices]
+        self.dac = None if cfg.dac_bits is None else RowQuantizer(xp, cfg.dac_bits)
+        self.adc = None if cfg.adc_bits is None else RowQuantizer(xp, cfg.adc_bits)
+        self._xp, self._r = xp, matrix.r_wg_per_us
+        self._scale_for: float | None = None
+        self._scale: Array | None = None
+
+    def scale(self, output_scale: float) -> Array:
+        """``float32(r_wg_per_us * output_scale)`` as a 0-d array, remade when the gain changes."""
+        scale = self._scale
+        if scale is None or output_scale != self._scale_for:
+            scale = self._scale = self._xp.asarray(np.float32(self._r * output_scale))
+            self._scale_for = output_scale
+        return scale
 
 
 class AnalogMatrix:
@@ -408,31 +447,51 @@ class AnalogMatrix:
         return cast(Float32Array, y)
 
     @property
-    def _plain(self) -> list[Device] | None:
-        """The devices ``[G]`` or ``[G+, G-]`` of a matrix on ONE tile with ideal converters whose
-        devices take the internal path; None otherwise (computed once: nothing here changes)."""
+    def _plain(self) -> _ProductPlan | None:
+        """The product plan of a matrix on ONE tile whose devices take the internal path with the
+        base class's product (any converters); None otherwise (worked out once: nothing here changes)."""
         if not hasattr(self, "_plain_cache"):
-            cfg = self.config
-            plain = len(self.tiles) == 1 and self._internal and cfg.dac_bits is None and cfg.adc_bits is None
-            self._plain_cache = list(self.tiles[0].devices) if plain else None
+            plain = len(self.tiles) == 1 and self._internal and all(_base_product(d) for d in self.tiles[0].devices)
+            self._plain_cache = _ProductPlan(self) if plain else None
         return self._plain_cache
 
     def _plain_product(self, x: Float32Array, transposed: bool) -> Float32Array:
-        """:meth:`_product` for a :attr:`_plain` matrix and a trusted float32 ``x`` (same result,
-        same counts): one product of ``G - G_ref`` or of ``G+ - G-``."""
-        devices = cast(list[Device], self._plain)  # callers checked it is not None
+        """:meth:`_product` for a :attr:`_plain` matrix and a trusted ``x`` (bit for bit the same
+        result, random draws and counts): one product of ``G - G_ref`` or of ``G+ - G-`` from the
+        devices' cached operands, the read noise and the converters in place, the reads counted
+        with the plan's constants."""
+        plan = cast(_ProductPlan, self._plain_cache)  # callers checked self._plain
+        xp = self.xp
         if x.dtype != np.float32:
             x = x.astype(np.float32)
-        if len(devices) == 2:
-            y = devices[0]._pair_product(devices[1], x, transposed)
+        if plan.dac is not None:
+            x = plan.dac(x)  # a new array: the caller keeps its x
+        dev = plan.dev
+        if plan.other is None:
+            w, var = dev._product_operands(self.g_ref_us)
         else:
-            y = devices[0]._product(x, transposed, checked=True, offset_us=self.g_ref_us)
+            w, var = dev._pair_operands(plan.other)
+        y = x @ (w.T if transposed else w)
+        if var is not None:  # read noise: one Gaussian per output, std sqrt(x^2 @ var)
+            s = (x * x) @ (var.T if transposed else var)
+            xp.sqrt(s, out=s)
+            s *= dev.compute.normal(y.shape)
+            y += s
+        if plan.adc is not None:
+            y = plan.adc(y, overwrite=True)
         batch, n_src = x.shape
-        k = len(devices)
-        self.conversions["dac"] += batch * n_src * k
-        self.conversions["adc"] += batch * y.shape[1]
-        self.macs += batch * n_src * y.shape[1] * k
-        y *= np.float32(self.r_wg_per_us * self.output_scale)
+        cells = batch * plan.cells
+        for d, read_j in plan.reads:  # as Device._count_reads
+            c = d.counters
+            c.cell_reads += cells
+            c.products += batch
+            c.energy_j["read"] += cells * read_j
+        k, n_dst = plan.k, y.shape[1]
+        conv = self.conversions
+        conv["dac"] += batch * n_src * k
+        conv["adc"] += batch * n_dst
+        self.macs += batch * n_src * n_dst * k
+        y *= plan.scale(self.output_scale)
         return y
 
     # ------------------------------------------------------------------ properties for rules
