@@ -130,6 +130,16 @@ def _to_float(value: Any) -> Any:
 _NOT_SETTABLE = frozenset({"name", "capabilities", "source"})
 
 
+def _spec_error(exc: Exception, overrides: Mapping[str, Any]) -> Exception:
+    """``exc`` as a SpecError (SpecTypeError for a TypeError) whose one-line message names the field."""
+    text = " ".join(str(exc.args[0] if exc.args else exc).split())  # attrs' in_ passes (message, attribute, ...)
+    if len(overrides) == 1 and not any(key in text for key in overrides):
+        text = f"{next(iter(overrides))}: {text}"
+    if isinstance(exc, SpecError) and text == str(exc):
+        return exc
+    return SpecTypeError(text) if isinstance(exc, TypeError) else SpecError(text)
+
+
 def _same_value(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
@@ -237,7 +247,10 @@ class DeviceSpec:
         for key in overrides:
             if key not in fields:
                 raise UnknownNameError(unknown_name_message("spec field", key, fields, cls.__name__))
-        new = attrs.evolve(self, **overrides)
+        try:
+            new = attrs.evolve(self, **overrides)
+        except (TypeError, ValueError) as exc:  # a validator's or converter's refusal: a user error naming the field
+            raise _spec_error(exc, overrides) from None
         for key, value in overrides.items():
             # one-argument converters (an attrs.Converter taking self or the field would need more)
             converter = cast(Callable[[Any], Any] | None, fields[key].converter)

@@ -29,6 +29,7 @@ import numpy as np
 
 from imc import curves
 from imc.device import UP
+from imc.errors import SpecError
 from imc.spec import DeviceSpec, float_field, probability
 from imc.variation import VariedDevice
 
@@ -37,14 +38,14 @@ MAX_DOMAINS = 1000  # the few-domain model sums over 0..domains switched domains
 
 def _domains(instance, attribute, value):
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DOMAINS:
-        raise ValueError(f"{attribute.name} must be a whole number in [0, {MAX_DOMAINS}] (0 = continuous switching, "
+        raise SpecError(f"{attribute.name} must be a whole number in [0, {MAX_DOMAINS}] (0 = continuous switching, "
                          f"the limit of many domains), got {value!r}")
 
 
 def _open_probability(instance, attribute, value):
     probability(instance, attribute, value)
     if value == 0:
-        raise ValueError(f"{attribute.name} must be > 0 (a domain that never switches cannot be written)")
+        raise SpecError(f"{attribute.name} must be > 0 (a domain that never switches cannot be written)")
 
 
 @attrs.frozen(kw_only=True)

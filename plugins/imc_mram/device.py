@@ -47,6 +47,7 @@ import attrs
 import numpy as np
 
 from imc.device import UP, Device
+from imc.errors import SpecError
 from imc.spec import DeviceSpec, finite, float_field, positive, probability, spread
 
 _I_GRID = np.linspace(0.0, 2.0, 4001)  # pulse current / nominal Ic0
@@ -58,13 +59,13 @@ MAX_MTJ = 256  # junctions per weight cell: the device walks its levels one by o
 
 def _whole(instance, attribute, value):
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MTJ:
-        raise ValueError(f"{attribute.name} must be a whole number in [1, {MAX_MTJ}], got {value!r}")
+        raise SpecError(f"{attribute.name} must be a whole number in [1, {MAX_MTJ}], got {value!r}")
 
 
 def _open_probability(instance, attribute, value):
     probability(instance, attribute, value)
     if value == 0:
-        raise ValueError(f"{attribute.name} must be > 0 (a pulse that never switches cannot write)")
+        raise SpecError(f"{attribute.name} must be > 0 (a pulse that never switches cannot write)")
 
 
 def _field(default, validator, doc):
