@@ -134,7 +134,44 @@ def b1_norule(compute_name: str, reps: int, presets=PRESETS, batches=BATCHES) ->
             res.update(id=f"B1-products-{preset}-b{batch}", case=f"B1's three analog products, {preset}, batch {batch}",
                        floor="the three bare float32 products", preset=preset, batch=batch)
             out.append(res)
+            if trainer.compute.is_gpu:
+                continue
+            hand = _hand_products(t1, t2, xb, hb, db)
+            res = against_floor(products, hand, reps=reps)
+            res.update(id=f"B1-products-vs-hand-{preset}-b{batch}",
+                       case=f"B1's three analog products / the same arithmetic hand-written, {preset}, batch {batch}",
+                       floor="hand-written numpy: product, read-noise variance product, sqrt, one normal per output, scale",
+                       preset=preset, batch=batch)
+            out.append(res)
     return out
+
+
+def _hand_products(t1, t2, xb, hb, db):
+    """The arithmetic of the three analog products of ``b1_norule`` written directly in numpy on
+    the matrices' current operands (``G - G_ref`` or ``G+ - G-``, the read-noise variance): what
+    any implementation of this read-noise model pays, without the framework's calls and counts."""
+    rng = np.random.default_rng(0)
+
+    def operands(tile):  # what the devices' products use: G - G_ref or G+ - G-, and the summed variance
+        devices = tile.tiles[0].devices
+        w = devices[0].g - (devices[1].g if len(devices) == 2 else tile.g_ref_us)
+        noisy = [d._read_var() for d in devices if d.spec.read_noise_rel > 0 and d.spec.has("read-noise")]
+        var = None if not noisy else noisy[0] if len(noisy) == 1 else noisy[0] + noisy[1]
+        return w, var, np.asarray(np.float32(tile.r_wg_per_us))
+
+    ops = [(xb, *operands(t1), False), (hb, *operands(t2), False), (db, *operands(t2), True)]
+
+    def hand():
+        for x, w, var, scale, transposed in ops:
+            y = x @ (w.T if transposed else w)
+            if var is not None:
+                s = (x * x) @ (var.T if transposed else var)
+                np.sqrt(s, out=s)
+                s *= rng.standard_normal(y.shape, dtype=np.float32)
+                y += s
+            y *= scale
+
+    return hand
 
 
 # ---------------------------------------------------------------------------- B6 / B7 / B8
@@ -158,8 +195,10 @@ def b6(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
 def b1_bound(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
     """What bounds B1 on eapu-paper: EaPU written by hand in numpy (``EaPUMLPStep``) against the
     hand-written SGD step (no framework: the least any numpy implementation pays for EaPU's
-    decision and write per layer), and imc's EaPU step against that hand-written EaPU step."""
-    from .handwritten import EaPUMLPStep, MLPStep
+    decision and write per layer); the same with every layer in one buffer
+    (``FusedEaPUMLPStep``: one decision and one write per step); and imc's EaPU step against
+    the per-layer hand-written EaPU step."""
+    from .handwritten import EaPUMLPStep, FusedEaPUMLPStep, MLPStep
 
     x, y = digits_arrays()
     out = []
@@ -170,6 +209,14 @@ def b1_bound(compute_name: str, reps: int, batches=BATCHES) -> list[dict]:
         res.update(id=f"B1-hand-b{batch}", case=f"B1 bound: hand-written numpy EaPU step, eapu-paper, batch {batch}",
                    floor="hand-written numpy SGD step", batch=batch,
                    update_ratio=hand.cells / max(hand.steps, 1) / (hand.w1.size + hand.w2.size))
+        out.append(res)
+        fused, sgd = FusedEaPUMLPStep(hidden=HIDDEN), MLPStep(hidden=HIDDEN)
+        d1, d2 = itertools.cycle(_batches(np, x, y, batch)), itertools.cycle(_batches(np, x, y, batch))
+        res = against_floor(lambda fused=fused, d=d1: fused(*next(d)), lambda sgd=sgd, d=d2: sgd(*next(d)), reps=reps)
+        res.update(id=f"B1-hand-fused-b{batch}",
+                   case=f"B1 bound: hand-written numpy EaPU, all layers in one buffer, eapu-paper, batch {batch}",
+                   floor="hand-written numpy SGD step", batch=batch,
+                   update_ratio=fused.cells / max(fused.steps, 1) / fused.flat.size)
         out.append(res)
         trainer = _mlp_trainer("eapu", "eapu-paper", compute_name, batch=batch)
         hand, d3 = EaPUMLPStep(hidden=HIDDEN), itertools.cycle(_batches(np, x, y, batch))

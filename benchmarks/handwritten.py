@@ -175,3 +175,67 @@ class EaPUMLPStep(MLPStep):
         self.b1 -= lr * gb1
         self.steps += 1
         return loss
+
+
+class FusedEaPUMLPStep(EaPUMLPStep):
+    """:class:`EaPUMLPStep` with both weight matrices in ONE flat buffer: one decision and one
+    write per step for the whole network, the least per-call cost numpy allows.
+
+    The gradients are computed straight into views of one flat buffer, so the decision is one
+    pass over all weights: a random byte per weight, refined by a float32 uniform only where
+    the byte cannot decide (imc's byte decision: the same probabilities as one uniform per
+    weight), one selection, one gather, one write with noise, one wear-counter update. What an
+    implementation that gives up per-layer devices (a device-protocol change) could reach."""
+
+    def __init__(self, hidden: int = 64, **kwargs):
+        super().__init__(hidden=hidden, **kwargs)
+        n1 = self.w1.size
+        self.flat = np.concatenate([self.w1.reshape(-1), self.w2.reshape(-1)])
+        self.w1, self.w2 = self.flat[:n1].reshape(self.w1.shape), self.flat[n1:].reshape(self.w2.shape)
+        self.grad = np.empty_like(self.flat)
+        self.gw1, self.gw2 = self.grad[:n1].reshape(self.w1.shape), self.grad[n1:].reshape(self.w2.shape)
+        self.k, self.hit = np.empty_like(self.flat), np.empty(self.flat.size, bool)
+        self.wear = np.zeros(self.flat.size, np.int64)
+
+    def __call__(self, x, y) -> float:
+        h = x @ self.w1
+        h += self.b1
+        a = np.maximum(h, 0)
+        z = a @ self.w2
+        z += self.b2
+        loss, g = _softmax_ce(z, y)
+        np.matmul(a.T, g, out=self.gw2)
+        gb2 = g.sum(axis=0)
+        da = g @ self.w2.T
+        da *= h > 0
+        np.matmul(x.T, da, out=self.gw1)
+        gb1 = da.sum(axis=0)
+        lr = self.lr
+        idx = self.decide()
+        # one write: the fixed change below the threshold, the change itself above, plus noise
+        dg = self.grad[idx] * (-lr / self.r)
+        fixed = np.abs(dg)
+        np.maximum(fixed, self.th, out=fixed)
+        np.copysign(fixed, dg, out=fixed)
+        noise = self.rng.standard_normal(idx.size, dtype=np.float32)
+        noise *= self.sigma
+        noise += fixed
+        noise *= self.r
+        self.flat[idx] += noise
+        self.wear[idx] += 1
+        self.cells += idx.size
+        self.b2 -= lr * gb2
+        self.b1 -= lr * gb1
+        self.steps += 1
+        return loss
+
+    def decide(self):
+        """Flat indices of the weights written this step, each with probability
+        ``min(1, lr |grad| / (dG_th r))``: ``k = 256 p`` against a random byte plus a uniform."""
+        n = self.flat.size
+        k = np.multiply(np.abs(self.grad, out=self.k), self.lr * np.float32(256) / (self.th * self.r), out=self.k)
+        v = self.rng.bit_generator.random_raw(-(-n // 8)).view(np.uint8)[:n]
+        cand = np.greater(k, v, out=self.hit).nonzero()[0]
+        frac = k[cand]
+        frac -= v[cand]
+        return cand[self.rng.random(cand.size, dtype=np.float32) < frac]

@@ -663,9 +663,10 @@ class Device:
         cache = self.__dict__.get("_cache")
         hit = cache.get("pair") if cache else None
         if hit is not None:  # the common case, checked as _cached does without building the key
-            held = hit[0]
+            held, theirs = hit[0], hit[0][3]  # theirs: _pair_key(other) when cached
             if (held[0] is self.g and held[1] == self.__dict__.get("_version", 0) and held[2] == self.time_s
-                    and held[3] == self._pair_key(other)):
+                    and theirs[0] == id(other.g) and theirs[1] == other.__dict__.get("_version", 0)
+                    and theirs[2] == getattr(other, "time_s", 0.0)):
                 return hit[1][0], hit[1][1]
         noisy = [d for d in (self, other) if d.spec.read_noise_rel > 0 and d.spec.has(READ_NOISE)]
 

@@ -3,7 +3,9 @@
 Every mutant is a first-party (or the example plugin's) device with exactly one defect of the
 kind a backend author makes. Each case runs the named check on the mutant (it must fail, and
 the message must name the method or spec field to fix) and on the healthy device it derives
-from (it must pass), so a check that fails everything earns nothing. Together with the 14
+from (it must pass), so a check that fails everything earns nothing. The subtle set
+(tests/conformance_subtle_mutants.py: 10-30 % scale errors, one write form, rare paths, drift
+laws that do not compose) extends it. Together with the 14
 defects of test_conformance_teeth.py these cover every class of promise of the protocol:
 state, every write form, statistics over the window, reads and products, seeds, plausible
 declarations and drift. docs/writing-a-backend.md lists them ("What the suite checks").
@@ -18,6 +20,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conformance_subtle_mutants import (
+    ECRAM as SUBTLE_ECRAM,
+)
+from conformance_subtle_mutants import (
+    FEFET as SUBTLE_FEFET,
+)
+from conformance_subtle_mutants import (
+    PCM,
+    SUBTLE,
+    DriftExponentNotExported,
+    OneCellWriteNoiseFromGlobalRng,
+    PulseEnergy12PercentOver,
+    PulsesBookedInSortedOrder,
+    SparseZeroCountsBooked,
+)
 from imc_conformance import Target, run_check
 from imc_conformance.runner import FAIL, PASS
 from imc_fefet import PRESETS as FEFET_PRESETS
@@ -220,11 +237,18 @@ class DeclaredStepIgnoresNonlinearity(MemristorDevice):
 
 
 class DeclaresSweepPooledStep(MemristorDevice):
-    """Declares 0.8 x the step: what per-pulse means of pulse sweeps read on a population with a spread of
-    windows and steps (a sweep spends more pulses on slow cells), not the mean over cells."""
+    """Declares 0.85 x the step: about what per-pulse means of pulse sweeps read on a population with a
+    spread of windows and steps (a sweep spends more pulses on slow cells), not the mean over cells."""
 
     def declared_step_us(self, g, direction):
-        return (super().declared_step_us(g, direction) * np.float32(0.8)).astype(np.float32)
+        return (super().declared_step_us(g, direction) * np.float32(0.85)).astype(np.float32)
+
+
+class DeclaresStepTooHigh(MemristorDevice):
+    """Declares 1.15 x the step (e.g. the mean over cells at the same G near the top of the window)."""
+
+    def declared_step_us(self, g, direction):
+        return (super().declared_step_us(g, direction) * np.float32(1.15)).astype(np.float32)
 
 
 class TrainAppliesOnePulse(MemristorDevice):
@@ -546,6 +570,7 @@ MUTANTS = [
     (LinearDespiteDeclaredNonlinearity, MemristorDevice, STRESS, "nonlinearity_as_declared", "nonlinearity_up"),
     (DeclaredStepIgnoresNonlinearity, MemristorDevice, STRESS, "steps_across_window", "declared_step_us"),
     (DeclaresSweepPooledStep, MemristorDevice, REALISTIC, "steps_across_window", "declared_step_us says"),
+    (DeclaresStepTooHigh, MemristorDevice, STRESS, "steps_across_window", "declared_step_us says"),
     (TrainAppliesOnePulse, MemristorDevice, REALISTIC, "pulse_trains_match_single_pulses", "fix _pulse"),
     (TrainNoiseOnce, EcramDevice, ECRAM, "pulse_trains_match_single_pulses", "write_noise_us"),
     (TrainExtrapolatesLinearly, FefetDevice, FEFET, "pulse_trains_match_single_pulses", "fix _pulse"),
@@ -583,6 +608,9 @@ MUTANTS = [
     (DriftCountsAsWrite, EcramDevice, ECRAM, "drift_keeps_state_valid", "relaxation is not a write"),
     (DriftAcceptsNegativeTime, EcramDevice, ECRAM, "drift_keeps_state_valid", "drift(-1.0) was accepted"),
 ]
+FIRST_BATTERY = len(MUTANTS)
+# subtle defects: 10-30 % scale errors, one write form, rare paths (tests/conformance_subtle_mutants.py)
+MUTANTS += SUBTLE
 
 # the same defects as seen by the random operation sequences (the state machine needs no hand-picked case)
 SEQUENCES = [
@@ -592,11 +620,18 @@ SEQUENCES = [
     (ReadWritesNoiseBack, REALISTIC, "read changed the stored conductances|outside their window"),
     (StepScaleNotExported, REALISTIC, "behaves differently"),
     (OvershootsNearEdges, ECRAM, "outside their window"),
+    (SparseZeroCountsBooked, REALISTIC, "counted pulses or writes on unselected cells"),
+    (PulsesBookedInSortedOrder, REALISTIC, "rounding rule|counting a write|counted"),
+    (PulseEnergy12PercentOver, SUBTLE_FEFET, "total energy"),
+    (OneCellWriteNoiseFromGlobalRng, SUBTLE_ECRAM, "behaves differently"),
+    (DriftExponentNotExported, PCM, "behaves differently"),
 ]
 
 
 STATISTICAL = {"steps_across_window", "pulse_trains_match_single_pulses", "long_trains_reach_bounds",
-               "probabilistic_at_many_p", "program_reaches_targets", "pulse_step_and_noise", "read_noise_independent"}
+               "probabilistic_at_many_p", "program_reaches_targets", "pulse_step_and_noise", "read_noise_independent",
+               "read_noise_as_declared", "update_step_and_noise", "write_noise_near_bounds", "drift_composes",
+               "device_variation_as_declared"}
 
 
 @functools.cache
@@ -643,3 +678,15 @@ def test_the_mutation_set_is_large_and_covers_every_class():
                      "deterministic_under_seed", "spec_plausible", "drift_keeps_state_valid",
                      "device_variation_as_declared"):
         assert required in checks
+
+
+def test_the_subtle_set_covers_small_defects_and_rare_paths():
+    """At least 25 subtle mutants, over the scale, single-form, rare-path and drift-law classes."""
+    subtle = MUTANTS[FIRST_BATTERY:]
+    assert len(subtle) >= 25
+    checks = {c[3] for c in subtle}
+    for required in ("write_clock_per_cell", "drift_composes", "write_noise_near_bounds", "stuck_cells_stay_stuck",
+                     "verify_reads_counted", "sparse_matches_dense", "products_match_conductances",
+                     "counters_on_every_form", "bad_input_rejected", "read_noise_independent"):
+        assert required in checks
+    assert len({c[0] for c in subtle} & {c[0] for c in MUTANTS[:FIRST_BATTERY]}) == 0

@@ -59,7 +59,8 @@ def _clock_of_writes(dev, what, write, age_before):
 
 @check("write_clock_per_cell")
 def write_clock_per_cell(target):
-    """Every write form resets exactly the written cells' clocks; unwritten cells keep their age."""
+    """Every write form (dense and sparse update, pulse and probabilistic pulse; masked and whole-array
+    program) resets exactly the written cells' clocks; unwritten cells keep their age."""
     dev = target.make(key=1, shape=SHAPE)
     rng = _rng(target, 1)
     dev.program(on_device(dev, mid_targets(dev)))
@@ -68,8 +69,10 @@ def write_clock_per_cell(target):
     size = SHAPE[0] * SHAPE[1]
     notes = []
     ages = _ages(dev)
-    for k, what in enumerate(("update (dense)", "update (sparse)", "pulse (sparse)", "program (mask)", "pulse_probabilistic")):
-        if what == "pulse_probabilistic" and not dev.spec.has(NATIVE_PROBABILISTIC):
+    forms = ("update (dense)", "update (sparse)", "pulse (sparse)", "program (mask)", "pulse_probabilistic",
+             "pulse (dense)", "program (every cell)", "pulse_probabilistic (dense)")
+    for k, what in enumerate(forms):
+        if what.startswith("pulse_probabilistic") and not dev.spec.has(NATIVE_PROBABILISTIC):
             continue
         _advance(dev, 100.0 * (k + 1))
         ages = ages + 100.0 * (k + 1)
@@ -91,6 +94,14 @@ def write_clock_per_cell(target):
             write = partial(dev.pulse, on_device(dev, counts, np.int64), on_device(dev, signs, np.int8), index=at)
         elif what == "program (mask)":
             write = partial(dev.program, on_device(dev, mid_targets(dev)), mask=on_device(dev, pick, bool))
+        elif what == "pulse (dense)":
+            counts = np.where(pick, rng.integers(1, 3, SHAPE), 0)
+            write = partial(dev.pulse, on_device(dev, counts, np.int64), on_device(dev, rng.choice([-1, 1], SHAPE), np.int8))
+        elif what == "program (every cell)":
+            write = partial(dev.program, on_device(dev, mid_targets(dev)))
+        elif what == "pulse_probabilistic (dense)":
+            probs = np.where(pick, 0.5, 0.0).astype(np.float32)
+            write = partial(dev.pulse_probabilistic, on_device(dev, probs), on_device(dev, rng.choice([-1, 1], SHAPE), np.int8))
         else:
             probs, signs = np.full(index.size, 0.5, dtype=np.float32), rng.choice([-1, 1], index.size)
             write = partial(dev.pulse_probabilistic, on_device(dev, probs), on_device(dev, signs, np.int8), index=at)

@@ -6,14 +6,16 @@ import math
 
 import numpy as np
 
+from imc.device import settle
 from imc.spec import ABRUPT_RESET, ANALOG_WRITE, NATIVE_PROBABILISTIC
 
 from .ops import operations
 from .probes import declared, energy_agrees, host, mid_targets, on_device
 from .registry import check, fail
-from .stats import clustered_fraction, z_for
+from .stats import clustered_fraction, float32_tolerance, mean_and_se, sigmas, z_for
 
 SHAPE = (32, 48)
+ONE_CELL_CALLS = 200  # writes of an index of size 1 compared with the same dense write
 
 
 def _rng(target, key):
@@ -48,18 +50,21 @@ def _writes_are_deterministic(target, spec) -> bool:
 
 @check("sparse_matches_dense")
 def sparse_matches_dense(target):
-    """update and pulse with a sparse, unsorted index act exactly like the same dense write
-    (bit-identical on a noise-free spec; the same direction statistics otherwise)."""
+    """update and pulse with a sparse, unsorted index, and with an index of one cell per call, act
+    exactly like the same dense write (bit-identical on a noise-free spec; the same direction
+    statistics otherwise)."""
     spec = _quiet(target.spec)
     rng = _rng(target, 1)
     size = SHAPE[0] * SHAPE[1]
     exact = _writes_are_deterministic(target, spec)
-    idx = rng.permutation(size)[: size // 3]
-    selected = np.zeros(size, bool)
-    selected[idx] = True
+    every = rng.permutation(size)[: size // 3]
     signs = rng.choice([-1, 1], size)
     notes = []
-    for form in ("update", "pulse"):
+    for form, one_by_one in (("update", False), ("pulse", False), ("update", True), ("pulse", True)):
+        idx = every[:ONE_CELL_CALLS] if one_by_one else every
+        selected = np.zeros(size, bool)
+        selected[idx] = True
+        how = "one cell per call (an index of size 1)" if one_by_one else "a sparse unsorted index"
         dense_dev = target.make(key=121, shape=SHAPE, spec=spec)
         sparse_dev = target.make(key=121, shape=SHAPE, spec=spec)
         for dev in (dense_dev, sparse_dev):
@@ -72,24 +77,26 @@ def sparse_matches_dense(target):
             values = (signs * n * np.where(signs > 0, up, dn)).astype(np.float32)
             dense = np.where(selected, values, 0).astype(np.float32)
             dense_dev.update(on_device(dense_dev, dense.reshape(SHAPE)))
-            sparse_dev.update(on_device(sparse_dev, values[idx]), index=on_device(sparse_dev, idx, np.int64))
+            for part in np.split(idx, idx.size) if one_by_one else [idx]:
+                sparse_dev.update(on_device(sparse_dev, values[part]), index=on_device(sparse_dev, part, np.int64))
         else:
             dense_counts = np.where(selected, n, 0)
             dense_dev.pulse(on_device(dense_dev, dense_counts.reshape(SHAPE), np.int64),
                             on_device(dense_dev, signs.reshape(SHAPE), np.int8))
-            sparse_dev.pulse(on_device(sparse_dev, n[idx], np.int64), on_device(sparse_dev, signs[idx], np.int8),
-                             index=on_device(sparse_dev, idx, np.int64))
+            for part in np.split(idx, idx.size) if one_by_one else [idx]:
+                sparse_dev.pulse(on_device(sparse_dev, n[part], np.int64), on_device(sparse_dev, signs[part], np.int8),
+                                 index=on_device(sparse_dev, part, np.int64))
         gd = host(dense_dev, dense_dev.peek()).reshape(-1).astype(np.float64)
         gs = host(sparse_dev, sparse_dev.peek()).reshape(-1).astype(np.float64)
         for name, getter in (("pulses", lambda d: d.counters.pulses), ("writes", lambda d: d.counters.writes)):
             cd, cs = host(dense_dev, getter(dense_dev)), host(sparse_dev, getter(sparse_dev))
             if not np.array_equal(cd, cs):
-                fail(f"{form} with a sparse unsorted index counted {name} on {int((cd != cs).sum())} cells "
+                fail(f"{form} with {how} counted {name} on {int((cd != cs).sum())} cells "
                      f"differently from the same dense {form}: index[i] must pair with values[i]")
         if exact:
             off = gd != gs
             if off.any():
-                fail(f"on a noise-free spec, {form} with a sparse unsorted index left {int(off.sum())} of "
+                fail(f"on a noise-free spec, {form} with {how} left {int(off.sum())} of "
                      f"{idx.size} cells different from the same dense {form} (largest by "
                      f"{float(np.abs(gd - gs).max()):.3g} uS): index[i] must pair with values[i]")
             continue
@@ -99,22 +106,25 @@ def sparse_matches_dense(target):
             moved = (g - g0)[selected]
             agree.append(float((np.sign(moved) == signs[selected]).mean()))
         spread = math.sqrt(sum(p * (1 - p) for p in agree) / idx.size)
-        bound = z_for(2) * max(spread, 1 / idx.size) + 2 / idx.size
+        bound = z_for(4) * max(spread, 1 / idx.size) + 2 / idx.size
         if abs(agree[0] - agree[1]) > bound:
-            fail(f"{form}: {agree[1]:.1%} of cells written through a sparse unsorted index moved the requested "
+            fail(f"{form}: {agree[1]:.1%} of cells written through {how} moved the requested "
                  f"way, against {agree[0]:.1%} for the same dense {form} (allowed difference {bound:.1%}): "
                  "index[i] must pair with values[i]")
-        notes.append(f"{form}: {agree[1]:.1%} vs {agree[0]:.1%} moved the requested way")
+        notes.append(f"{form}{' (one cell per call)' if one_by_one else ''}: {agree[1]:.1%} vs {agree[0]:.1%} "
+                     "moved the requested way")
     if target.spec.has(NATIVE_PROBABILISTIC):
         notes.append(_probabilistic_sparse_pairs(target, rng))
     return "bit-identical on a noise-free spec" if exact and len(notes) < 2 else "; ".join(n for n in notes if n)
 
 
 def _probabilistic_sparse_pairs(target, rng) -> str:
-    """Sparse pulse_probabilistic with an unsorted index: p = 0.1 and p = 0.9 cells switch as asked."""
+    """Sparse pulse_probabilistic with an unsorted index: p = 0.1 and p = 0.9 cells switch as asked,
+    and switched cells move their sign's way as often as through the dense form."""
     dev = target.make(key=124, shape=SHAPE)
     size = SHAPE[0] * SHAPE[1]
     samples = {0.1: ([], []), 0.9: ([], [])}
+    agree = {"sparse": [], "dense": []}
     for _ in range(4):
         dev.program(on_device(dev, mid_targets(dev)))
         g0 = host(dev, dev.peek()).reshape(-1)
@@ -124,12 +134,21 @@ def _probabilistic_sparse_pairs(target, rng) -> str:
         probs = np.where(rng.random(size) < 0.5, 0.1, 0.9).astype(np.float32)
         dev.pulse_probabilistic(on_device(dev, probs[idx]), on_device(dev, signs[idx], np.int8),
                                 index=on_device(dev, idx, np.int64))
-        changed = host(dev, dev.peek()).reshape(-1) != g0
+        g1 = host(dev, dev.peek()).reshape(-1)
+        changed = g1 != g0
         for p, (hits, cells) in samples.items():
             chosen = (probs == np.float32(p)) & movable
             hits.append(changed[chosen])
             cells.append(np.flatnonzero(chosen))
-    z = z_for(2)
+        agree["sparse"].append((np.sign(g1 - g0) == signs)[changed])
+        # the same request through the dense form: switched cells must move their sign's way as often
+        dev.program(on_device(dev, mid_targets(dev)))
+        g0 = host(dev, dev.peek()).reshape(-1)
+        signs = rng.choice([-1, 1], size)
+        dev.pulse_probabilistic(on_device(dev, probs.reshape(SHAPE)), on_device(dev, signs.reshape(SHAPE), np.int8))
+        g1 = host(dev, dev.peek()).reshape(-1)
+        agree["dense"].append((np.sign(g1 - g0) == signs)[g1 != g0])
+    z = z_for(3)
     notes = []
     for p, (hits, cells) in samples.items():
         h, c = np.concatenate(hits), np.concatenate(cells)
@@ -141,10 +160,20 @@ def _probabilistic_sparse_pairs(target, rng) -> str:
             fail(f"pulse_probabilistic with a sparse unsorted index switched {frac:.3f} of the cells given p = {p:g} "
                  f"({h.size} cells; allowed +-{bound:.3f}): index[i] must pair with probabilities[i]")
         notes.append(f"p={p:g} -> {frac:.3f}")
+    fractions = {form: np.concatenate(a) for form, a in agree.items()}
+    if min(a.size for a in fractions.values()) >= 50:
+        fs, fd = (float(fractions[f].mean()) for f in ("sparse", "dense"))
+        spread = math.sqrt(fs * (1 - fs) / fractions["sparse"].size + fd * (1 - fd) / fractions["dense"].size)
+        bound = z * max(spread, 1 / fractions["sparse"].size) + 2 / fractions["sparse"].size
+        if abs(fs - fd) > bound:
+            fail(f"pulse_probabilistic with a sparse unsorted index moved {fs:.1%} of the switched cells their sign's "
+                 f"way, against {fd:.1%} for the dense form (allowed difference {bound:.1%}): index[i] must pair "
+                 "with signs[i]")
     return "sparse probabilistic: " + ", ".join(notes)
 
 
 def _counts(dev):
+    settle(dev.xp, [dev.counters])  # totals a GPU keeps pending (verify reads) come to the host
     c = dev.counters
     return {
         "pulses": host(dev, c.pulses).astype(np.int64),
@@ -200,7 +229,7 @@ def counters_on_every_form(target):
                  f"({jp:g} J; SET/RESET energies where declared) + {reads} cell reads x energy_per_read_j ({jr:g} J) "
                  f"= {want:.4g} J ({ratio:.3g} x too {'much' if ratio > 1 else 'little'}); energy is counted in joules")
         if name.startswith(("read", "forward", "backward")):
-            batch = 1 if name == "read" else result.shape[0]
+            batch = 1 if name == "read" or result.ndim == 1 else result.shape[0]
             if reads != batch * cells or (dp != 0).any() or not _close(de.get("read", 0.0), reads * jr):
                 fail(f"{where}: expected {batch} x {cells} cell reads, read energy {batch * cells * jr:.4g} J and no "
                      f"pulses; counted {reads} reads, {de.get('read', 0.0):.4g} J, {int(dp.sum())} pulses")
@@ -229,12 +258,46 @@ def counters_on_every_form(target):
             if reads != n * int(chosen.sum()):
                 fail(f"{where}: write-verify of {int(chosen.sum())} cells x {n} verify reads counted {reads} cell reads")
             continue
+        idle = (dw > 0) & (dp == 0)
+        if idle.any():
+            fail(f"{where}: counted a write event on {int(idle.sum())} cells given 0 pulses; a cell given no "
+                 "pulse is not written (book only the cells whose count is > 0 in _count_writes)")
         moved = host(dev, dev.peek()) != g0
         if (moved & (dw == 0)).any():
             fail(f"{where}: {int((moved & (dw == 0)).sum())} cells changed without a counted write")
         if reads:
             fail(f"{where}: a write counted {reads} cell reads")
     return "every form consistent"
+
+
+ANALOG_BINS = (0.1, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)  # request sizes, declared steps
+
+
+def _analog_writes_realise_requests(target, dev, rng) -> str:
+    """An analog write realises the request itself, not a whole number of steps: in every bin of
+    request sizes the mean change is the mean request (rounding would miss by a quarter step)."""
+    spec = target.spec
+    ftol = float32_tolerance(max(abs(spec.g_min_us), abs(spec.g_max_us)))
+    f_all, err_all = [], []
+    for _ in range(4):
+        dev.program(on_device(dev, mid_targets(dev)))
+        g0 = host(dev, dev.peek()).astype(np.float64)
+        direction = rng.choice([-1, 1], SHAPE)
+        f = rng.uniform(ANALOG_BINS[0], ANALOG_BINS[-1], SHAPE)
+        dev.update(on_device(dev, (direction * f * spec.step_us).astype(np.float32)))
+        f_all.append(f.reshape(-1))
+        err_all.append((direction * (host(dev, dev.peek()).astype(np.float64) - g0) - f * spec.step_us).reshape(-1))
+    f, err = np.concatenate(f_all), np.concatenate(err_all)
+    z = z_for(len(ANALOG_BINS) - 1)
+    for low, high in zip(ANALOG_BINS[:-1], ANALOG_BINS[1:]):
+        sel = (f >= low) & (f < high)
+        bias, se = mean_and_se(err[sel])
+        if abs(bias) > z * se + ftol:
+            fail(f"update() on an analog-write device: requests of {low:g}-{high:g} declared steps change cells by "
+                 f"{bias / spec.step_us:+.3f} steps more than asked on average ({sigmas(bias, se)} over "
+                 f"{int(sel.sum())} writes): an analog write realises the request itself (plus zero-mean noise), "
+                 "not a whole number of steps; fix _update")
+    return "analog-write: one event per requested cell, requests realised without bias"
 
 
 @check("update_rounding_rule")
@@ -253,7 +316,7 @@ def update_rounding_rule(target):
         if (dp != 1).any():
             fail(f"update() on an analog-write device must be one write event (one pulse) per requested cell; "
                  f"counted {sorted(set(dp.reshape(-1).tolist()))[:5]}")
-        return "analog-write: one event per requested cell"
+        return _analog_writes_realise_requests(target, dev, rng)
     dev = target.make(key=123, shape=SHAPE)
     rng = _rng(target, 123)
     dev.program(on_device(dev, mid_targets(dev)))

@@ -8,12 +8,14 @@ import numpy as np
 
 from imc.spec import BOUNDS, READ_NOISE
 
-from .probes import host, mid_targets, on_device
+from .probes import host, mid_targets, on_device, windows
 from .registry import check, fail
 from .stats import Z, float32_tolerance, mean_and_se, sigmas, z_for
 
 SHAPE = (24, 40)  # non-square: forward and transposed products have different widths
 REPEATS = 8
+ONE_CELL_WRITES = 4  # cells written alone in products_match_conductances
+SQUARE = (16, 16)  # a square array, where forward and backward inputs have the same width
 
 
 def _rng(target, key):
@@ -53,7 +55,8 @@ def _judge_z(z, what):
 
 @check("read_noise_as_declared")
 def read_noise_as_declared(target):
-    """read() and products scatter by exactly the declared read noise (none if 'read-noise' is absent)."""
+    """read() and products (batches and single vectors) scatter by exactly the declared read noise (none if
+    'read-noise' is absent)."""
     spec = target.spec
     dev = _programmed(target, 70, (64, 64), spread=True)  # relative noise differs from absolute noise
     rng = _rng(target, 70)
@@ -75,12 +78,17 @@ def read_noise_as_declared(target):
     s_read = _judge_z(z_read, "read()")
     s_fwd = _judge_z(_z_scores(y, x @ g, rel * np.sqrt((x * x) @ (g * g)))[0], "forward products")
     s_bwd = _judge_z(_z_scores(yt, d @ g.T, rel * np.sqrt((d * d) @ (g.T * g.T)))[0], "transposed products")
-    return f"read noise {s_read:.3f}, forward {s_fwd:.3f}, transposed {s_bwd:.3f} x declared"
+    x1 = rng.standard_normal((REPEATS * 8, g.shape[0]))  # one vector per call (a 1-D input)
+    y1 = np.stack([host(dev, dev.forward(on_device(dev, v))).astype(np.float64) for v in x1])
+    s_one = _judge_z(_z_scores(y1, x1 @ g, rel * np.sqrt((x1 * x1) @ (g * g)))[0], "forward of one vector (1-D input)")
+    return (f"read noise {s_read:.3f}, forward {s_fwd:.3f}, transposed {s_bwd:.3f}, one vector {s_one:.3f} "
+            "x declared")
 
 
 @check("products_match_conductances")
 def products_match_conductances(target):
-    """forward(x) = x @ G and backward(d) = d @ G.T with the right shapes, for batches and single vectors."""
+    """forward(x) = x @ G and backward(d) = d @ G.T with the right shapes, for batches and single vectors,
+    on a non-square and a square array, and right after a write of one cell."""
     spec = target.spec
     dev = _programmed(target, 71, SHAPE, spread=True)  # non-uniform, so a transposition shows
     rng = _rng(target, 71)
@@ -115,6 +123,73 @@ def products_match_conductances(target):
                         + f": {name} must compute with the current conductances"
                         + (" transposed (d @ G.T)" if name == "backward" else " (x @ G)")
                     )
+    _products_follow_one_cell_writes(target, dev, rng)
+    _square_products_keep_orientation(target, rng)
+
+
+def _square_products_keep_orientation(target, rng):
+    """On a square array the input width cannot tell forward from backward: forward is x @ G,
+    backward d @ G.T, whatever the shape."""
+    spec = target.spec
+    n = SQUARE[0]
+    dev = _programmed(target, 76, SQUARE, spread=True)
+    g = host(dev, dev.peek()).astype(np.float64)
+    noisy = spec.has(READ_NOISE) and spec.read_noise_rel > 0
+    z = z_for(2 * 8 * n)
+    for name, op, mat, other in (("forward", dev.forward, g, "x @ G.T"), ("backward", dev.backward, g.T, "d @ G")):
+        x = rng.standard_normal((8, n))
+        y = host(dev, op(on_device(dev, x))).astype(np.float64)
+        expected = x @ mat
+        tol = float32_tolerance(1.0) * 4 * (np.abs(x) @ np.abs(mat))
+        if noisy:
+            tol = tol + z * spec.read_noise_rel * np.sqrt((x * x) @ (mat * mat))
+        off = np.abs(y - expected) > tol
+        if off.any():
+            fail(f"on a square {n} x {n} array, {name} disagrees with the stored conductances in {int(off.sum())} of "
+                 f"{y.size} outputs (worst by {float(np.abs(y - expected).max()):.3g} uS): {name} must compute "
+                 f"{'x @ G' if name == 'forward' else 'd @ G.T'}, not {other}; choose the orientation by the method, "
+                 "never by the input's width")
+
+
+def _products_follow_one_cell_writes(target, dev, rng):
+    """After a write of ONE cell (program with a one-cell mask, then update with an index of size 1),
+    products through that cell's row and column see its new conductance (no cache patched for
+    batches only). Unit inputs pick the cell's row and column out of G, exactly or within the
+    declared read noise."""
+    spec = target.spec
+    rows, cols = dev.shape
+    lo, hi = windows(dev)
+    noisy = spec.has(READ_NOISE) and spec.read_noise_rel > 0
+    z = z_for(2 * ONE_CELL_WRITES * (rows + cols))
+    for _ in range(ONE_CELL_WRITES):
+        cell = int(rng.integers(0, rows * cols))
+        r, c = divmod(cell, cols)
+        g_cell = float(host(dev, dev.peek())[r, c])
+        far = hi[r, c] if hi[r, c] - g_cell > g_cell - lo[r, c] else lo[r, c]
+        far = float(np.clip(np.where(np.isfinite(far), far, spec.g_max_us), spec.g_min_us, spec.g_max_us))
+        mask = np.zeros(dev.shape, bool)
+        mask[r, c] = True
+        targets = np.where(mask, far, (spec.g_min_us + spec.g_max_us) / 2).astype(np.float32)
+        back = np.array([(-1 if far > g_cell else 1) * 0.5 * spec.range_us])  # most of the way back
+        for what, write, args in (
+            ("program with a mask of one cell", dev.program, (on_device(dev, targets), on_device(dev, mask, bool))),
+            ("update with an index of one cell", dev.update, (on_device(dev, back), on_device(dev, np.array([cell]), np.int64))),
+        ):
+            write(*args)
+            g = host(dev, dev.peek()).astype(np.float64)
+            for name, op, width, i, expected in (("forward", dev.forward, rows, r, g[r]), ("backward", dev.backward, cols, c, g[:, c])):
+                unit = np.zeros(width, np.float32)
+                unit[i] = 1
+                y = host(dev, op(on_device(dev, unit))).astype(np.float64)
+                tol = float32_tolerance(float(np.abs(expected).max()))
+                if noisy:
+                    tol = tol + z * spec.read_noise_rel * np.abs(expected)
+                off = np.abs(y - expected) > tol
+                if off.any():
+                    fail(f"after {what} (cell {cell}), {name} of a unit input disagrees with the stored conductances "
+                         f"in {int(off.sum())} outputs (worst by {float(np.abs(y - expected).max()):.3g} uS"
+                         + (" beyond the declared read noise" if noisy else "")
+                         + f"): {name} must compute with the current conductances, also after a write of one cell")
 
 
 @check("edge_cases_stay_finite")
@@ -213,8 +288,19 @@ def read_noise_independent(target):
     xs = np.repeat(x[None], REPEATS, axis=0)
     y = host(dev, dev.forward(on_device(dev, xs))).astype(np.float64)
     zy = (y - x @ g) / (rel * np.sqrt((x * x) @ (g * g)))
-    z_lim = z_for(4)
-    for what, values in (("read()", z), ("forward of one repeated vector", zy)):
+    d = rng.standard_normal(g.shape[1])
+    ds = np.repeat(d[None], REPEATS, axis=0)
+    yt = host(dev, dev.backward(on_device(dev, ds))).astype(np.float64)
+    zt = (yt - d @ g.T) / (rel * np.sqrt((d * d) @ (g.T * g.T)))
+    z_lim = z_for(7)
+    # the same batch in a second call: its noise must be new (no buffer drawn once and reused)
+    again = host(dev, dev.forward(on_device(dev, xs))).astype(np.float64)
+    cross = ((again - x @ g) / (rel * np.sqrt((x * x) @ (g * g))) - zy) / math.sqrt(2)
+    between_calls = float(np.mean(cross * cross))
+    if between_calls < 1 - z_lim * math.sqrt(2 / cross.size) - 0.05:
+        fail(f"a second forward call with the same inputs gives the same noise again (variance between the calls "
+             f"{between_calls:.3f} of the declared): draw fresh read noise on every call")
+    for what, values in (("read()", z), ("forward of one repeated vector", zy), ("backward of one repeated vector", zt)):
         k = values.shape[1]
         repeat = float(np.var(values, axis=0, ddof=1).mean())
         # the mean of (REPEATS - 1) chi-square/(REPEATS - 1) over k cells: sd sqrt(2 / ((REPEATS - 1) k))
@@ -232,7 +318,8 @@ def read_noise_independent(target):
 
 @check("outputs_are_float32")
 def outputs_are_float32(target):
-    """read(), peek(), forward and backward return float32 arrays (the compute dtype) on the device's namespace."""
+    """read(), peek(), forward, backward and the verify reads (read_cells, read_masked) return float32
+    arrays (the compute dtype) on the device's namespace."""
     dev = _programmed(target, 75, SHAPE)
     rows, cols = SHAPE
     for name, out, shape in (
@@ -241,6 +328,10 @@ def outputs_are_float32(target):
         ("forward", dev.forward(on_device(dev, np.ones((2, rows)))), (2, cols)),
         ("backward", dev.backward(on_device(dev, np.ones((2, cols)))), (2, rows)),
         ("forward of one vector", dev.forward(on_device(dev, np.ones(rows))), (cols,)),
+        ("read_cells (verify read)", dev.read_cells(on_device(dev, np.arange(0, rows * cols, 7), np.int64)),
+         (len(range(0, rows * cols, 7)),)),
+        ("read_masked (verify read)", dev.read_masked(on_device(dev, np.arange(rows * cols) % 3 == 0, bool)),
+         (rows * cols,)),
     ):
         if not isinstance(out, dev.xp.ndarray):
             fail(f"{name} returned a {type(out).__name__}, not an array of the device's namespace ({dev.xp.__name__})")

@@ -169,21 +169,24 @@ def _machine(target):
                 self.fail(f"update counted more pulses than the rounding rule allows on {int(over.sum())} cells "
                           f"(e.g. {int(dp[over][0])} for {float(rule_count[over][0]):g})")
 
-        @rule(seed=seeds, sparse=st.booleans(), big=st.booleans())
-        def pulse(self, seed, sparse, big):
+        @rule(seed=seeds, sparse=st.booleans(), big=st.booleans(), ordered=st.booleans())
+        def pulse(self, seed, sparse, big, ordered):
             rng = np.random.default_rng(seed)
             dev = self.dev
             top = max(int(2 * spec.range_us / spec.step_us), 4) if big else 4
             counts = rng.integers(0, top, SHAPE) * (rng.random(SHAPE) < 0.6)
             signs = rng.choice([-1, 1], SHAPE).astype(np.int8)
             selected = counts > 0
-            if sparse:
-                idx = rng.permutation(np.flatnonzero(selected.reshape(-1)))
+            form = "dense"
+            if sparse:  # the index also lists some cells given 0 pulses (they are not written)
+                listed = selected.reshape(-1) | (rng.random(cells) < 0.2)
+                idx = np.flatnonzero(listed) if ordered else rng.permutation(np.flatnonzero(listed))
+                form = "sparse, sorted" if ordered else "sparse"
                 fn = lambda: dev.pulse(on_device(dev, counts.reshape(-1)[idx], np.int64),  # noqa: E731
                                        on_device(dev, signs.reshape(-1)[idx], np.int8), index=on_device(dev, idx, np.int64))
             else:
                 fn = lambda: dev.pulse(on_device(dev, counts, np.int64), on_device(dev, signs, np.int8))  # noqa: E731
-            self.write(f"pulse({'sparse' if sparse else 'dense'}, up to {top - 1})", fn, selected, pulses=counts)
+            self.write(f"pulse({form}, up to {top - 1})", fn, selected, pulses=counts)
 
         @precondition(lambda self: spec.has(NATIVE_PROBABILISTIC))
         @rule(seed=seeds, sparse=st.booleans())

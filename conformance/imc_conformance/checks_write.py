@@ -72,6 +72,8 @@ def program_reaches_targets(target):
                 f"{what}: {int(miss.sum())} of {n} cells ({miss.mean():.2%}) missed by more than {Z + 1:g} x "
                 f"program_noise_us = {tol:.4g} uS (worst {float(np.abs(err).max()):.4g} uS); allowed fraction "
                 f"{allowed:.2%} (declared stuck cells)"
+                + ("" if spec.has(FAULTS) else "; cells that cannot move must be declared (capability 'faults' with "
+                   "stuck_low_prob / stuck_high_prob)")
             )
 
     rungs = np.linspace(spec.g_min_us + EDGE * span, spec.g_max_us - EDGE * span, LADDER)
@@ -115,6 +117,18 @@ def program_reaches_targets(target):
             f"programming error RMS {rms:.4g} uS exceeds the declared program_noise_us {sigma:.4g} uS "
             f"(allowed {allowed_rms:.4g} uS for {int(interior.sum())} cells)"
         )
+    # (5) the masked form reaches held states like the whole-array form (from elsewhere in the window)
+    half = rng.random(dev.shape) < 0.5
+    program(targets, "random targets")
+    dev.program(on_device(dev, again.astype(np.float32)), mask=on_device(dev, half, bool))
+    err_mask = (host(dev, dev.peek()).astype(np.float64) - again)[half & interior]
+    if err_mask.size >= 30:
+        rms_mask = float(np.sqrt(np.mean(err_mask**2)))
+        allowed_mask = sigma * (1 + Z / math.sqrt(2 * err_mask.size)) + ftol
+        if rms_mask > allowed_mask or abs(float(err_mask.mean())) > Z * mean_and_se(err_mask)[1] + ftol:
+            fail(f"program(mask) lands with error RMS {rms_mask:.4g} uS (mean {float(err_mask.mean()):+.4g} uS) on "
+                 f"{err_mask.size} cells, against the declared program_noise_us {sigma:.4g} uS (allowed RMS "
+                 f"{allowed_mask:.4g} uS; the whole-array program() gave {rms:.4g} uS): fix _program for masked writes")
     if levels >= LADDER - 1:  # an analog cell: the edge rungs themselves must be reached without bias
         for k, word in ((0, "low"), (-1, "high")):
             margin = 3 * sigma + ftol  # clipping at the cell's bound biases the mean by < 1e-3 sigma

@@ -4,8 +4,9 @@
 the shape only (never from a device's state), so the same list can be applied to two
 devices and their results compared bit for bit. Each operation returns what the device
 returned (host numpy) or None. The list covers every write form (dense and sparse,
-indices in random order), programming (whole array and masked), native probabilistic
-pulses and drift where declared, reads and both products.
+indices in random order, a sparse write of one cell, a sorted index with some counts 0),
+programming (whole array and masked), native probabilistic pulses and drift where
+declared, reads and both products (batches and one vector).
 """
 
 from __future__ import annotations
@@ -41,6 +42,14 @@ def operations(spec, shape, seed: int) -> list[Operation]:
     sparse_probs = rng.uniform(0.05, 1.0, idx.size).astype(np.float32)
     x = rng.standard_normal((3, rows)).astype(np.float32)
     d = rng.standard_normal((2, cols)).astype(np.float32)
+    # rarer forms: a sparse write of one cell; a sorted index with some counts 0; one vector
+    one = rng.integers(0, size, 1)
+    one_delta = (rng.choice([-1, 1], 1) * 2.5 * step).astype(np.float32)
+    sorted_idx = np.sort(rng.permutation(size)[: max(size // 5, 3)])
+    sorted_counts = rng.integers(0, 3, sorted_idx.size)
+    sorted_counts[:: max(sorted_idx.size // 3, 1)] = 0
+    sorted_signs = rng.choice([-1, 1], sorted_idx.size).astype(np.int8)
+    x1 = rng.standard_normal(rows).astype(np.float32)
 
     def out(dev, y):
         return host(dev, y)
@@ -55,6 +64,11 @@ def operations(spec, shape, seed: int) -> list[Operation]:
         ("pulse (sparse, unsorted index)",
          lambda dev: dev.pulse(on_device(dev, sparse_counts, np.int64), on_device(dev, sparse_signs, np.int8),
                                index=on_device(dev, idx, np.int64))),
+        ("update (sparse, one cell)",
+         lambda dev: dev.update(on_device(dev, one_delta), index=on_device(dev, one, np.int64))),
+        ("pulse (sparse, sorted index, some counts 0)",
+         lambda dev: dev.pulse(on_device(dev, sorted_counts, np.int64), on_device(dev, sorted_signs, np.int8),
+                               index=on_device(dev, sorted_idx, np.int64))),
     ]
     if spec.has(NATIVE_PROBABILISTIC):
         ops += [
@@ -70,6 +84,7 @@ def operations(spec, shape, seed: int) -> list[Operation]:
         ("read", lambda dev: out(dev, dev.read())),
         ("forward", lambda dev: out(dev, dev.forward(on_device(dev, x)))),
         ("backward", lambda dev: out(dev, dev.backward(on_device(dev, d)))),
+        ("forward (one vector)", lambda dev: out(dev, dev.forward(on_device(dev, x1)))),
     ]
     return ops
 

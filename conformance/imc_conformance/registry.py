@@ -77,6 +77,7 @@ def _load_checks() -> None:
         checks_contract,
         checks_drift,
         checks_forms,
+        checks_paths,
         checks_read,
         checks_sequences,
         checks_spec,
