@@ -8,11 +8,13 @@ names the key, before anything is written; or accepted and working.
 
 from __future__ import annotations
 
+import json
+import shutil
 import warnings
 
 import attrs
 import pytest
-from hostile import assert_one_line, run_cli
+from hostile import assert_one_line, run_cli, snapshot
 from hostile_schema import (
     Key,
     build,
@@ -185,3 +187,99 @@ def test_compare_refuses_a_hostile_setting_in_one_line_and_leaves_no_folder(key,
     line = assert_one_line(code, lines)
     assert names_key(key, line), line
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- conformance arguments
+CONFORMANCE = [
+    ["nope"], ["memristor", "--preset", "nope"], ["memristor", "--seed", "-1"],
+    ["memristor", "--seed", "99999999999999999999999"], ["memristor", "--check", "nope"],
+    ["memristor", "--xfail", "bad"], ["memristor", "--xfail", "nope=why"], ["--all", "--preset", "eapu-paper"],
+    ["memristor", "--all"], ["memristor", "--compute", "tpu"], [], ["memristor", "--preset", "x" * 5000],
+    ["memristor", "--json", "{tmp}/nowhere/x.json"], ["memristor", "--json", "{tmp}"],
+]
+
+
+@pytest.mark.parametrize("args", CONFORMANCE, ids=[" ".join(a)[:60] for a in CONFORMANCE])
+def test_conformance_arguments_are_refused_before_any_check_runs(args, tmp_path, capsys):
+    argv = ["conformance", *[a.replace("{tmp}", str(tmp_path)) for a in args]]
+    code, lines, out = run_cli(argv, capsys)
+    assert_one_line(code, lines)
+    assert "PASS" not in out and "FAIL" not in out  # refused before the suite ran
+    assert list(tmp_path.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- report on an edited run folder
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    from imc.config import apply_overrides, default_config
+    from imc.runner import train_run
+
+    run = tmp_path_factory.mktemp("finished") / "run"
+    train_run(apply_overrides(default_config(), {"epochs": 1, "batch_size": 128}), run, plots=False)
+    return run
+
+
+def _edit_json(name, change):
+    def edit(run):
+        path = run / name
+        data = json.loads(path.read_text())
+        change(data)
+        path.write_text(json.dumps(data))
+    return edit
+
+
+def _edit_metrics(change):
+    def edit(run):
+        path = run / "metrics.jsonl"
+        rows = [change(json.loads(line)) for line in path.read_text().splitlines()]
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return edit
+
+
+def _edit_config(old, new):
+    def edit(run):
+        path = run / "config.toml"
+        text = path.read_text()
+        assert old in text
+        path.write_text(text.replace(old, new, 1))
+    return edit
+
+
+REPORT_EDITS = {
+    "summary-a-list": lambda run: (run / "summary.json").write_text("[1, 2]"),
+    "summary-without-metric": _edit_json("summary.json", lambda d: d.pop("metric")),
+    "metrics-loss-a-string": _edit_metrics(lambda r: dict(r, loss="x")),
+    "metrics-without-kind": _edit_metrics(lambda r: {k: v for k, v in r.items() if k != "kind"}),
+    "metrics-lines-are-lists": _edit_metrics(lambda r: [1, 2]),
+    "metrics-step-a-string": _edit_metrics(lambda r: dict(r, step="x")),
+    "metrics-step-2**100": _edit_metrics(lambda r: dict(r, step=2**100)),
+    "metrics-step-negative": _edit_metrics(lambda r: dict(r, step=-1)),
+    "metrics-emptied": lambda run: (run / "metrics.jsonl").write_text(""),
+    "config-hidden-0": _edit_config("hidden = 64", "hidden = 0"),
+    "config-rule-unknown": _edit_config('name = "eapu"', 'name = "nope"'),
+    "config-k-nan": _edit_config("k = 1.0", "k = nan"),
+    "config-not-toml": lambda run: (run / "config.toml").write_text("[[["),
+    "plots-a-file": lambda run: (run / "plots").write_text("x"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REPORT_EDITS))
+def test_report_on_an_edited_run_folder_is_one_line_and_changes_nothing(kind, finished_run, tmp_path, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(finished_run, run)
+    REPORT_EDITS[kind](run)
+    before = snapshot(run)
+    code, lines, _ = run_cli(["report", run], capsys)
+    assert_one_line(code, lines)
+    assert snapshot(run) == before
+
+
+def test_checkpoint_every_on_the_command_line_is_what_the_run_folder_records(tmp_path, capsys):
+    """A setting given as a flag must be recorded as what ran, not the config's value beside it."""
+    from imc.config import load_config
+
+    run = tmp_path / "run"
+    code, lines, _ = run_cli(["train", "-o", run, "--quiet", "--checkpoint-every", "5", "--set", "epochs=1",
+                              "--set", "batch_size=256"], capsys)
+    assert code == 0, lines
+    assert load_config(run / "config.toml").checkpoint_every == 5
