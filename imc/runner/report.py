@@ -7,8 +7,8 @@ from pathlib import Path
 
 from .. import checkpoint
 from ..config import load_config
-from ..limits import INT_MAX
 from ..errors import RunFolderError
+from ..limits import INT_MAX
 from .folder import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
 
 
