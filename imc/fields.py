@@ -49,10 +49,27 @@ def number_in(low: float, high: float = FLOAT32_MAX, unit: str = "", open_low: b
 
 def one_of(*choices: str):
     def check(instance, attribute, value):
-        if value not in choices:
+        if not isinstance(value, str) or value not in choices:
             raise bad(attribute, unknown_name_message(attribute.name, value, choices))
 
+    check.choices = choices  # type: ignore[attr-defined]  # read by tools that list a key's values
     return check
+
+
+MAX_RUN_NAME = 200  # bytes: "<name>-<YYYYmmdd-HHMMSS>" (and "compare-<name>-...") stays one legal file name
+MAX_PATH = 4096  # bytes of a path (Linux PATH_MAX); one name in it at most 255 (NAME_MAX)
+MAX_NAME = 255
+
+
+def path_string(instance, attribute, value):
+    """A file or folder path as text ("" = none): no NUL byte, within the operating system's lengths."""
+    string(instance, attribute, value)
+    if "\x00" in value:
+        raise bad(attribute, "must be a path without NUL characters")
+    encoded = [part.encode("utf-8", "surrogateescape") for part in value.split("/")]
+    if len(value.encode("utf-8", "surrogateescape")) > MAX_PATH or any(len(p) > MAX_NAME for p in encoded):
+        raise bad(attribute, f"is too long for a path ({len(value)} characters; at most {MAX_PATH} bytes, "
+                             f"{MAX_NAME} per folder or file name)")
 
 
 def string(instance, attribute, value):
@@ -91,3 +108,12 @@ def unknown_key_message(path: str, key: str, valid_paths) -> str:
     siblings = [p.rpartition(".")[2] for p in valid if p.rpartition(".")[0] == parent]
     known = f" (valid keys here: {', '.join(siblings)})" if siblings else ""
     return f"unknown config key {path!r}{hint}{known}"
+
+
+def run_name(instance, attribute, value):
+    """A run name: it becomes part of a folder name, so no '/' or NUL and at most MAX_RUN_NAME bytes."""
+    string(instance, attribute, value)
+    if "/" in value or "\x00" in value or value in (".", ".."):
+        raise bad(attribute, f"must be usable in a folder name (no '/', no NUL, not '.' or '..'), got {value[:60]!r}")
+    if len(value.encode("utf-8", "surrogateescape")) > MAX_RUN_NAME:
+        raise bad(attribute, f"must be at most {MAX_RUN_NAME} bytes (it names the run folder), got {len(value)} characters")

@@ -65,7 +65,9 @@ class EnergyConstants:
 
     adc_fom_j_per_step: float = _constant(10e-15, "J per conversion step (chip)")
     dac_fom_j_per_step: float = _constant(1e-15, "J per conversion step (chip)")
-    default_bits: int = attrs.field(default=8, validator=attrs.validators.and_(attrs.validators.instance_of(int), attrs.validators.ge(1)))
+    default_bits: int = attrs.field(  # float32 holds 24 bits; 2**bits sizes the converter energy
+        default=8, validator=attrs.validators.and_(attrs.validators.instance_of(int), attrs.validators.ge(1), attrs.validators.le(24))
+    )
     driver_j_per_pulse: float = _constant(50e-15, "J per write pulse, line driver (chip)")
     digital_j_per_flop: float = _constant(2.3e-12, "J per float32 operation (system)")
     sram_j_per_word: float = _constant(5e-12, "J per 32-bit SRAM word moved (system)")

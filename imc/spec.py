@@ -57,11 +57,50 @@ def non_negative(instance: object, attribute: attrs.Attribute[Any], value: Any) 
         raise SpecError(f"{attribute.name} must be >= 0, got {value!r}")
 
 
+FLOAT32_TINY = float(np.finfo(np.float32).tiny)  # smallest normal float32
+
+
 def positive(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
-    """attrs validator: a finite number > 0."""
+    """attrs validator: a finite number > 0 that float32 holds as > 0 (not a subnormal)."""
     finite(instance, attribute, value)
     if value <= 0:
         raise SpecError(f"{attribute.name} must be > 0, got {value!r}")
+    if value < FLOAT32_TINY:  # 0 once in a float32 array: a division by zero later
+        raise SpecError(f"{attribute.name} must be >= {FLOAT32_TINY:.4g} (the smallest float32 normal), got {value!r}")
+
+
+MAX_CONDUCTANCE_US = 1e9  # 1 kS: far above any cell; squares of it (read-noise variances) stay within float32
+
+
+def conductance(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator: a window bound, a finite number of uS within +-MAX_CONDUCTANCE_US."""
+    finite(instance, attribute, value)
+    if abs(value) > MAX_CONDUCTANCE_US:
+        raise SpecError(f"{attribute.name} must lie within +-{MAX_CONDUCTANCE_US:g} uS, got {value!r}")
+
+
+def positive_conductance(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator: a conductance > 0 uS (see :func:`conductance`)."""
+    positive(instance, attribute, value)
+    conductance(instance, attribute, value)
+
+
+MAX_SPREAD = 10.0  # a relative std (lognormal sigma) beyond this over- or underflows float32 scale factors
+MAX_PROGRAM_PULSES = 1e6
+
+
+def spread(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator: a device-to-device relative std, in [0, MAX_SPREAD]."""
+    non_negative(instance, attribute, value)
+    if value > MAX_SPREAD:
+        raise SpecError(f"{attribute.name} is a relative spread and must be <= {MAX_SPREAD:g}, got {value!r}")
+
+
+def pulse_count(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
+    """attrs validator: a mean pulse count in [0, MAX_PROGRAM_PULSES]."""
+    non_negative(instance, attribute, value)
+    if value > MAX_PROGRAM_PULSES:
+        raise SpecError(f"{attribute.name} must be <= {MAX_PROGRAM_PULSES:g} pulses, got {value!r}")
 
 
 def probability(instance: object, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -91,6 +130,16 @@ def _to_float(value: Any) -> Any:
 _NOT_SETTABLE = frozenset({"name", "capabilities", "source"})
 
 
+def _spec_error(exc: Exception, overrides: Mapping[str, Any]) -> Exception:
+    """``exc`` as a SpecError (SpecTypeError for a TypeError) whose one-line message names the field."""
+    text = " ".join(str(exc.args[0] if exc.args else exc).split())  # attrs' in_ passes (message, attribute, ...)
+    if len(overrides) == 1 and not any(key in text for key in overrides):
+        text = f"{next(iter(overrides))}: {text}"
+    if isinstance(exc, SpecError) and text == str(exc):
+        return exc
+    return SpecTypeError(text) if isinstance(exc, TypeError) else SpecError(text)
+
+
 def _same_value(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return a == b or (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-12, abs_tol=0.0)
@@ -109,20 +158,20 @@ class DeviceSpec:
     derived_fields: ClassVar[Mapping[str, str]] = {}
 
     name: str = attrs.field(validator=attrs.validators.instance_of(str))
-    g_min_us: float = float_field(0.0, doc="lower end of the conductance window, uS")
-    g_max_us: float = float_field(1.0, positive, doc="upper end of the conductance window, uS")
+    g_min_us: float = float_field(0.0, conductance, doc="lower end of the conductance window, uS")
+    g_max_us: float = float_field(1.0, positive_conductance, doc="upper end of the conductance window, uS")
     step_us: float = float_field(0.01, positive, doc="nominal |dG| of one pulse at the reference state, uS")
     write_noise_us: float = float_field(
         0.0, non_negative, doc="std of the conductance error of one pulse (one write event for analog-write devices), uS"
     )
-    read_noise_rel: float = float_field(0.0, non_negative, doc="std of read noise as a fraction of G, per read")
+    read_noise_rel: float = float_field(0.0, spread, doc="std of read noise as a fraction of G, per read")
     program_noise_us: float = float_field(0.0, non_negative, doc="std after closed-loop write-verify, uS")
-    program_pulses: float = float_field(10.0, non_negative, doc="mean pulses (and verify reads) per programmed cell")
+    program_pulses: float = float_field(10.0, pulse_count, doc="mean pulses (and verify reads) per programmed cell")
     nonlinearity_up: float = float_field(0.0, doc="potentiation nonlinearity label; 0 = linear, > 0 saturating")
     nonlinearity_down: float = float_field(0.0, doc="depression nonlinearity label; 0 = linear, > 0 saturating")
     asymmetry: float = float_field(0.0, doc="up/down step bias: up step x(1+a), down step x(1-a)")
-    step_d2d: float = float_field(0.0, non_negative, doc="device-to-device relative std of the step")
-    bounds_d2d: float = float_field(0.0, non_negative, doc="device-to-device relative std of the window")
+    step_d2d: float = float_field(0.0, spread, doc="device-to-device relative std of the step")
+    bounds_d2d: float = float_field(0.0, spread, doc="device-to-device relative std of the window")
     stuck_low_prob: float = float_field(0.0, probability, doc="fraction of cells stuck at g_min")
     stuck_high_prob: float = float_field(0.0, probability, doc="fraction of cells stuck at g_max")
     endurance_cycles: float = float_field(1e9, positive, doc="pulses a cell survives")
@@ -198,7 +247,10 @@ class DeviceSpec:
         for key in overrides:
             if key not in fields:
                 raise UnknownNameError(unknown_name_message("spec field", key, fields, cls.__name__))
-        new = attrs.evolve(self, **overrides)
+        try:
+            new = attrs.evolve(self, **overrides)
+        except (TypeError, ValueError) as exc:  # a validator's or converter's refusal: a user error naming the field
+            raise _spec_error(exc, overrides) from None
         for key, value in overrides.items():
             # one-argument converters (an attrs.Converter taking self or the field would need more)
             converter = cast(Callable[[Any], Any] | None, fields[key].converter)

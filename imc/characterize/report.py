@@ -74,7 +74,7 @@ def format_table(ch) -> str:
     if ch.spec.step_d2d > 0 or ch.spec.bounds_d2d > 0:
         lines += ["", "note: the cells' steps spread from cell to cell (step_d2d, bounds_d2d) and a sweep spends",
                   "more pulses on slow cells, so the measured steps (means over pulses) fall below the declared",
-                  "ones, which are means over cells at the same place in their own windows; "
+                  "ones, which are means over cells at the same place in their own windows;",
                   f"`imc conformance {ch.backend} --check steps_across_window` weighs every cell once."]
     if ch.switching:
         lines += ["", "note: in a pulse train a junction that fails to switch is retried, so hard-to-switch",

@@ -59,10 +59,21 @@ def run(args) -> int:
         raise UsageError("name one backend (imc conformance NAME) or pass --all; installed: see imc backends")
     if args.all and args.preset:
         raise UsageError("--preset needs a backend name, not --all")
+    from imc.limits import check_int
+
+    check_int("--seed", args.seed)  # the checks derive int64 device seeds from it
     checks = args.check or None
     for name in checks or ():
         get_check(name)
     expected = _expected(args.xfail)
+    for name in expected:  # before any check runs: an unknown name is a typo, not a late surprise
+        get_check(name)
+    if args.json:
+        target = Path(args.json)
+        if target.is_dir():
+            raise UsageError(f"--json {target} is a folder; give a file path, e.g. {target / 'conformance.json'}")
+        if not target.parent.is_dir():
+            raise UsageError(f"--json {target}: folder {target.parent} does not exist; create it first")
     if args.compute == "gpu":
         from imc.compute import Compute
 
@@ -94,7 +105,10 @@ def run(args) -> int:
             }
         else:
             document = reports[0]
-        path.write_text(json.dumps(document, indent=2) + "\n")
+        try:
+            path.write_text(json.dumps(document, indent=2) + "\n")
+        except OSError as exc:
+            raise UsageError(f"cannot write --json {path}: {exc.strerror or exc}") from None
         print(f"report written to {path}")
     if broken:
         print(f"\n{len(broken)} installed plugin problem(s): their backends were not checked", file=sys.stderr)

@@ -75,6 +75,10 @@ def main(args) -> int:
         cfg, run_dir = None, args.resume
     else:
         cfg = resolve_config(args)
+        if args.checkpoint_every is not None:  # into the config, so that the run folder records what runs
+            from imc.config import apply_overrides
+
+            cfg = apply_overrides(cfg, {"checkpoint_every": args.checkpoint_every})
         run_dir = args.output or default_run_dir(cfg)
     try:
         summary = train_run(cfg, run_dir, quiet=quiet, resume=bool(args.resume), checkpoint_every=args.checkpoint_every)

@@ -66,11 +66,50 @@ def check_component(kind: str, comp: Component) -> None:
             raise ConfigKeyError(
                 unknown_key_message(f"{kind}.{key}", key, [f"{kind}.{k}" for k in ["name", *accepted]])
             )
+    annotations = parameter_kinds(kind, comp.name)
+    for key, value in comp.params.items():
+        _check_kind(f"{kind}.{key}", annotations.get(key, ""), value)
     if kind in ("optimizer", "rule"):  # cheap to build: let the component check its own values
         try:
             factories[comp.name](**comp.params)
         except (TypeError, ValueError) as exc:
             raise ConfigValueError(f"{kind} {comp.name!r}: {exc}") from None
+
+
+# a parameter's annotation (as its factory writes it) -> (accepts, what the message says it must be)
+_KINDS = {
+    "int": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "float": (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool), "a number"),
+    "bool": (lambda v: isinstance(v, bool), "true or false"),
+    "str": (lambda v: isinstance(v, str), "a string"),
+    "list": (lambda v: isinstance(v, list), "a list"),
+}
+
+
+def parameter_kinds(kind: str, name: str) -> dict[str, str]:
+    """Parameter name -> its annotation's kind ("int", "float", "bool", "str", "list"; "" = any)."""
+    records = _records(kind)
+    if name not in records:
+        return {}
+    try:
+        params = inspect.signature(records[name].factory).parameters
+    except (TypeError, ValueError):
+        return {}
+    out = {}
+    for p in params.values():
+        text = p.annotation if isinstance(p.annotation, str) else getattr(p.annotation, "__name__", "")
+        text = str(text).replace(" ", "").replace("|None", "").replace("Optional[", "").rstrip("]")
+        out[p.name] = text if text in _KINDS else ""
+    return out
+
+
+def _check_kind(path: str, annotation: str, value: Any) -> None:
+    """Refuse a value of the wrong kind for an annotated parameter, naming the key."""
+    if not annotation:
+        return
+    accepts, wanted = _KINDS[annotation]
+    if not accepts(value):
+        raise ConfigValueError(f"{path} must be {wanted}, got {value!r}")
 
 
 def resolved_params(kind: str, comp: Component) -> dict:

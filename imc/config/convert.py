@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import attrs
 import cattrs
@@ -27,8 +28,8 @@ def _structure_task(data, _type):
     if not isinstance(data, dict):
         raise ConfigValueError(f"must be a table, got {data!r}")
     name = data.get("name", "digits")
-    if name not in TASKS:
-        raise ConfigValueError(unknown_name_message("task", name, TASKS))
+    if not isinstance(name, str) or name not in TASKS:
+        raise ConfigValueError(unknown_name_message("task", name, TASKS), key="name")
     return _converter.structure(data, TASKS[name])
 
 
@@ -132,7 +133,10 @@ def _first_error(exc: BaseException, path: str) -> Exception:
     if isinstance(exc, KeyError):  # e.g. a required field missing
         return ConfigValueError(f"{path}: missing required key {exc}")
     message = str(exc)
-    if isinstance(exc, TypeError):
+    named = re.match(r"'(\w+)' (must .*)", message)  # attrs' own validators: "'field' must be <= 24: 25"
+    if named:
+        path, message = (f"{path}.{named[1]}" if path else named[1]), named[2]
+    elif isinstance(exc, TypeError):
         message = f"wrong type: {message}"
     return ConfigValueError(f"{path}: {message}" if path else message)
 
@@ -175,12 +179,26 @@ def _validate_cross(cfg: TrainConfig) -> None:
         if key not in settable:
             valid = [f"backend.overrides.{f}" for f in settable]
             raise ConfigKeyError(unknown_key_message(f"backend.overrides.{key}", key, valid))
+    for key, value in cfg.backend.overrides.items():  # one at a time: the message names the key
+        try:
+            preset_spec.evolve(**{key: value})
+        except (TypeError, ValueError) as exc:
+            raise ConfigValueError(f"backend.overrides.{key}: {_spec_message(key, value, exc)}") from None
     try:
         info.spec(preset, **cfg.backend.overrides)
     except (TypeError, ValueError) as exc:
-        raise ConfigValueError(f"backend.overrides: {exc}") from None
+        keys = ", ".join(f"backend.overrides.{k}" for k in cfg.backend.overrides)
+        raise ConfigValueError(f"{keys}: {exc}") from None
     for kind in ("model", "optimizer", "rule"):
         check_component(kind, getattr(cfg, kind))
+
+
+def _spec_message(key: str, value, exc: BaseException) -> str:
+    """A spec's refusal of one value, worded for the user (a bare float() failure says what is expected)."""
+    text = " ".join(str(exc).split())
+    if text.startswith(("could not convert", "float() argument")):
+        return f"must be a number, got {value!r}"
+    return text
 
 
 def to_dict(cfg: TrainConfig) -> dict:

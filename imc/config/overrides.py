@@ -38,7 +38,8 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
         if not all(parts):
             raise ConfigKeyError(f"malformed config key {dotted!r}: use dotted names like 'rule.k'")
         if parts == ["task", "name"] and value != data["task"].get("name"):
-            data["task"] = to_dict(TASKS[value]()) if value in TASKS else {"name": value}
+            known = isinstance(value, str) and value in TASKS
+            data["task"] = to_dict(TASKS[value]()) if known else {"name": value}
             continue
         if len(parts) == 2 and parts[0] in ("model", "optimizer", "rule") and parts[1] == "name":
             data[parts[0]] = _switch_component(parts[0], data[parts[0]], value)

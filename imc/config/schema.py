@@ -7,7 +7,7 @@ from typing import Any
 
 import attrs
 
-from ..fields import MAX_EPOCHS, bad, bits, int_at_least, number_in, one_of, string, to_float
+from ..fields import MAX_EPOCHS, bad, bits, int_at_least, number_in, one_of, path_string, run_name, string, to_float
 from ..ledger import EnergyConstants
 from .tasks import DigitsTask, TaskConfig
 
@@ -55,7 +55,7 @@ class BackendConfig:
     """
 
     name: str = attrs.field(default="memristor", validator=string)
-    preset: str = attrs.field(default="", validator=string)  # "" = the backend's default preset
+    preset: str = attrs.field(default="", validator=path_string)  # "" = the backend's default; a name or a file
     overrides: dict = attrs.field(factory=dict)
     r_wg_per_us: float = attrs.field(
         default=0.0, converter=to_float, validator=number_in(0.0, unit=" (weight per uS; 0 = automatic)")
@@ -125,12 +125,12 @@ LR_SCHEDULES = ("constant", "cosine")  # cosine: lr * (1 + cos(pi * step / steps
 class TrainConfig:
     """Everything one training run needs (see examples/configs/ for commented files)."""
 
-    name: str = attrs.field(default="", validator=string)  # run name; "" = "<task>-<model>-<rule>"
+    name: str = attrs.field(default="", validator=run_name)  # run name; "" = "<task>-<model>-<rule>"
     seed: int = attrs.field(default=0, validator=int_at_least(0))
     compute: str = attrs.field(default="cpu", validator=one_of("cpu", "gpu"))
     epochs: int = attrs.field(default=3, validator=int_at_least(1, high=MAX_EPOCHS))
     batch_size: int = attrs.field(default=32, validator=int_at_least(1, " samples"))
-    output_dir: str = attrs.field(default="runs", validator=string)
+    output_dir: str = attrs.field(default="runs", validator=path_string)
     checkpoint_every: int = attrs.field(default=0, validator=int_at_least(0, " steps (0 = at each epoch end only)"))
     lr_schedule: str = attrs.field(default="constant", validator=one_of(*LR_SCHEDULES))
     task: TaskConfig = attrs.field(factory=DigitsTask)

@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 from ..errors import ConfigValueError, UnknownNameError
+from ..limits import BYTES_PER_WEIGHT, check_memory
 from ..nn import Flatten, PixelShuffle, ReLU, Residual, Sequential, Sigmoid, Tanh, Upsample
 from ..records import ModelInfo
 from ..spec import unknown_name_message
@@ -37,6 +38,9 @@ def mlp(f, *, inputs: int = 64, hidden: int = 64, classes: int = 10, activation:
 
 
 def cnn(f, *, channels=(8, 16), classes: int = 10, size: int = 8, in_channels: int = 1):
+    if not (isinstance(channels, (list, tuple)) and len(channels) == 2
+            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 1 for c in channels)):
+        raise ConfigValueError(f"model.channels must be a list of two channel counts >= 1, e.g. [8, 16], got {channels!r}")
     c1, c2 = channels
     half = (size + 2 - 3) // 2 + 1
     return Sequential(
@@ -48,7 +52,9 @@ def cnn(f, *, channels=(8, 16), classes: int = 10, size: int = 8, in_channels: i
 
 def dncnn(f, *, depth: int = 5, channels: int = 16, image_channels: int = 1):
     if depth < 2:
-        raise ConfigValueError(f"dncnn depth must be >= 2, got {depth}")
+        raise ConfigValueError(f"model.depth of dncnn must be >= 2, got {depth}")
+    check_memory(BYTES_PER_WEIGHT * 9 * channels * channels * (depth - 2), f"a dncnn of depth {depth} with {channels} "
+                 "channels", "lower model.depth or model.channels")
     layers = [f.conv(image_channels, channels), ReLU()]
     for _ in range(depth - 2):
         layers += [f.conv(channels, channels), ReLU()]

@@ -54,10 +54,15 @@ import numpy as np
 from .analog_sgd import DEFAULT_MAX_PULSES, AnalogSGDRule
 from .base import UpdateRule, check_number
 
+MIN_TRANSFER_EVERY = 0.01  # vectors (or mini-batches) between transfers
+MAX_READS_PER_TRANSFER = 1024  # lines read per transfer (a tile's lines are read in passes)
 
-def _check_int(name, value, low=1):
+
+def _check_int(name, value, low=1, high=None):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
         raise ValueError(f"{name} must be a whole number >= {low}, got {value!r}")
+    if high is not None and value > high:
+        raise ValueError(f"{name} must be a whole number <= {high}, got {value!r}")
     return int(value)
 
 
@@ -99,9 +104,12 @@ class TikiTakaRule(UpdateRule):
         if self.fast_lr < 0:
             raise ValueError(f"fast_lr must be >= 0 (0: A follows the optimiser's learning rate), got {fast_lr!r}")
         self.transfer_every = check_number("transfer_every", transfer_every)
+        if self.transfer_every < MIN_TRANSFER_EVERY:  # each transfer is a read: more would not finish
+            raise ValueError(f"transfer_every must be >= {MIN_TRANSFER_EVERY} (at most {1 / MIN_TRANSFER_EVERY:.0f} "
+                             f"transfers per vector), got {transfer_every!r}")
         self.transfer_lr = None if transfer_lr is None else check_number("transfer_lr", transfer_lr)
         self.lr_a = check_number("lr_a", lr_a)
-        self.reads_per_transfer = _check_int("reads_per_transfer", reads_per_transfer)
+        self.reads_per_transfer = _check_int("reads_per_transfer", reads_per_transfer, high=MAX_READS_PER_TRANSFER)
         self.transfer_columns = _check_bool("transfer_columns", transfer_columns)
         self.units_in_mbatch = _check_bool("units_in_mbatch", units_in_mbatch)
         self.a: dict[str, object] = {}  # matrix name -> A (an AnalogMatrix)

@@ -12,7 +12,14 @@ import numpy as np
 from ..compute import Compute
 from ..config import TrainConfig
 from ..errors import ComputeUnavailable, ConfigValueError, UserError
+from ..spec import NATIVE_PROBABILISTIC
 from ..tasks import TaskData, check_task_size
+
+
+def _short(value, limit: int = 60) -> str:
+    """A config value as the message shows it (long ones cut)."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def analog_config(cfg: TrainConfig, device=None):
@@ -52,12 +59,19 @@ class Run:
         self.analog = cfg.backend.to_analog(self.device)
         try:
             self.model = model.factory(LayerFactory(self.compute, self.analog), **sizes, **cfg.model.params)
-        except (TypeError, ValueError) as exc:  # the model's own check of its parameters (hidden = 0, ...)
-            if isinstance(exc, UserError):
+        except (TypeError, ValueError, UserError) as exc:  # the model's own check of its parameters (hidden = 0, ...)
+            if isinstance(exc, UserError) and "model." in str(exc):  # names its key already
                 raise
-            raise ConfigValueError(f"model {cfg.model.name!r}: {' '.join(str(exc).split())}") from None
+            given = ", ".join(f"model.{k} = {_short(v)}" for k, v in cfg.model.params.items())
+            text = f"model {cfg.model.name!r}" + (f" with {given}" if given else "") + f": {' '.join(str(exc).split())}"
+            raise (type(exc)(text) if isinstance(exc, UserError) else ConfigValueError(text)) from None
         self.optimizer = catalogue.lookup("optimizer", cfg.optimizer.name).factory(**cfg.optimizer.params)
         self.rule = catalogue.lookup("update rule", cfg.rule.name).factory(**cfg.rule.params)
+        if getattr(self.rule, "native", False) and NATIVE_PROBABILISTIC not in self.device.spec.capabilities:
+            raise ConfigValueError(
+                f"rule.native = true needs a device with native probabilistic switching (e.g. backend.name = "
+                f"\"mram\"); {cfg.backend.name} {self.device.spec.name!r} has none: set rule.native = false"
+            )
         self.loss = nn.CrossEntropyLoss() if self.data.kind == "classification" else nn.MSELoss()
         self.trainer = Trainer(
             self.model, self.loss, self.optimizer, self.rule, self.compute,

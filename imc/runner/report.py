@@ -8,6 +8,7 @@ from pathlib import Path
 from .. import checkpoint
 from ..config import load_config
 from ..errors import RunFolderError
+from ..limits import INT_MAX
 from .folder import CONFIG_FILE, METRICS_FILE, SUMMARY_FILE
 
 
@@ -28,6 +29,8 @@ def redraw(run_dir, only_missing: bool = False) -> list[Path]:
                                                              or examples.is_file()):
         return []
     _check_metrics(run_dir / METRICS_FILE)
+    if (run_dir / "plots").exists() and not (run_dir / "plots").is_dir():
+        raise RunFolderError(f"{run_dir / 'plots'} is a file, not the plots folder; move it away and run imc report again")
     run = Run(load_config(run_dir / CONFIG_FILE))
     if run.data.kind == "image":  # example images need the trained weights: the final checkpoint
         state, _step, _meta = checkpoint.load(run_dir)
@@ -58,11 +61,38 @@ def _finished_summary(run_dir: Path) -> dict:
 
 
 def _check_metrics(path: Path) -> None:
+    """Refuse a metrics log the plots cannot be drawn from: cut, edited or empty (one line naming the place)."""
     if not path.is_file():
         raise RunFolderError(f"{path} is missing; the plots are drawn from it")
+    steps = 0
     with open(path, "rb") as handle:
         for number, line in enumerate(handle, 1):
             try:
-                json.loads(line)
+                record = json.loads(line)
             except ValueError:
                 raise RunFolderError(f"{path}:{number} is not a whole JSON line (the file is cut or damaged)") from None
+            problem = _record_problem(record)
+            if problem:
+                raise RunFolderError(f"{path}:{number}: {problem} (the file was edited or damaged)")
+            steps += record["kind"] == "step"
+    if not steps:
+        raise RunFolderError(f"{path} holds no training step; the plots are drawn from them (the file was emptied)")
+
+
+def _record_problem(record) -> str:
+    """What is wrong with one metrics line ("" if nothing): a table with "kind" step or epoch and numbers."""
+    if not isinstance(record, dict):
+        return f"a line must be a JSON object, got {type(record).__name__}"
+    if record.get("kind") not in ("step", "epoch"):
+        return f"kind must be 'step' or 'epoch', got {record.get('kind')!r}"
+    for key, value in record.items():
+        if key == "kind":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{key} must be a number, got {value!r}"
+        if isinstance(value, int) and abs(value) > INT_MAX:
+            return f"{key} must be an integer within +-{INT_MAX}, got {value}"
+    for key in ("step", "epoch"):
+        if not isinstance(record.get(key), int) or record[key] < 0:
+            return f"{key} must be a whole number >= 0, got {record.get(key)!r}"
+    return ""

@@ -54,6 +54,7 @@ class ConfigSchema:
     load: Callable[[Path], dict]
     normalise: Callable[[dict], dict]
     apply: Callable[[dict, dict], dict]
+    check: Callable[[dict], None] | None = None  # builds a point without running it (UserError if it cannot)
 
 
 def training_schema() -> ConfigSchema:
@@ -69,7 +70,44 @@ def training_schema() -> ConfigSchema:
         load=lambda path: config.resolved_dict(config.load_config(path)),
         normalise=lambda table: config.resolved_dict(config.from_dict(table)),
         apply=lambda base, overrides: config.resolved_dict(config.apply_overrides(config.from_dict(base), overrides)),
+        check=_build_point,
     )
+
+
+def _build_point(resolved: dict) -> None:
+    """Build what a point's run needs (data, model on its device, rule) without training: what only the
+    build can refuse (model.hidden = 0, a missing task.image_dir, ...) is refused before the sweep runs."""
+    from imc.config import from_dict
+    from imc.runner import Run
+
+    Run(from_dict(resolved))
+
+
+MAX_CHECKED_POINTS = 200  # beyond this, each axis value is built once (on the first point that has it)
+
+
+def check_points(points, schema: ConfigSchema, source: str) -> None:
+    """Build the points (all of them, or one per axis value in a big sweep) before anything runs."""
+    from ..errors import UserError
+
+    if schema.check is None:
+        return
+    chosen, seen = [], set()
+    for point in points:
+        new = {(k, json.dumps(_canonical(v), sort_keys=True)) for k, v in point.params.items()} - seen
+        if len(points) <= MAX_CHECKED_POINTS or new:
+            chosen.append(point)
+            seen |= new
+    for point in chosen:
+        try:
+            schema.check(point.config)
+        except UserError as exc:
+            message = f"{source}: point {point.index} ({point.label()}): {' '.join(str(exc).split())}"
+            try:
+                refusal = type(exc)(message)
+            except TypeError:  # a family member with a richer constructor
+                refusal = ConfigValueError(message)
+            raise refusal from None
 
 
 @attrs.frozen
@@ -174,6 +212,7 @@ def sweep_from_dict(
             )
         seen[pid] = index
         points.append(Point(index=index, params=params, config=config, point_id=pid))
+    check_points(points, schema, source)
     return Sweep(name=name, mode=mode, base=base, axes=axes, points=tuple(points), description=description)
 
 

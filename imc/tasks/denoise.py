@@ -5,7 +5,7 @@ from __future__ import annotations
 import attrs
 import numpy as np
 
-from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, string, to_float
+from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, path_string, to_float
 from .base import IMAGE, TaskData, TaskInfo, psnr_db
 from .images import random_patches, source_images, tiles
 
@@ -28,7 +28,7 @@ class DenoiseTask:
     image_scale: float = attrs.field(
         default=0.5, converter=to_float, validator=number_in(0.05, 1.0, " (resize factor of the source images)")
     )
-    image_dir: str = attrs.field(default="", validator=string)
+    image_dir: str = attrs.field(default="", validator=path_string)
     test_images: int = attrs.field(default=2, validator=int_at_least(1, " held-out images"))
     split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 

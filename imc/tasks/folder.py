@@ -8,7 +8,7 @@ import attrs
 import numpy as np
 
 from ..errors import DataError, InputFileError
-from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, string, to_float
+from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, path_string, to_float
 from .base import CLASSIFICATION, TaskData, TaskInfo, split_indices
 from .images import image_files, read_gray
 
@@ -18,8 +18,8 @@ class ImageFolderTask:
     """Classification from a folder with one sub-folder of images per class."""
 
     name: str = attrs.field(default="images", validator=one_of("images"))
-    path: str = attrs.field(default="", validator=string)
-    size: int = attrs.field(default=16, validator=int_at_least(4, " pixels (images are resized to size x size)"))
+    path: str = attrs.field(default="", validator=path_string)
+    size: int = attrs.field(default=16, validator=int_at_least(4, " pixels (images are resized to size x size)", high=4096))
     test_fraction: float = attrs.field(default=0.2, converter=to_float, validator=number_in(0.05, 0.9))
     split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 
@@ -38,7 +38,7 @@ def load(task) -> TaskData:
         raise DataError(f"{root}: needs at least two sub-folders (one per class), found {len(classes)}")
     images, labels = [], []
     for label, folder in enumerate(classes):
-        for file in image_files(folder):
+        for file in image_files(folder, "task.path"):
             image = read_gray(file)
             images.append(resize(image, (task.size, task.size), anti_aliasing=True).astype(np.float32))
             labels.append(label)

@@ -36,14 +36,14 @@ def bundled_images() -> list[tuple[str, np.ndarray]]:
     return [(name, to_gray(getattr(skimage.data, name)())) for name in BUNDLED]
 
 
-def image_files(folder) -> list[Path]:
-    """Image files directly in ``folder``, sorted by name (a clear error if there are none)."""
+def image_files(folder, key: str = "task.image_dir") -> list[Path]:
+    """Image files directly in ``folder``, sorted by name (a clear error naming ``key`` if there are none)."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise InputFileError(f"image folder not found: {folder}")
+        raise InputFileError(f"image folder not found: {folder} ({key})")
     files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
-        raise InputFileError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder}")
+        raise InputFileError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in folder {folder} ({key})")
     return files
 
 

@@ -10,7 +10,7 @@ import attrs
 import numpy as np
 
 from ..errors import DataError, InputFileError
-from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, string, to_float
+from ..fields import MAX_SPLIT_SEED, int_at_least, number_in, one_of, path_string, to_float
 from ..limits import check_memory, format_bytes
 from .base import CLASSIFICATION, IMAGE, TaskData, TaskInfo, split_indices
 
@@ -60,7 +60,7 @@ class NpzTask:
     """
 
     name: str = attrs.field(default="npz", validator=one_of("npz"))
-    path: str = attrs.field(default="", validator=string)
+    path: str = attrs.field(default="", validator=path_string)
     test_fraction: float = attrs.field(default=0.2, converter=to_float, validator=number_in(0.05, 0.9))
     split_seed: int = attrs.field(default=0, validator=int_at_least(0, high=MAX_SPLIT_SEED))
 

@@ -29,19 +29,23 @@ import numpy as np
 
 from imc import curves
 from imc.device import UP
-from imc.spec import DeviceSpec, probability
+from imc.errors import SpecError
+from imc.spec import DeviceSpec, float_field, probability
 from imc.variation import VariedDevice
+
+MAX_DOMAINS = 1000  # the few-domain model sums over 0..domains switched domains; beyond this use 0 (continuous)
 
 
 def _domains(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{attribute.name} must be a whole number >= 0 (0 = continuous switching), got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_DOMAINS:
+        raise SpecError(f"{attribute.name} must be a whole number in [0, {MAX_DOMAINS}] (0 = continuous switching, "
+                         f"the limit of many domains), got {value!r}")
 
 
 def _open_probability(instance, attribute, value):
     probability(instance, attribute, value)
     if value == 0:
-        raise ValueError(f"{attribute.name} must be > 0 (a domain that never switches cannot be written)")
+        raise SpecError(f"{attribute.name} must be > 0 (a domain that never switches cannot be written)")
 
 
 @attrs.frozen(kw_only=True)
@@ -54,10 +58,7 @@ class FefetSpec(DeviceSpec):
     """
 
     domains: int = attrs.field(default=0, validator=_domains, metadata={"doc": "domains per cell (0 = continuous)"})
-    domain_switch_prob: float = attrs.field(
-        default=0.5, converter=float, validator=_open_probability,
-        metadata={"doc": "probability that one domain switches per pulse"},
-    )
+    domain_switch_prob: float = float_field(0.5, _open_probability, doc="probability that one domain switches per pulse")
 
     @property
     def pmax(self) -> float:

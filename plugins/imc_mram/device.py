@@ -47,25 +47,29 @@ import attrs
 import numpy as np
 
 from imc.device import UP, Device
-from imc.spec import DeviceSpec, non_negative, positive, probability
+from imc.errors import SpecError
+from imc.spec import DeviceSpec, finite, float_field, positive, probability, spread
 
 _I_GRID = np.linspace(0.0, 2.0, 4001)  # pulse current / nominal Ic0
 _QUADRATURE_NODES = 24
 
 
+MAX_MTJ = 256  # junctions per weight cell: the device walks its levels one by one
+
+
 def _whole(instance, attribute, value):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{attribute.name} must be a whole number >= 1, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_MTJ:
+        raise SpecError(f"{attribute.name} must be a whole number in [1, {MAX_MTJ}], got {value!r}")
 
 
 def _open_probability(instance, attribute, value):
     probability(instance, attribute, value)
     if value == 0:
-        raise ValueError(f"{attribute.name} must be > 0 (a pulse that never switches cannot write)")
+        raise SpecError(f"{attribute.name} must be > 0 (a pulse that never switches cannot write)")
 
 
 def _field(default, validator, doc):
-    return attrs.field(default=default, converter=float, validator=validator, metadata={"doc": doc})
+    return float_field(default, validator, doc)  # numbers only: a bool or string is refused, not converted
 
 
 @attrs.frozen(kw_only=True)
@@ -90,10 +94,10 @@ class MramSpec(DeviceSpec):
     tau0_s: float = _field(1e-9, positive, "attempt time tau0 of the thermal switching law, s")
     ic0_ua: float = _field(150.0, positive, "critical current P -> AP at t_p = tau0, uA")
     ic0_ratio: float = _field(0.7, positive, "Ic0(AP -> P) / Ic0(P -> AP)")
-    ic0_d2d: float = _field(0.05, non_negative, "device-to-device relative std of Ic0, per junction")
-    delta_d2d: float = _field(0.05, non_negative, "device-to-device relative std of Delta, per junction")
-    r_p_d2d: float = _field(0.03, non_negative, "device-to-device relative std of R_P, per cell")
-    tmr_d2d: float = _field(0.03, non_negative, "device-to-device relative std of TMR, per cell")
+    ic0_d2d: float = _field(0.05, spread, "device-to-device relative std of Ic0, per junction")
+    delta_d2d: float = _field(0.05, spread, "device-to-device relative std of Delta, per junction")
+    r_p_d2d: float = _field(0.03, spread, "device-to-device relative std of R_P, per cell")
+    tmr_d2d: float = _field(0.03, spread, "device-to-device relative std of TMR, per cell")
     pulse_switch_prob: float = _field(0.5, _open_probability, "population P_sw of a plain write pulse")
 
     def __attrs_post_init__(self):
@@ -102,6 +106,8 @@ class MramSpec(DeviceSpec):
         object.__setattr__(self, "g_min_us", self.n_mtj * g_ap)
         object.__setattr__(self, "g_max_us", self.n_mtj * g_p)
         object.__setattr__(self, "step_us", self.pulse_switch_prob * (g_p - g_ap))
+        for name in self.derived_fields:  # derived conductances live in float32 arrays too
+            finite(self, attrs.fields_dict(type(self))[name], getattr(self, name))
         super().__attrs_post_init__()
 
     @property

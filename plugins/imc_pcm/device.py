@@ -34,7 +34,7 @@ import numpy as np
 
 from imc import curves
 from imc.device import UP
-from imc.spec import READ_NOISE, DeviceSpec, non_negative, positive
+from imc.spec import READ_NOISE, DeviceSpec, float_field, non_negative, positive
 from imc.variation import VariedDevice
 
 # programming-error profile over x = G / G_max (a quadratic fitted to a 1-million-device
@@ -44,7 +44,7 @@ _PROG_PEAK = -_PROG_POLY[1] ** 2 / (4 * _PROG_POLY[0]) + _PROG_POLY[2]
 
 
 def _field(default, validator, doc):
-    return attrs.field(default=default, converter=float, validator=validator, metadata={"doc": doc})
+    return float_field(default, validator, doc)  # numbers only: a bool or string is refused, not converted
 
 
 @attrs.frozen(kw_only=True)
