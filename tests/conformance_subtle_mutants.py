@@ -526,6 +526,92 @@ class MaskedProgramSkipsVerifyRounds(EcramDevice):
         return self.xp.clip(targets_us + noise, lo, hi)
 
 
+# -- 6. clocks and caches around load_state -----------------------------------------------------------
+
+
+class ProductStaleAfterLoadState(_CachedProducts, MemristorDevice):
+    """Products use a copy of G refreshed by writes and drift, but not by load_state."""
+
+    def load_state(self, state):  # the device's own load_state, without the refresh
+        MemristorDevice.load_state(self, state)
+
+    def _store(self, idx, new_values):
+        super()._store(idx, new_values)
+        self._refresh()
+
+    def drift(self, seconds):
+        super().drift(seconds)
+        self._refresh()
+
+
+class ClockSetOnRoundedAwayCells(EcramDevice):
+    """update() resets the clock of every requested cell, also those whose request rounds to 0 pulses."""
+
+    def update(self, delta_us, index=None):
+        super().update(delta_us, index)
+        if index is None and self.time_s:
+            req = np.asarray(delta_us) != 0
+            self.written_at_s[req] = self.time_s
+
+
+class ClockExportedAsFloat32(EcramDevice):
+    """state() exports the write clocks as float32 (a dtype copied from the conductances)."""
+
+    def state(self):
+        out = super().state()
+        out["written_at_s"] = out["written_at_s"].astype(np.float32)
+        return out
+
+
+class SparseZeroCountCellsDisturbed(MemristorDevice):
+    """A sparse pulse adds the write noise to listed cells given 0 pulses as well (not counted)."""
+
+    def pulse(self, counts, signs, index=None):
+        super().pulse(counts, signs, index)
+        if index is not None:
+            zero = np.asarray(index)[np.asarray(counts) == 0].astype(np.int64)
+            if zero.size:
+                flat = self.g.reshape(-1)
+                flat[zero] = flat[zero] + np.float32(self.spec.write_noise_us) * self.compute.normal(zero.shape)
+
+
+# -- 7. a declared switching law that is not one ----------------------------------------------------
+class InverseLawCurrent10PercentHigh(MramDevice):
+    """current_for_probability returns 1.1 x the current its own switching_probability gives for p
+    (the inverse tabulated against a different Ic0)."""
+
+    def current_for_probability(self, probability, direction):
+        return super().current_for_probability(probability, direction) * np.float32(1.1)
+
+
+class LawDirectionIgnoredByInverse(MramDevice):
+    """current_for_probability always uses the down (P -> AP) critical current, whatever the direction."""
+
+    def current_for_probability(self, probability, direction):
+        return super().current_for_probability(probability, -1)
+
+
+# -- 8. declarations at the window's ends -------------------------------------------------------------
+class StepZeroAtBothBounds(FefetDevice):
+    """declared_step_us gives 0 at a bound in both directions (meant only toward it): update() can never
+    take a cell at the top of its window down, nor one at the bottom up."""
+
+    def declared_step_us(self, g, direction):
+        s, xp = self.spec, self.xp
+        g = xp.asarray(g, dtype=np.float32)
+        eps = np.float32(1e-3 * s.step_us)
+        at_bound = (g >= np.float32(s.g_max_us) - eps) | (g <= np.float32(s.g_min_us) + eps)
+        return xp.where(at_bound, np.float32(0), super().declared_step_us(g, direction)).astype(np.float32)
+
+
+class BoundedButWindowInfinite(EcramDevice):
+    """Declares 'bounds' and clips at the spec window, but window_at reports an infinite window
+    (copied from an unbounded backend), so no check can see where the cells stop."""
+
+    def window_at(self, idx):
+        return np.float32(-np.inf), np.float32(np.inf)
+
+
 # (mutant, healthy device, spec, the check that must fail, words its message must contain)
 SUBTLE = [
     (WriteNoise18PercentOver, EcramDevice, ECRAM, "pulse_step_and_noise", "understated"),
@@ -570,4 +656,12 @@ SUBTLE = [
     (OneCellWriteNoiseFromGlobalRng, EcramDevice, ECRAM, "deterministic_under_seed", "one cell"),
     (AnalogWriteRoundsToSteps, MemristorDevice, PAPER, "update_rounding_rule", "analog write"),
     (MaskedProgramSkipsVerifyRounds, EcramDevice, ECRAM, "program_reaches_targets", "program(mask)"),
+    (ProductStaleAfterLoadState, MemristorDevice, REALISTIC, "state_restores_every_operation", "before any write"),
+    (ClockSetOnRoundedAwayCells, EcramDevice, ECRAM, "write_clock_per_cell", "not written"),
+    (ClockExportedAsFloat32, EcramDevice, ECRAM, "state_keeps_ages", "different ages"),
+    (SparseZeroCountCellsDisturbed, MemristorDevice, REALISTIC, "counters_on_every_form", "without a counted write"),
+    (InverseLawCurrent10PercentHigh, MramDevice, STT, "switching_law_consistent", "inverses of one law"),
+    (LawDirectionIgnoredByInverse, MramDevice, STT, "switching_law_consistent", "up: current_for_probability"),
+    (StepZeroAtBothBounds, FefetDevice, FEFET, "device_well_formed", "never away from it"),
+    (BoundedButWindowInfinite, EcramDevice, ECRAM, "device_well_formed", "infinite window"),
 ]

@@ -152,10 +152,11 @@ def schema_keys(data: dict[str, str] | None = None) -> list[Key]:
 
 
 LONG = "x" * 10_000
-WRONG_TYPES = ["'x'", "true", "[1, 2]", "{a = 1}", "[]", "{}"]
+WRONG_TYPES = ["'x'", "true", "[1, 2]", "{a = 1}", "[]", "{}", "1979-05-27", "07:32:00"]  # TOML dates and times too
 NUMBERS = ["nan", "inf", "-inf", "-1", "0", "-0.0", "1e300", "-1e300", "1e-300", "9223372036854775807",
            "9223372036854775808", "18446744073709551616", "-9223372036854775809", "3.5"]
-STRINGS = ["''", "'\u00e9\u6f22\u5b57\U0001f642'", f"'{LONG}'", "'no-such-name'", "' '", "'a\\nb'", "1", "true"]
+STRINGS = ["''", "'\u00e9\u6f22\u5b57\U0001f642'", f"'{LONG}'", "'no-such-name'", "' '", "'a\\nb'", "1", "true",
+           "1979-05-27T07:32:00Z"]
 
 
 def hostile_values(key: Key) -> list[str]:
@@ -163,10 +164,10 @@ def hostile_values(key: Key) -> list[str]:
     if key.kind in ("str",):
         return STRINGS + ["[1]", "{a = 1}", "nan"]
     if key.kind == "bool":
-        return ["1", "0", "'true'", "'yes'", "nan", "[true]", "{a = 1}", "''"]
+        return ["1", "0", "'true'", "'yes'", "nan", "[true]", "{a = 1}", "''", "1979-05-27"]
     if key.kind == "list":
         return ["1", "'x'", "[nan]", "[-1]", "[1e300]", "[[1]]", "[{}]", "[9223372036854775808]", "{a = 1}",
-                "['x']", "[" + ", ".join(["1"] * 10_000) + "]", "true"]
+                "['x']", "[" + ", ".join(["1"] * 10_000) + "]", "true", "[1979-05-27]"]
     return WRONG_TYPES + NUMBERS + ["''", "'\u00e9\u6f22\u5b57'", f"'{LONG}'"]
 
 

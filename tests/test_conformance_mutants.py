@@ -33,6 +33,7 @@ from conformance_subtle_mutants import (
     OneCellWriteNoiseFromGlobalRng,
     PulseEnergy12PercentOver,
     PulsesBookedInSortedOrder,
+    SparseZeroCountCellsDisturbed,
     SparseZeroCountsBooked,
 )
 from imc_conformance import Target, run_check
@@ -625,6 +626,7 @@ SEQUENCES = [
     (PulseEnergy12PercentOver, SUBTLE_FEFET, "total energy"),
     (OneCellWriteNoiseFromGlobalRng, SUBTLE_ECRAM, "behaves differently"),
     (DriftExponentNotExported, PCM, "behaves differently"),
+    (SparseZeroCountCellsDisturbed, REALISTIC, "unselected cells"),
 ]
 
 
@@ -687,6 +689,7 @@ def test_the_subtle_set_covers_small_defects_and_rare_paths():
     checks = {c[3] for c in subtle}
     for required in ("write_clock_per_cell", "drift_composes", "write_noise_near_bounds", "stuck_cells_stay_stuck",
                      "verify_reads_counted", "sparse_matches_dense", "products_match_conductances",
-                     "counters_on_every_form", "bad_input_rejected", "read_noise_independent"):
+                     "counters_on_every_form", "bad_input_rejected", "read_noise_independent",
+                     "switching_law_consistent", "state_keeps_ages"):
         assert required in checks
     assert len({c[0] for c in subtle} & {c[0] for c in MUTANTS[:FIRST_BATTERY]}) == 0

@@ -183,7 +183,7 @@ SESSION_KEYS = {"epochs", "name", "output_dir", "checkpoint_every", "lr_schedule
                 "evaluate.drift_compensation"}
 
 
-def test_session_keys_reach_the_session(tmp_path):
+def test_session_keys_reach_the_session(tmp_path, monkeypatch):
     """The keys the session (not the build) acts on: each changes what the session does."""
     from imc.config import apply_overrides, default_config
     from imc.runner import LearningRateSchedule, Run, default_run_dir, train_run
@@ -196,9 +196,16 @@ def test_session_keys_reach_the_session(tmp_path):
     cosine = LearningRateSchedule(run.trainer.optimizer, "cosine", 10)
     cosine.apply(5)
     assert run.trainer.optimizer.lr == pytest.approx(0.005 / 2)
+    import imc.checkpoint
+
+    saved = []
+    real_save = imc.checkpoint.save
+    monkeypatch.setattr(imc.checkpoint, "save", lambda folder, state, step, meta: (saved.append(step),
+                                                                                  real_save(folder, state, step, meta)))
     small = apply_overrides(default_config(), {
-        "epochs": 1, "checkpoint_every": 7, "evaluate.times_s": [10.0], "evaluate.drift_compensation": "off",
+        "epochs": 1, "checkpoint_every": 2, "evaluate.times_s": [10.0], "evaluate.drift_compensation": "off",
         "task.test_fraction": 0.5, "batch_size": 256})
     summary = train_run(small, tmp_path / "run", plots=False)
-    assert summary["evaluate"]["times_s"] == [10.0] and set(summary["evaluate"]) >= {"times_s"}
-    assert "on" not in summary["evaluate"].get("modes", ["off"])
+    assert saved[0] == 2  # checkpoint_every = 2: before the epoch's end (4 steps)
+    assert summary["evaluate"]["times_s"] == [10.0]
+    assert summary["evaluate"]["compensation"] == "off" and "compensated" not in summary["evaluate"]

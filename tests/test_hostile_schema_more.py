@@ -283,3 +283,40 @@ def test_checkpoint_every_on_the_command_line_is_what_the_run_folder_records(tmp
                               "--set", "batch_size=256"], capsys)
     assert code == 0, lines
     assert load_config(run / "config.toml").checkpoint_every == 5
+
+
+# --------------------------------------------------------------------------- the "layers" model's own tables
+LAYER_TYPES = ["linear", "conv", "relu", "tanh", "sigmoid", "maxpool", "avgpool", "flatten", "upsample", "pixelshuffle",
+               "residual", "nope"]
+LAYER_KEYS = ["out", "kernel", "stride", "padding", "bias", "factor", "mode", "body", "skip", "scale", "type", "x"]
+LAYER_VALUES = st.sampled_from([0, -1, 1, 2, 3, 2**63, 2**64, 1e300, float("nan"), "classes", "channels", "factor",
+                                "x", "", True, [], {}, [{}], [{"type": "relu"}], 3.5])
+LAYER = st.fixed_dictionaries({"type": st.sampled_from(LAYER_TYPES)}, optional={k: LAYER_VALUES for k in LAYER_KEYS if k != "type"})
+
+
+@settings(derandomize=True, max_examples=80, deadline=None)
+@given(st.lists(LAYER, min_size=1, max_size=4), st.booleans())
+def test_random_layer_lists_are_refused_naming_model_layers_or_train(layers, wrapped):
+    """model.layers is a schema of its own (layer tables): hostile tables are refused naming it, or they run."""
+    if wrapped:  # most random lists fail at the first shape; a valid head and tail reach deeper
+        layers = [{"type": "flatten"}, *layers, {"type": "linear", "out": "classes"}]
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            build({"model.name": "layers", "model.layers": layers})
+    except UserError as exc:
+        assert exc.exit_code == 2 and "layers" in one_line(exc), one_line(exc)
+
+
+COMPARE_ARGS = [["--backends", "memristor:nope"], ["--backends", ":"], ["--backends", "memristor:eapu-paper:x"],
+                ["--backends", ",,"], ["--backends", "x" * 5000], ["--rules", "eapu,nope"], ["--rules", ","],
+                ["--rules", "eapu,eapu"], ["--backends", "memristor:" + "x" * 5000]]
+
+
+@pytest.mark.parametrize("args", COMPARE_ARGS, ids=[" ".join(a)[:40] for a in COMPARE_ARGS])
+def test_compare_refuses_hostile_rules_and_backends_in_one_line(args, tmp_path, capsys):
+    out = tmp_path / "cmp"
+    argv = ["compare", "-o", out, "--quiet", *args] + ([] if "--rules" in args else ["--rules", "eapu"])
+    code, lines, _ = run_cli(argv, capsys)
+    assert_one_line(code, lines)
+    assert not out.exists()

@@ -1,5 +1,6 @@
 """Checks of paths the other checks take rarely: drift split over several calls, writes next to
-a bound of the window, stuck cells under every write form, and verify reads.
+a bound of the window, stuck cells under every write form, verify reads, and the declared
+switching law (which no other check calls).
 
 A defect on such a path leaves the common paths intact, so only a check that drives the
 path itself sees it: a drift law measured from the start of each ``drift()`` call instead of
@@ -14,7 +15,7 @@ import math
 import numpy as np
 
 from imc.device import settle
-from imc.spec import BOUNDS, DRIFT, FAULTS, NATIVE_PROBABILISTIC
+from imc.spec import BOUNDS, DRIFT, FAULTS, NATIVE_PROBABILISTIC, SWITCHING_LAW
 
 from .probes import declared, host, mid_targets, on_device, windows
 from .registry import check, fail
@@ -231,3 +232,37 @@ def _tally(dev) -> dict:
     c = dev.counters
     return {"cell_reads": int(c.cell_reads), "products": int(c.products), "energy": dict(c.energy_j),
             "pulses": host(dev, c.pulses), "writes": host(dev, c.writes)}
+
+
+LAW_P = np.linspace(0.02, 0.98, 49)  # probabilities at which the declared law is inverted
+LAW_TOLERANCE = 0.01  # of probability: a tabulated law interpolates far finer; a 10 % current error moves p by ~0.1
+
+
+@check("switching_law_consistent", requires=SWITCHING_LAW)
+def switching_law_consistent(target):
+    """The declared switching law is a law: switching_probability(I) lies in [0, 1] and does not fall as
+    the current rises, and current_for_probability inverts it (p -> I -> p), in both directions."""
+    dev = target.make(key=154, shape=(4, 4))
+    notes = []
+    for direction, word in ((1, "up"), (-1, "down")):
+        currents = host(dev, dev.current_for_probability(on_device(dev, LAW_P), direction)).astype(np.float64)
+        if not np.isfinite(currents).all() or (currents < 0).any():
+            fail(f"current_for_probability(p, {direction:+d}) returned non-finite or negative currents: fix it")
+        back = host(dev, dev.switching_probability(on_device(dev, currents), direction)).astype(np.float64)
+        off = np.abs(back - LAW_P)
+        if off.max() > LAW_TOLERANCE:
+            k = int(off.argmax())
+            fail(f"{word}: current_for_probability({LAW_P[k]:.2f}) = {currents[k]:.4g} uA, but switching_probability of "
+                 f"that current is {back[k]:.4f} (off by {back[k] - LAW_P[k]:+.4f}; allowed {LAW_TOLERANCE:g}): the two "
+                 "must be inverses of one law; fix current_for_probability or switching_probability")
+        grid = np.linspace(float(currents.min()), float(currents.max()), 400)
+        p = host(dev, dev.switching_probability(on_device(dev, grid), direction)).astype(np.float64)
+        if (p < 0).any() or (p > 1).any() or not np.isfinite(p).all():
+            fail(f"{word}: switching_probability returned values outside [0, 1] (min {float(np.nanmin(p)):.4g}, "
+                 f"max {float(np.nanmax(p)):.4g}): fix switching_probability")
+        if (np.diff(p) < -1e-6).any():
+            k = int(np.argmin(np.diff(p)))
+            fail(f"{word}: switching_probability falls from {p[k]:.4f} to {p[k + 1]:.4f} as the current rises from "
+                 f"{grid[k]:.4g} to {grid[k + 1]:.4g} uA: a switching law never falls with current; fix switching_probability")
+        notes.append(f"{word}: p -> I -> p within {off.max():.1e}")
+    return "; ".join(notes)

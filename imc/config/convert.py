@@ -195,9 +195,9 @@ def _validate_cross(cfg: TrainConfig) -> None:
 
 def _spec_message(key: str, value, exc: BaseException) -> str:
     """A spec's refusal of one value, worded for the user (a bare float() failure says what is expected)."""
-    text = " ".join(str(exc).split())
+    text = " ".join(str(exc).split()).removeprefix(f"{key}: ")  # the path is added by the caller
     if text.startswith(("could not convert", "float() argument")):
-        return f"must be a number, got {value!r}"
+        return f"must be {'a list of numbers' if isinstance(value, list) else 'a number'}, got {value!r}"
     return text
 
 
