@@ -591,6 +591,27 @@ class LawDirectionIgnoredByInverse(MramDevice):
         return super().current_for_probability(probability, -1)
 
 
+# -- 8. declarations at the window's ends -------------------------------------------------------------
+class StepZeroAtBothBounds(FefetDevice):
+    """declared_step_us gives 0 at a bound in both directions (meant only toward it): update() can never
+    take a cell at the top of its window down, nor one at the bottom up."""
+
+    def declared_step_us(self, g, direction):
+        s, xp = self.spec, self.xp
+        g = xp.asarray(g, dtype=np.float32)
+        eps = np.float32(1e-3 * s.step_us)
+        at_bound = (g >= np.float32(s.g_max_us) - eps) | (g <= np.float32(s.g_min_us) + eps)
+        return xp.where(at_bound, np.float32(0), super().declared_step_us(g, direction)).astype(np.float32)
+
+
+class BoundedButWindowInfinite(EcramDevice):
+    """Declares 'bounds' and clips at the spec window, but window_at reports an infinite window
+    (copied from an unbounded backend), so no check can see where the cells stop."""
+
+    def window_at(self, idx):
+        return np.float32(-np.inf), np.float32(np.inf)
+
+
 # (mutant, healthy device, spec, the check that must fail, words its message must contain)
 SUBTLE = [
     (WriteNoise18PercentOver, EcramDevice, ECRAM, "pulse_step_and_noise", "understated"),
@@ -641,4 +662,6 @@ SUBTLE = [
     (SparseZeroCountCellsDisturbed, MemristorDevice, REALISTIC, "counters_on_every_form", "without a counted write"),
     (InverseLawCurrent10PercentHigh, MramDevice, STT, "switching_law_consistent", "inverses of one law"),
     (LawDirectionIgnoredByInverse, MramDevice, STT, "switching_law_consistent", "up: current_for_probability"),
+    (StepZeroAtBothBounds, FefetDevice, FEFET, "device_well_formed", "never away from it"),
+    (BoundedButWindowInfinite, EcramDevice, ECRAM, "device_well_formed", "infinite window"),
 ]

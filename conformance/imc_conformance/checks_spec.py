@@ -10,6 +10,7 @@ import numpy as np
 
 from imc.device import Device
 from imc.spec import (
+    BOUNDS,
     DEVICE_VARIATION,
     FAULTS,
     KNOWN_CAPABILITIES,
@@ -98,7 +99,8 @@ def _capabilities_match_numbers(spec):
 
 @check("device_well_formed")
 def device_well_formed(target):
-    """A new device has the requested shape, float32 finite state inside its windows, zero counters."""
+    """A new device has the requested shape, float32 finite state inside its windows, zero counters; with
+    'bounds', finite windows and a declared step that is > 0 away from either end of the window."""
     shape = (7, 5)
     dev = target.make(key=1, shape=shape)
     if not isinstance(dev, Device):
@@ -117,6 +119,10 @@ def device_well_formed(target):
     lo, hi = windows(dev)
     if (lo > hi).any():
         fail(f"window_at gives low > high for {int((lo > hi).sum())} cells")
+    if target.spec.has(BOUNDS) and not (np.isfinite(lo).all() and np.isfinite(hi).all()):
+        n = int((~(np.isfinite(lo) & np.isfinite(hi))).sum())
+        fail(f"the spec declares capability 'bounds' but window_at reports an infinite window for {n} of {lo.size} "
+             "cells: return each cell's (low, high) in uS, or drop the capability")
     outside = (g < lo) | (g > hi)
     if outside.any():
         fail(f"{int(outside.sum())} cells of a new device start outside their own window")
@@ -131,6 +137,14 @@ def device_well_formed(target):
         noise = host(dev, dev.declared_write_noise_us(dev.xp.asarray(g_test)))
         if not np.isfinite(noise).all() or (noise < 0).any():
             fail("declared_write_noise_us(g) must give finite, >= 0 values")
+    if target.spec.has(BOUNDS):  # the declared step is 0 only toward a bound, never away from it
+        s = target.spec
+        for g_edge, direction, word in ((s.g_max_us, -1, "top"), (s.g_min_us, 1, "bottom")):
+            step = host(dev, dev.declared_step_us(dev.xp.full(shape, g_edge, dtype=np.float32), direction))
+            if not (np.broadcast_to(step, shape) > 0).all():
+                fail(f"declared_step_us({g_edge:g}, {direction:+d}) is 0: a cell at the {word} of the window could "
+                     "never be moved away from it by update() (the rounding rule writes no pulse where the declared "
+                     "step is 0); the declared step is 0 only toward a bound, never away from it")
 
 
 # (field, low, high, what a value below / above usually means); the ranges are generous bounds
