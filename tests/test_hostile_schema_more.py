@@ -336,3 +336,15 @@ def test_sweep_arguments_are_refused_before_a_cluster_starts(args, tmp_path, cap
     code, lines, _ = run_cli(["sweep", path, "--out", out, "--quiet", *args], capsys)
     assert_one_line(code, lines)
     assert not out.exists()
+
+
+def test_config_check_refuses_a_flag_it_would_ignore(capsys):
+    code, lines, out = run_cli(["config", "check", "--json"], capsys)
+    assert_one_line(code, lines, fragment="--json belongs to `imc config show`")
+    assert out == ""
+
+
+@pytest.mark.parametrize("flag", ["--dry-run", "--retry-failed"])
+def test_sweep_report_refuses_a_running_switch_it_would_ignore(flag, tmp_path, capsys):
+    code, lines, _ = run_cli(["sweep", "report", tmp_path, flag], capsys)
+    assert_one_line(code, lines, fragment=f"{flag} belongs to running a sweep")

@@ -140,6 +140,9 @@ def _report(args) -> int:
     for flag in ("out", "workers", "scheduler"):
         if getattr(args, flag) is not None:
             raise UsageError(f"--{flag} belongs to running a sweep, not to `imc sweep report`")
+    for flag in ("dry_run", "retry_failed"):  # switches a report would silently ignore
+        if getattr(args, flag):
+            raise UsageError(f"--{flag.replace('_', '-')} belongs to running a sweep, not to `imc sweep report`")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     report = write_report(args.sweep_dir, metrics=metrics)
     print(report.table)
