@@ -526,7 +526,8 @@ class Device:
         c = self.counters
         c.cell_reads += n
         c.add("energy_j.verify", n * self.spec.energy_per_read_j)
-        return self._with_read_noise(self.g.reshape(-1)[idx.astype(xp.int64)])
+        cells = idx.astype(xp.int64)
+        return self._with_read_noise(self.g.reshape(-1)[cells], cells)
 
     def read_masked(self, mask: BoolArray) -> Float32Array:
         """Verify read of the cells where ``mask`` (bool, flat over every cell) is set, in the
@@ -706,13 +707,19 @@ class Device:
             var.reshape(-1)[where] = (g_self * g_self) * rel2[0] + (g_other * g_other) * rel2[1]
         self.__dict__["_cache"]["pair"] = (self._cache_key(self._pair_key(other)), cached)
 
-    def _with_read_noise(self, g: Float32Array) -> Float32Array:
+    def _with_read_noise(self, g: Float32Array, cells: Int64Array | None = None) -> Float32Array:
+        """``g`` as sensed: each cell plus Gaussian read noise of std ``rel * |g|``.
+
+        ``g`` holds every cell (the device's shape, or flat), or the cells at flat ``cells``;
+        a per-cell ``rel`` (:meth:`_read_noise_rel`) is taken at the same cells."""
         rel: Any = self._read_noise_rel()  # a number or a per-cell array
         if np.ndim(rel) == 0:
             if rel > 0:
                 return g + self.xp.abs(g) * np.float32(rel) * self.compute.normal(g.shape)
             return g.copy()
-        return cast(Float32Array, g + self.xp.abs(g) * rel.astype(np.float32) * self.compute.normal(g.shape))
+        rel = rel.astype(np.float32).reshape(-1)
+        rel = rel[cells] if cells is not None else rel.reshape(g.shape)
+        return cast(Float32Array, g + self.xp.abs(g) * rel * self.compute.normal(g.shape))
 
     # ------------------------------------------------------------------ internal path
     def _write_internal(self, op: str, idx: Int64Array | None, values: Array, signs: Int8Array | None = None) -> tuple[Any, Any]:

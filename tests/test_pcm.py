@@ -107,6 +107,28 @@ def test_read_noise_grows_with_age_as_1_over_f_noise():
     assert abs(measured - expected) < 0.05 * expected  # 40 000 samples: SE ~ 0.4 %
 
 
+def test_verify_reads_use_each_cells_own_read_noise_after_drift():
+    """read_cells and read_masked (write-verify's reads) after drift, with cells of two ages:
+    each cell's noise is its own age's 1/f figure (they crashed on per-cell noise before)."""
+    dev = make(shape=(40, 50))
+    dev.program(np.full(dev.shape, 10.0, np.float32))
+    dev.drift(3.1536e7)
+    young = (np.arange(2000) % 2 == 0).reshape(dev.shape)  # re-written now: fresh; the odd cells are a year old
+    dev.program(np.full(dev.shape, 10.0, np.float32), mask=young)
+    rel = np.asarray(dev._read_noise_rel(), dtype=np.float64).reshape(-1)
+    g = dev.peek().astype(np.float64).reshape(-1)
+    cells = np.arange(2000)
+    mask = np.zeros(2000, bool)
+    mask[::3] = True
+    by_index = np.stack([dev.read_cells(cells) for _ in range(20)]).astype(np.float64)
+    by_mask = np.stack([dev.read_masked(mask) for _ in range(20)]).astype(np.float64)
+    for reads in (by_index, by_mask):
+        z = (reads - g) / (g * rel)  # standard normal if each cell got its own std
+        for group in (cells % 2 == 0, cells % 2 == 1):
+            sd = z[:, group].std()
+            assert abs(sd - 1) < 5 * np.sqrt(0.5 / z[:, group].size) + 1e-3, sd  # SE of a std ~ sqrt(1 / 2n)
+
+
 def _pcm_matrix(weights, **kw):
     cfg = AnalogConfig(backend="pcm", preset="pcm-joshi", **kw)
     return AnalogMatrix(weights, cfg, Compute.create("cpu", seed=3))
