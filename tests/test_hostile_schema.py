@@ -147,6 +147,12 @@ def test_the_command_line_gives_one_line_exit_2_and_no_folder(key, data, tmp_pat
         line = assert_one_line(code, lines)
         assert names_key(key, line), line
         assert not (tmp_path / "run").exists()
+    config = tmp_path / "hostile.toml"  # the same value written in a config file (TOML dotted keys)
+    config.write_text("".join(f"{k} = {toml_text(v)}\n" for k, v in key.context) + f"{key.path} = {value}\n")
+    code, lines, _ = run_cli(["train", config, "-o", tmp_path / "run", "--quiet"], capsys)
+    line = assert_one_line(code, lines)
+    assert names_key(key, line), line
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("key", KEYS, ids=[k.id for k in KEYS])

@@ -320,3 +320,31 @@ def test_compare_refuses_hostile_rules_and_backends_in_one_line(args, tmp_path, 
     code, lines, _ = run_cli(argv, capsys)
     assert_one_line(code, lines)
     assert not out.exists()
+
+
+SWEEP_ARGS = [["--timeout", "nan"], ["--timeout", "inf"], ["--workers", "1000000000"],
+              ["--scheduler", "nope", "--timeout", "1"], ["--scheduler", "tcp://127.0.0.1", "--timeout", "1"],
+              ["--scheduler", "inproc://x", "--timeout", "1"], ["--scheduler", "tcp://[::1", "--timeout", "1"]]
+
+
+@pytest.mark.parametrize("args", SWEEP_ARGS, ids=[" ".join(a) for a in SWEEP_ARGS])
+def test_sweep_arguments_are_refused_before_a_cluster_starts(args, tmp_path, capsys):
+    """A billion local workers used to hang starting them; a malformed address was a ValueError traceback."""
+    path = tmp_path / "s.toml"
+    path.write_text('name = "h"\n[base]\nepochs = 1\n[axes]\nseed = [0]\n')
+    out = tmp_path / "out"
+    code, lines, _ = run_cli(["sweep", path, "--out", out, "--quiet", *args], capsys)
+    assert_one_line(code, lines)
+    assert not out.exists()
+
+
+def test_config_check_refuses_a_flag_it_would_ignore(capsys):
+    code, lines, out = run_cli(["config", "check", "--json"], capsys)
+    assert_one_line(code, lines, fragment="--json belongs to `imc config show`")
+    assert out == ""
+
+
+@pytest.mark.parametrize("flag", ["--dry-run", "--retry-failed"])
+def test_sweep_report_refuses_a_running_switch_it_would_ignore(flag, tmp_path, capsys):
+    code, lines, _ = run_cli(["sweep", "report", tmp_path, flag], capsys)
+    assert_one_line(code, lines, fragment=f"{flag} belongs to running a sweep")

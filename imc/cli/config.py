@@ -36,6 +36,8 @@ def main(args) -> int:
 
     if args.action not in ("show", "check"):  # argparse already restricts it; kept for clarity
         raise UsageError(f"unknown action {args.action!r}: use 'show' or 'check'")
+    if args.action == "check" and args.json:
+        raise UsageError("--json belongs to `imc config show`; `imc config check` prints one line")
     cfg = resolve_config(args)
     if args.action == "check":
         from imc.runner import Run

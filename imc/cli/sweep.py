@@ -11,6 +11,8 @@ finished points are kept; run the same command again to continue).
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from pathlib import Path
 
@@ -71,8 +73,14 @@ def _run(args) -> int:
         raise UsageError(f"--workers must be at least 1, got {args.workers}")
     if args.workers is not None and args.scheduler:
         raise UsageError("--workers sizes the local cluster; a --scheduler cluster has its own workers")
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout must be > 0 seconds, got {args.timeout}")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise UsageError(f"--timeout must be > 0 seconds (and finite), got {args.timeout}")
+    most = max(8, 4 * (os.cpu_count() or 1))
+    if args.workers is not None and args.workers > most:
+        raise UsageError(f"--workers {args.workers} is more than {most} (each local worker is a process; at most "
+                         f"4 per CPU, {os.cpu_count()} here)")
+    if args.scheduler:
+        _check_address(args.scheduler)
     sweep = load_sweep(args.target)
     out = Path(args.out) if args.out else Path("runs") / "sweeps" / sweep.name
     if args.dry_run:
@@ -107,6 +115,23 @@ def _run(args) -> int:
     return 1 if outcome.failed or outcome.skipped_failed else 0
 
 
+NETWORK_SCHEMES = ("tcp", "tls", "ws", "wss", "ucx")  # a scheduler in another process: HOST:PORT
+
+
+def _check_address(address: str) -> None:
+    """Refuse a --scheduler address Dask cannot parse (before any connection is tried)."""
+    from distributed.comm import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in NETWORK_SCHEMES:
+            raise ValueError(f"{scheme}:// is not a network address ({', '.join(NETWORK_SCHEMES)})")
+        parse_host_port(location)
+    except ValueError as exc:
+        raise UsageError(f"--scheduler {address!r}: {' '.join(str(exc).split())}; give an address like "
+                         "tcp://HOST:8786") from None
+
+
 def _report(args) -> int:
     from imc.sweep import write_report
 
@@ -115,6 +140,9 @@ def _report(args) -> int:
     for flag in ("out", "workers", "scheduler"):
         if getattr(args, flag) is not None:
             raise UsageError(f"--{flag} belongs to running a sweep, not to `imc sweep report`")
+    for flag in ("dry_run", "retry_failed"):  # switches a report would silently ignore
+        if getattr(args, flag):
+            raise UsageError(f"--{flag.replace('_', '-')} belongs to running a sweep, not to `imc sweep report`")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
     report = write_report(args.sweep_dir, metrics=metrics)
     print(report.table)
