@@ -438,6 +438,17 @@ class PcmDriftForgetsAge(PcmDevice):
         return super()._drift(g, age_s * 0.0, seconds)
 
 
+class VerifyReadsTakeEveryCellsNoise(PcmDevice):
+    """Verify reads multiply the cells read by the WHOLE array's per-cell read noise (imc's own
+    Device.read_cells did until this was caught): a crash once the noise depends on each cell's age."""
+
+    def _with_read_noise(self, g, cells=None):
+        rel = self._read_noise_rel()
+        if np.ndim(rel) == 0:
+            return super()._with_read_noise(g, cells)
+        return g + self.xp.abs(g) * rel.astype(np.float32) * self.compute.normal(g.shape)
+
+
 class RramRelaxationForgetsAge(MemristorDevice):
     """Logarithmic relaxation measured from the start of each drift() call instead of the last write."""
 
@@ -665,6 +676,7 @@ SUBTLE = [
     (DriftStepCappedAtOneHour, EcramDevice, ECRAM, "drift_composes", "compose"),
     (DriftWrapsAtOneDay, EcramDevice, ECRAM, "drift_composes", "compose"),
     (PcmDriftForgetsAge, PcmDevice, PCM, "drift_composes", "age"),
+    (VerifyReadsTakeEveryCellsNoise, PcmDevice, PCM, "verify_reads_counted", "after drift"),
     (RramRelaxationForgetsAge, MemristorDevice, REALISTIC, "drift_composes", "age"),
     (OneVectorProductNoiseless, MemristorDevice, REALISTIC, "read_noise_as_declared", "forward of one vector"),
     (SparseProbabilisticIgnoresSign, MramDevice, STT, "sparse_matches_dense", "index[i] must pair with signs[i]"),

@@ -193,14 +193,22 @@ def verify_reads_counted(target):
         ("read_cells", int(index.size), (int(index.size),), lambda dev: dev.read_cells(on_device(dev, index, np.int64))),
         ("read_masked", int(mask.sum()), (cells,), lambda dev: dev.read_masked(on_device(dev, mask, bool))),
     )
+    phases = ["at time 0"] + (["after drift, cells of two ages"] if spec.has(DRIFT) else [])
     runs = []
     for _ in range(2):
         dev = target.make(key=153, shape=VERIFY_SHAPE)
         dev.program(on_device(dev, mid_targets(dev)))
         outputs = []
-        for method, n, shape, call in calls:
+        for phase, (method, n, shape, call) in [(p, c) for p in phases for c in calls]:
+            if phase != phases[0] and method == calls[0][0]:  # a read noise that depends on each cell's age
+                dev.drift(1e6)
+                dev.program(on_device(dev, mid_targets(dev)), on_device(dev, (np.arange(cells) % 2 == 0).reshape(rows, cols), bool))
             before = _tally(dev)
-            out = call(dev)
+            try:
+                out = call(dev)
+            except (ValueError, IndexError, TypeError) as exc:
+                fail(f"{method} {phase} raised {type(exc).__name__}: {exc}: a per-cell read noise must be taken "
+                     f"at the cells read: fix {method}")
             after = _tally(dev)
             reads = after["cell_reads"] - before["cell_reads"]
             energy = {k: after["energy"].get(k, 0.0) - before["energy"].get(k, 0.0) for k in after["energy"]}
@@ -219,12 +227,14 @@ def verify_reads_counted(target):
                      f"{tuple(getattr(out, 'shape', ()))}; expected float32 of shape {shape} on the device's namespace")
             outputs.append(host(dev, out))
         runs.append(outputs)
-    for (method, *_), a, b in zip(calls, *runs):
+    labels = [(phase, method) for phase in phases for method, *_ in calls]
+    for (phase, method), a, b in zip(labels, *runs):
         if not np.array_equal(a, b):
-            fail(f"two devices built with the same seed return different {method} values "
+            fail(f"two devices built with the same seed return different {method} values {phase} "
                  f"({int((a != b).sum())} of {a.size} differ): {method} draws its read noise from a generator "
                  "other than its Compute's (np.random.*, a global or fixed-seed generator)")
-    return f"{int(index.size)} + {int(mask.sum())} verify reads counted as 'verify', reproducible under the seed"
+    return (f"{int(index.size)} + {int(mask.sum())} verify reads counted as 'verify', reproducible under the seed"
+            + (" (also after drift)" if len(phases) > 1 else ""))
 
 
 def _tally(dev) -> dict:
