@@ -228,6 +228,14 @@ def counters_on_every_form(target):
             fail(f"{where}: energy rose by {got:.4g} J but {int(dp.sum())} pulses x energy_per_pulse_j "
                  f"({jp:g} J; SET/RESET energies where declared) + {reads} cell reads x energy_per_read_j ({jr:g} J) "
                  f"= {want:.4g} J ({ratio:.3g} x too {'much' if ratio > 1 else 'little'}); energy is counted in joules")
+        if name.startswith("verify"):  # a verify read: cell reads booked as 'verify', nothing written
+            if reads <= 0 or (dp != 0).any() or (dw != 0).any() or de.get("read", 0.0) != 0.0 \
+                    or not _close(de.get("verify", 0.0), reads * jr) or after["products"] != before["products"]:
+                fail(f"{where}: a verify read must count its cell reads, book reads x energy_per_read_j under "
+                     f"energy_j['verify'] and write nothing; counted {reads} reads, {de.get('verify', 0.0):.4g} J "
+                     f"as 'verify', {de.get('read', 0.0):.4g} J as 'read', {int(dp.sum())} pulses, "
+                     f"{after['products'] - before['products']} products")
+            continue
         if name.startswith(("read", "forward", "backward")):
             batch = 1 if name == "read" or result.ndim == 1 else result.shape[0]
             if reads != batch * cells or (dp != 0).any() or not _close(de.get("read", 0.0), reads * jr):

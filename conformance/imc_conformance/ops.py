@@ -85,6 +85,8 @@ def operations(spec, shape, seed: int) -> list[Operation]:
         ("forward", lambda dev: out(dev, dev.forward(on_device(dev, x)))),
         ("backward", lambda dev: out(dev, dev.backward(on_device(dev, d)))),
         ("forward (one vector)", lambda dev: out(dev, dev.forward(on_device(dev, x1)))),
+        ("verify: read_cells", lambda dev: out(dev, dev.read_cells(on_device(dev, idx, np.int64)))),
+        ("verify: read_masked", lambda dev: out(dev, dev.read_masked(on_device(dev, mask.reshape(-1), bool)))),
     ]
     return ops
 
