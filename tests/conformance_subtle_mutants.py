@@ -612,6 +612,23 @@ class BoundedButWindowInfinite(EcramDevice):
         return np.float32(-np.inf), np.float32(np.inf)
 
 
+# -- 9. read noise across a batch, dtype of read() ----------------------------------------------------
+class ForwardNoiseSharedAcrossBatch(MemristorDevice):
+    """forward draws one read-noise row and applies it to every vector of the batch (correlated batch)."""
+
+    def _product(self, x, transposed, *args, **kwargs):
+        if transposed:
+            return super()._product(x, transposed, *args, **kwargs)
+        return _product(self, x, transposed, self.g, lambda shape: self.compute.normal((1, shape[1])))
+
+
+class ReadReturnsFloat64(MemristorDevice):
+    """read() returns float64 (the noisy copy is built in float64); products are float32."""
+
+    def read(self):
+        return super().read().astype(np.float64)
+
+
 # (mutant, healthy device, spec, the check that must fail, words its message must contain)
 SUBTLE = [
     (WriteNoise18PercentOver, EcramDevice, ECRAM, "pulse_step_and_noise", "understated"),
@@ -664,4 +681,6 @@ SUBTLE = [
     (LawDirectionIgnoredByInverse, MramDevice, STT, "switching_law_consistent", "up: current_for_probability"),
     (StepZeroAtBothBounds, FefetDevice, FEFET, "device_well_formed", "never away from it"),
     (BoundedButWindowInfinite, EcramDevice, ECRAM, "device_well_formed", "infinite window"),
+    (ForwardNoiseSharedAcrossBatch, MemristorDevice, REALISTIC, "read_noise_independent", "same noise again"),
+    (ReadReturnsFloat64, MemristorDevice, REALISTIC, "outputs_are_float32", "read() returned dtype float64"),
 ]
