@@ -348,3 +348,15 @@ def test_config_check_refuses_a_flag_it_would_ignore(capsys):
 def test_sweep_report_refuses_a_running_switch_it_would_ignore(flag, tmp_path, capsys):
     code, lines, _ = run_cli(["sweep", "report", tmp_path, flag], capsys)
     assert_one_line(code, lines, fragment=f"{flag} belongs to running a sweep")
+
+
+SET_KEYS = [("rule.k.x=1", "holds a value, not a table"), ("seed.x=1", "holds a value, not a table"),
+            ("x" * 10_000 + "=1", "unknown config key"), ("\u00e9=1", "unknown config key"),
+            ("rule..k=1", "malformed config key"), (".rule=1", "malformed config key"), (" =1", "must look like key=value"),
+            ("backend.overrides={nope = 2}", "backend.overrides.nope"), ("task.x.y=1", "unknown config key 'task.x'")]
+
+
+@pytest.mark.parametrize(("text", "fragment"), SET_KEYS, ids=[t[:30] for t, _ in SET_KEYS])
+def test_hostile_set_keys_are_one_line_saying_what_is_wrong(text, fragment, capsys):
+    code, lines, _ = run_cli(["config", "check", "--set", text], capsys)
+    assert_one_line(code, lines, fragment=fragment)

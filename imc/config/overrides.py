@@ -46,7 +46,10 @@ def apply_overrides(cfg: TrainConfig, overrides: dict[str, Any]) -> TrainConfig:
             continue
         node = data
         for i, part in enumerate(parts[:-1]):
-            if not isinstance(node, dict) or part not in node or not isinstance(node[part], dict):
+            if isinstance(node, dict) and part in node and not isinstance(node[part], dict):
+                raise ConfigKeyError(f"config key {'.'.join(parts[: i + 1])!r} holds a value, not a table: "
+                                     f"{dotted!r} names nothing; set {'.'.join(parts[: i + 1])!r} itself")
+            if not isinstance(node, dict) or part not in node:
                 raise ConfigKeyError(unknown_key_message(".".join(parts[: i + 1]), part, _all_paths(data)))
             node = node[part]
         leaf = parts[-1]
