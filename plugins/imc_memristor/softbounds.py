@@ -32,6 +32,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Mapping
+from typing import ClassVar
 
 import attrs
 import numpy as np
@@ -47,6 +49,7 @@ class SoftBoundsSpec(DeviceSpec):
     step_c2c: float = float_field(
         0.3, non_negative, doc="cycle-to-cycle std of one pulse's change, relative to its mean (aihwkit dw_min_std)"
     )
+    derived_fields: ClassVar[Mapping[str, str]] = {"write_noise_us": "step_c2c x step_us: set step_c2c"}
 
     def __attrs_post_init__(self):
         object.__setattr__(self, "write_noise_us", self.step_c2c * self.step_us)
