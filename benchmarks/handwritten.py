@@ -154,17 +154,21 @@ class EaPUMLPStep(MLPStep):
         self.rng.random(dtype=np.float32, out=u)
         u *= self.th * self.r
         idx = np.flatnonzero(np.greater(np.abs(dw.reshape(-1), out=mag), u, out=hit))
-        dg = dw.reshape(-1)[idx] / self.r
+        w.reshape(-1)[idx] += self._written(dw.reshape(-1)[idx] / self.r)
+        pulses[idx] += 1
+        self.cells += idx.size
+
+    def _written(self, dg):
+        """The weight change an analog write of requests ``dg`` (uS) lands: the fixed change
+        ``sign(dG) dG_th`` below the threshold, ``dG`` above, plus Gaussian write noise."""
         fixed = np.abs(dg)
         np.maximum(fixed, self.th, out=fixed)
         np.copysign(fixed, dg, out=fixed)
-        noise = self.rng.standard_normal(idx.size, dtype=np.float32)
+        noise = self.rng.standard_normal(dg.size, dtype=np.float32)
         noise *= self.sigma
         noise += fixed
         noise *= self.r
-        w.reshape(-1)[idx] += noise
-        pulses[idx] += 1
-        self.cells += idx.size
+        return noise
 
     def __call__(self, x, y) -> float:
         loss, gw1, gb1, gw2, gb2 = self.gradients(x, y)
@@ -212,16 +216,7 @@ class FusedEaPUMLPStep(EaPUMLPStep):
         gb1 = da.sum(axis=0)
         lr = self.lr
         idx = self.decide()
-        # one write: the fixed change below the threshold, the change itself above, plus noise
-        dg = self.grad[idx] * (-lr / self.r)
-        fixed = np.abs(dg)
-        np.maximum(fixed, self.th, out=fixed)
-        np.copysign(fixed, dg, out=fixed)
-        noise = self.rng.standard_normal(idx.size, dtype=np.float32)
-        noise *= self.sigma
-        noise += fixed
-        noise *= self.r
-        self.flat[idx] += noise
+        self.flat[idx] += self._written(self.grad[idx] * (-lr / self.r))  # one write for every layer
         self.wear[idx] += 1
         self.cells += idx.size
         self.b2 -= lr * gb2

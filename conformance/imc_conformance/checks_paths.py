@@ -17,7 +17,7 @@ import numpy as np
 from imc.device import settle
 from imc.spec import BOUNDS, DRIFT, FAULTS, NATIVE_PROBABILISTIC, SWITCHING_LAW
 
-from .probes import declared, host, mid_targets, on_device, windows
+from .probes import declared, host, mid_targets, on_device, stuck_cells, windows
 from .registry import check, fail
 from .stats import float32_tolerance, mean_and_se, sigmas, z_for
 
@@ -134,13 +134,8 @@ def stuck_cells_stay_stuck(target):
     spec = target.spec
     dev = target.make(key=152)
     lo, hi = windows(dev)
-    moved = np.zeros(dev.shape, bool)  # found by pulses only, before any program (which might move them)
-    quarter = math.ceil(0.25 * spec.range_us / spec.step_us)
-    for sign in (1, -1, -1, 1):
-        before = host(dev, dev.peek())
-        dev.pulse(on_device(dev, np.full(dev.shape, quarter), np.int64), sign)
-        moved |= host(dev, dev.peek()) != before
-    stuck = ~moved
+    stuck = stuck_cells(dev)  # found by pulses only, before any program (which might move them)
+    quarter = math.ceil(0.25 * spec.range_us / spec.step_us)  # pulses per train: a quarter window
     if not stuck.any():
         return "no stuck cells drawn in this array"
     held = host(dev, dev.peek())[stuck]

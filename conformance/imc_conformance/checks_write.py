@@ -15,6 +15,7 @@ from .probes import (
     mid_targets,
     on_device,
     snapshot,
+    stuck_cells,
     switch_us,
     windows,
 )
@@ -273,13 +274,7 @@ def faults_match_declaration(target):
     lo, hi = windows(dev)
     dev.program(on_device(dev, mid_targets(dev)))
     start = host(dev, dev.peek())
-    moved = np.zeros(dev.shape, bool)
-    quarter = math.ceil(0.25 * spec.range_us / spec.step_us)
-    for sign in (1, -1, -1, 1):
-        before = host(dev, dev.peek())
-        dev.pulse(on_device(dev, np.full(dev.shape, quarter), np.int64), sign)
-        moved |= host(dev, dev.peek()) != before
-    stuck = ~moved
+    stuck = stuck_cells(dev)
     n = stuck.size
     for what, cells, p in (
         ("stuck low", stuck & (np.abs(start - lo) <= np.abs(start - hi)), spec.stuck_low_prob),

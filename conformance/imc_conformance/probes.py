@@ -66,6 +66,21 @@ def mid_targets(device: Device) -> np.ndarray:
     return np.clip(mid, s.g_min_us, s.g_max_us).astype(np.float32)
 
 
+def stuck_cells(device: Device) -> np.ndarray:
+    """Cells no pulse train moves (bool, the device's shape): four trains of a quarter window each
+    (up, down, down, up), a cell that never changed is stuck. The device is pulsed."""
+    import math
+
+    spec = device.spec
+    moved = np.zeros(device.shape, bool)
+    quarter = math.ceil(0.25 * spec.range_us / spec.step_us)
+    for sign in (1, -1, -1, 1):
+        before = host(device, device.peek())
+        device.pulse(on_device(device, np.full(device.shape, quarter), np.int64), sign)
+        moved |= host(device, device.peek()) != before
+    return ~moved
+
+
 def declared(device: Device, g: np.ndarray, direction: int) -> tuple[np.ndarray, np.ndarray]:
     """(declared step, declared write noise) in uS at host states ``g`` for one direction.
 
