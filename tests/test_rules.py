@@ -128,6 +128,18 @@ def test_eapu_native_probabilistic_on_mram_is_unbiased():
         attached("eapu", native=True).apply("w", tile((2, 2)), np.ones((2, 2), np.float32))
 
 
+def test_eapu_native_is_refused_when_bound_to_a_model_on_a_non_native_device():
+    """A library caller learns it when the trainer binds the rule, not at the first update."""
+    from imc.nn import Linear
+
+    model = Sequential(Linear(4, 3, compute=imc.Compute.create("cpu", 0), analog=AnalogConfig(preset="eapu-paper")))
+    with pytest.raises(ValueError, match="native-probabilistic device; eapu-paper is not"):
+        make_rule("eapu", native=True).attach(model, imc.Compute.create("cpu", 1))
+    mram = Sequential(Linear(4, 3, compute=imc.Compute.create("cpu", 0),
+                             analog=AnalogConfig(backend="mram", mapping="reference")))
+    make_rule("eapu", native=True).attach(mram, imc.Compute.create("cpu", 1))  # native switching: accepted
+
+
 def test_original_writes_every_nonzero_change():
     t = tile((60, 50))
     dg, dw = proposal(t.shape)

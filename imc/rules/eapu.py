@@ -72,6 +72,14 @@ class EaPURule(UpdateRule):
     def params(self) -> dict:
         return {"k": self.k, "threshold_us": self.threshold_us, "native": self.native}
 
+    def attach(self, model, compute) -> None:
+        """Bind to ``model``; with ``native=True`` every analog matrix must switch natively."""
+        super().attach(model, compute)
+        lacking = [t for t in model.tiles() if not t.native_probabilistic] if self.native else []
+        if lacking:
+            raise ValueError(f"eapu native=True needs a native-probabilistic device; {lacking[0].spec.name} is not: "
+                             "use a device with native probabilistic switching (e.g. mram) or native=False")
+
     def threshold(self, tile) -> float:
         """dG_th in uS for this matrix."""
         if self.threshold_us is not None:
