@@ -40,18 +40,19 @@ class MLPStep:
         self.w2, self.b2 = _init(rng, hidden, classes)
         self.lr = np.float32(lr)
 
-    def gradients(self, x, y):
-        """Forward and backward: the loss and the gradients of w1, b1, w2, b2."""
+    def gradients(self, x, y, out=(None, None)):
+        """Forward and backward: the loss and the gradients of w1, b1, w2, b2 (those of w1 and
+        w2 into the buffers ``out``, when given)."""
         h = x @ self.w1
         h += self.b1
         a = np.maximum(h, 0)
         z = a @ self.w2
         z += self.b2
         loss, g = _softmax_ce(z, y)
-        gw2, gb2 = a.T @ g, g.sum(axis=0)
+        gw2, gb2 = np.matmul(a.T, g, out=out[1]), g.sum(axis=0)
         da = g @ self.w2.T
         da *= h > 0
-        return loss, x.T @ da, da.sum(axis=0), gw2, gb2
+        return loss, np.matmul(x.T, da, out=out[0]), da.sum(axis=0), gw2, gb2
 
     def __call__(self, x, y) -> float:
         loss, gw1, gb1, gw2, gb2 = self.gradients(x, y)
@@ -202,18 +203,7 @@ class FusedEaPUMLPStep(EaPUMLPStep):
         self.wear = np.zeros(self.flat.size, np.int64)
 
     def __call__(self, x, y) -> float:
-        h = x @ self.w1
-        h += self.b1
-        a = np.maximum(h, 0)
-        z = a @ self.w2
-        z += self.b2
-        loss, g = _softmax_ce(z, y)
-        np.matmul(a.T, g, out=self.gw2)
-        gb2 = g.sum(axis=0)
-        da = g @ self.w2.T
-        da *= h > 0
-        np.matmul(x.T, da, out=self.gw1)
-        gb1 = da.sum(axis=0)
+        loss, _, gb1, _, gb2 = self.gradients(x, y, out=(self.gw1, self.gw2))  # into the flat buffer
         lr = self.lr
         idx = self.decide()
         self.flat[idx] += self._written(self.grad[idx] * (-lr / self.r))  # one write for every layer
